@@ -1,0 +1,35 @@
+# The README's two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+XL      = $(VENV)/bin/xlsearch
+LANGS  ?= en,zh,ja,de,es
+
+.PHONY: install demo test es-start es-stop clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+es-start: install
+	$(XL) es start
+
+es-stop:
+	-$(XL) es stop
+
+# Install, start the local node, prepare the model and create the demo index.
+demo: install es-start
+	$(XL) models prepare
+	$(XL) index info --index demo-products >/dev/null 2>&1 || $(XL) index create --index demo-products --languages $(LANGS)
+	$(XL) index info --index demo-products
+
+# Runs the whole suite; tests start (or reuse) the local node themselves.
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache

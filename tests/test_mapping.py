@@ -1,0 +1,46 @@
+import pytest
+
+from xlsearch_es.errors import ConfigError
+from xlsearch_es.mapping import ModelMeta, build_index_body, load_template
+
+META = ModelMeta(name="m", fingerprint="abc123", dims=384, query_prefix="query: ", passage_prefix="passage: ")
+
+
+def test_body_has_language_fields_vector_and_meta() -> None:
+    body = build_index_body(load_template(), ("en", "zh"), META, "lexicon", language_analyzers=False)
+    props = body["mappings"]["properties"]
+    assert set(props["title"]["properties"]) == {"en", "zh"}
+    assert props["title"]["properties"]["zh"]["analyzer"] == "standard"
+    assert props["title"]["properties"]["en"]["fields"]["keyword"]["type"] == "keyword"
+    vec = props["embedding"]
+    assert vec == {"type": "dense_vector", "index": True, "similarity": "cosine", "dims": 384,
+                   "index_options": {"type": "int8_hnsw", "m": 16, "ef_construction": 100}}
+    meta = body["mappings"]["_meta"]
+    assert meta["model"]["fingerprint"] == "abc123" and meta["model"]["dims"] == 384
+    assert meta["languages"] == ["en", "zh"] and meta["translator"] == "lexicon"
+    assert meta["model"]["query_prefix"] == "query: " and meta["schema_version"] == 1
+    assert body["settings"]["index"]["mapping.exclude_source_vectors"] is False
+    assert props["price"]["type"] == "double"
+
+
+def test_language_analyzers_when_cluster_has_them() -> None:
+    body = build_index_body(load_template(), ("en", "de", "pl"), META, "none", language_analyzers=True)
+    title = body["mappings"]["properties"]["title"]["properties"]
+    assert title["en"]["analyzer"] == "english" and title["de"]["analyzer"] == "german"
+    assert title["pl"]["analyzer"] == "standard"  # no built-in Polish analyzer
+
+
+def test_hiding_vectors_on_old_and_new_servers() -> None:
+    new = build_index_body(load_template(), ("en",), META, "none", False, vectors_in_source=False)
+    assert new["settings"]["index"]["mapping.exclude_source_vectors"] is True
+    old = build_index_body(load_template(), ("en",), META, "none", False, vectors_in_source=False,
+                           exclude_source_vectors_setting=False)
+    assert old["mappings"]["_source"] == {"excludes": ["embedding"]}
+    assert "mapping.exclude_source_vectors" not in old["settings"]["index"]
+
+
+def test_rejects_bad_inputs() -> None:
+    with pytest.raises(ConfigError):
+        build_index_body(load_template(), (), META, "none", False)
+    with pytest.raises(ConfigError):
+        build_index_body(load_template(), ("en",), ModelMeta("m", "f", 0, "", ""), "none", False)

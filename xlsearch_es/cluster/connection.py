@@ -1,0 +1,86 @@
+"""One place that turns Settings into a connected Elasticsearch client.
+
+The client is checked with ``_cluster/health`` rather than ``GET /``: the
+integ-test distribution has no root endpoint, so ``ping()``/``info()`` fail on it
+while the cluster is perfectly usable. Errors are re-worded without secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
+from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import ConnectionTimeout, TransportError
+
+from ..config import Settings
+from ..errors import ClusterError
+
+
+def redact(text: str, settings: Settings) -> str:
+    """Remove credentials from a message (URL userinfo, API key, password)."""
+    text = re.sub(r"(https?://)[^/@\s]+@", r"\1***@", text)
+    for secret in (settings.es_api_key, settings.es_password):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def safe_url(settings: Settings) -> str:
+    return redact(settings.es_url, settings)
+
+
+def make_client(settings: Settings) -> Elasticsearch:
+    """Build the client; nothing is sent yet."""
+    kwargs: dict[str, Any] = {
+        "request_timeout": settings.es_request_timeout,
+        "max_retries": settings.es_max_retries,
+        "retry_on_timeout": True,
+    }
+    if settings.es_api_key:
+        kwargs["api_key"] = settings.es_api_key
+    elif settings.es_username:
+        kwargs["basic_auth"] = (settings.es_username, settings.es_password or "")
+    if settings.es_url.startswith("https"):
+        kwargs["verify_certs"] = settings.es_verify_certs
+        if settings.es_ca_certs:
+            kwargs["ca_certs"] = settings.es_ca_certs
+    try:
+        return Elasticsearch(settings.es_url, **kwargs)
+    except ValueError as exc:
+        raise ClusterError(f"bad Elasticsearch URL {safe_url(settings)!r}: {redact(str(exc), settings)}") from exc
+
+
+def describe_error(exc: Exception, settings: Settings) -> str:
+    """A one-line, secret-free explanation of a client exception."""
+    url = safe_url(settings)
+    if isinstance(exc, AuthenticationException):
+        return f"Elasticsearch at {url} rejected the credentials (401); check ELASTICSEARCH_API_KEY / username / password"
+    if isinstance(exc, AuthorizationException):
+        return f"Elasticsearch at {url} refused the request (403): the user lacks a privilege"
+    if isinstance(exc, ConnectionTimeout):
+        return f"Elasticsearch at {url} did not answer in {settings.es_request_timeout:g}s"
+    if isinstance(exc, ESConnectionError):
+        return f"cannot reach Elasticsearch at {url}; is it running? (start a local one with 'xlsearch es start')"
+    if isinstance(exc, ApiError):
+        reason = exc.message
+        try:
+            err = exc.body.get("error", {})  # type: ignore[union-attr]
+            reason = err.get("reason") or err.get("type") or reason
+        except AttributeError:
+            pass
+        return redact(f"Elasticsearch error {exc.meta.status}: {reason}", settings)
+    if isinstance(exc, TransportError):
+        return redact(f"Elasticsearch transport error: {exc.message}", settings)
+    return redact(str(exc), settings)
+
+
+def connect(settings: Settings) -> Elasticsearch:
+    """A client that has answered a health request, or a ClusterError."""
+    client = make_client(settings)
+    try:
+        client.options(request_timeout=min(settings.es_request_timeout, 10.0), max_retries=0).cluster.health()
+    except (ApiError, TransportError) as exc:
+        raise ClusterError(describe_error(exc, settings)) from None
+    return client

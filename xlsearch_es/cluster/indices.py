@@ -1,0 +1,132 @@
+"""Versioned physical indices behind an alias.
+
+``products`` is an alias; the data lives in ``products-v1``, ``products-v2``...
+A rebuild fills the next version and swaps the alias in one atomic request, so
+searches never see a half-built index.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+
+from ..errors import ClusterError, XLSearchError
+
+_VERSION_RE = r"-v(\d+)$"
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    alias: str
+    index: str
+    docs: int
+    meta: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"alias": self.alias, "index": self.index, "docs": self.docs, "meta": self.meta}
+
+
+def versions(client: Elasticsearch, alias: str) -> list[str]:
+    """Physical indices ``alias-vN`` that exist, oldest first."""
+    try:
+        found = client.indices.get(index=f"{alias}-v*", allow_no_indices=True, expand_wildcards="open")
+    except NotFoundError:
+        return []
+    pattern = re.compile(re.escape(alias) + _VERSION_RE)
+    named = [(int(m.group(1)), name) for name in found if (m := pattern.match(name))]
+    return [name for _, name in sorted(named)]
+
+
+def resolve_alias(client: Elasticsearch, alias: str) -> str | None:
+    """The physical index the alias points at, or None when there is no alias."""
+    try:
+        got = client.indices.get_alias(name=alias)
+    except NotFoundError:
+        return None
+    names = sorted(got.keys())
+    return names[-1] if names else None
+
+
+def next_version_name(client: Elasticsearch, alias: str) -> str:
+    existing = versions(client, alias)
+    last = int(re.search(_VERSION_RE, existing[-1]).group(1)) if existing else 0  # type: ignore[union-attr]
+    return f"{alias}-v{last + 1}"
+
+
+def create_versioned(client: Elasticsearch, alias: str, body: dict[str, Any], point_alias: bool) -> str:
+    """Create the next ``alias-vN``; point the alias at it when asked."""
+    if client.indices.exists(index=alias) and not client.indices.exists_alias(name=alias):
+        raise XLSearchError(f"{alias!r} is a concrete index, not an alias; choose another --index name")
+    if point_alias and resolve_alias(client, alias):
+        raise XLSearchError(
+            f"index {alias!r} already exists (-> {resolve_alias(client, alias)}); "
+            "delete it with 'xlsearch index delete' or rebuild with 'xlsearch ingest --rebuild'"
+        )
+    name = next_version_name(client, alias)
+    try:
+        client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
+        if point_alias:
+            client.indices.put_alias(index=name, name=alias, is_write_index=True)
+    except ApiError as exc:
+        raise ClusterError(f"cannot create index {name}: {exc.message}") from None
+    return name
+
+
+def swap_alias(client: Elasticsearch, alias: str, new_index: str, delete_old: bool = False) -> str | None:
+    """Point ``alias`` at ``new_index`` atomically; return the index it left."""
+    old = resolve_alias(client, alias)
+    actions: list[dict[str, Any]] = []
+    if old and old != new_index:
+        actions.append({"remove": {"index": old, "alias": alias}})
+    actions.append({"add": {"index": new_index, "alias": alias, "is_write_index": True}})
+    client.indices.update_aliases(actions=actions)
+    if delete_old and old and old != new_index:
+        client.indices.delete(index=old)
+    return old
+
+
+def delete_all(client: Elasticsearch, alias: str) -> list[str]:
+    """Delete every version behind the alias (and the alias with them)."""
+    names = versions(client, alias)
+    target = resolve_alias(client, alias)
+    if target and target not in names:
+        names.append(target)
+    if not names:
+        raise XLSearchError(f"no index named {alias!r}")
+    client.indices.delete(index=",".join(names))
+    return names
+
+
+def info(client: Elasticsearch, alias: str) -> IndexInfo:
+    target = resolve_alias(client, alias) or (alias if client.indices.exists(index=alias) else None)
+    if not target:
+        raise XLSearchError(f"no index named {alias!r}; create it with 'xlsearch index create'")
+    mapping = client.indices.get_mapping(index=target)[target]["mappings"]
+    docs = int(client.count(index=target)["count"])
+    return IndexInfo(alias=alias, index=target, docs=docs, meta=mapping.get("_meta", {}))
+
+
+def list_aliases(client: Elasticsearch) -> list[IndexInfo]:
+    """Aliases that point at xlsearch indices (those carrying our ``_meta``)."""
+    out = []
+    aliases = client.indices.get_alias(index="*", expand_wildcards="open")
+    for index, body in sorted(aliases.items()):
+        for alias in body.get("aliases", {}):
+            try:
+                found = info(client, alias)
+            except XLSearchError:
+                continue
+            if "model" in found.meta:
+                out.append(found)
+    return out
+
+
+def read_meta(client: Elasticsearch, alias: str) -> dict[str, Any] | None:
+    """The ``_meta`` of the index behind the alias, or None if there is none."""
+    target = resolve_alias(client, alias)
+    if not target:
+        return None
+    return client.indices.get_mapping(index=target)[target]["mappings"].get("_meta", {})

@@ -1,0 +1,191 @@
+"""All settings in one place.
+
+``Settings`` is filled, lowest priority first, from: the defaults below, a TOML
+config file (``--config``, ``XLSEARCH_CONFIG`` or ``XLSEARCH_HOME/config.toml``),
+environment variables, and finally explicit overrides (CLI flags). Nothing else
+in the package reads the environment, so a ``Settings`` value fully describes a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+DEFAULT_HOME = Path("~/.cache/xlsearch")
+DEFAULT_MODEL_NAME = "multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One run's configuration. Immutable: derive variants with ``replace``."""
+
+    home: Path = DEFAULT_HOME
+    # --- cluster connection -------------------------------------------------
+    es_url: str = "http://127.0.0.1:9200"
+    es_api_key: str | None = field(default=None, repr=False)
+    es_username: str | None = None
+    es_password: str | None = field(default=None, repr=False)
+    es_ca_certs: str | None = None
+    es_verify_certs: bool = True
+    es_request_timeout: float = 30.0
+    es_max_retries: int = 3
+    # --- local node ---------------------------------------------------------
+    es_port: int = 9200
+    es_heap: str = "512m"
+    es_start_timeout: float = 180.0
+    # --- index --------------------------------------------------------------
+    index: str = "products"
+    languages: tuple[str, ...] = ("en",)
+    vectors_in_source: bool = True
+    language_analyzers: bool = True
+    # --- models -------------------------------------------------------------
+    model: str | None = None  # folder or hub id; None = the converted e5 under home
+    device: str = "cpu"
+    threads: int | None = None
+    quantize_int8: bool = False
+    max_length: int = 512
+    batch_size: int = 64
+    translator: str = "lexicon"
+    translator_model: str | None = None
+    fallback_language: str = "en"
+
+    @property
+    def home_dir(self) -> Path:
+        return Path(self.home).expanduser()
+
+    @property
+    def model_ref(self) -> str:
+        """What the encoder loads: the configured model, else the converted e5."""
+        if self.model:
+            return self.model
+        return str(self.home_dir / "models" / DEFAULT_MODEL_NAME)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **coerce(changes))
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict, secrets masked, for ``--json`` output and logs."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS and value:
+                value = "***"
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+SECRET_FIELDS = frozenset({"es_api_key", "es_password"})
+
+# Environment variables, by field. The ELASTICSEARCH_* names are the ones other
+# Elastic tooling uses, so an existing shell setup just works.
+ENV_VARS: dict[str, str] = {
+    "home": "XLSEARCH_HOME",
+    "es_url": "ELASTICSEARCH_URL",
+    "es_api_key": "ELASTICSEARCH_API_KEY",
+    "es_username": "ELASTICSEARCH_USERNAME",
+    "es_password": "ELASTICSEARCH_PASSWORD",
+    "es_ca_certs": "ELASTICSEARCH_CA_CERTS",
+    "es_verify_certs": "ELASTICSEARCH_VERIFY_CERTS",
+    "es_request_timeout": "ELASTICSEARCH_TIMEOUT",
+    "es_port": "XLSEARCH_ES_PORT",
+    "es_heap": "XLSEARCH_ES_HEAP",
+    "index": "XLSEARCH_INDEX",
+    "languages": "XLSEARCH_LANGUAGES",
+    "model": "XLSEARCH_MODEL",
+    "device": "XLSEARCH_DEVICE",
+    "threads": "XLSEARCH_THREADS",
+    "quantize_int8": "XLSEARCH_QUANTIZE_INT8",
+    "translator": "XLSEARCH_TRANSLATOR",
+    "translator_model": "XLSEARCH_TRANSLATOR_MODEL",
+}
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _to_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"setting {name!r} expects true/false, got {value!r}")
+
+
+def _coerce_one(name: str, value: Any) -> Any:
+    if name not in _FIELD_TYPES:
+        raise ConfigError(f"unknown setting {name!r}")
+    kind = str(_FIELD_TYPES[name])
+    if value is None:
+        return None
+    try:
+        if kind == "Path":
+            return Path(value)
+        if kind == "bool":
+            return _to_bool(name, value)
+        if kind.startswith("int"):
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind.startswith("tuple"):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            cleaned = tuple(str(i).strip().lower() for i in items if str(i).strip())
+            if not cleaned:
+                raise ConfigError(f"setting {name!r} needs at least one value")
+            return cleaned
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r} got an unusable value {value!r}") from exc
+    return str(value)
+
+
+def coerce(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn strings from env vars, TOML and flags into the field's type."""
+    return {k: _coerce_one(k, v) for k, v in values.items()}
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    # Accept either a flat file or one with an [xlsearch] table.
+    return dict(data.get("xlsearch", data))
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from defaults < config file < environment < overrides.
+
+    ``overrides`` values that are ``None`` are ignored, so CLI flags that were not
+    given do not mask lower layers.
+    """
+    env = os.environ if environ is None else environ
+    layers: dict[str, Any] = {}
+
+    home = Path((overrides or {}).get("home") or env.get("XLSEARCH_HOME") or DEFAULT_HOME)
+    explicit = config_file or env.get("XLSEARCH_CONFIG")
+    candidate = Path(explicit) if explicit else home.expanduser() / "config.toml"
+    if explicit and not candidate.is_file():
+        raise ConfigError(f"config file {candidate} does not exist")
+    if candidate.is_file():
+        layers.update(_read_config_file(candidate))
+
+    for name, var in ENV_VARS.items():
+        if env.get(var) not in (None, ""):
+            layers[name] = env[var]
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            layers[name] = value
+    return Settings(**coerce(layers))

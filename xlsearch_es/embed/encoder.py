@@ -1,0 +1,209 @@
+"""Sentence encoder over any transformers encoder folder or hub id.
+
+Pooling, role prefixes ("query: " / "passage: " for e5), max length and
+normalisation come from the spec (the model manifest when there is one), so a
+user's own model loads through the same code as the converted e5. Output is
+always L2-normalised float32, batches are sorted by length to waste little
+padding, and a bounded cache keyed by (fingerprint, role, text) embeds a
+repeated text once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..config import Settings
+from ..errors import ModelError
+from ..mapping import ModelMeta
+from .store import MANIFEST, read_manifest
+
+ROLES = ("query", "passage")
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    path: str
+    pooling: str = "mean"  # mean | cls
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    normalize: bool = True
+    max_length: int = 512
+    device: str = "cpu"
+    threads: int | None = None
+    quantize_int8: bool = False
+    batch_size: int = 64
+    cache_size: int = 50_000
+
+
+def spec_from_settings(settings: Settings) -> EncoderSpec:
+    """Read pooling and prefixes from the model's manifest; e5 defaults otherwise."""
+    ref = settings.model_ref
+    manifest = read_manifest(Path(ref)) if Path(ref).is_dir() else None
+    looks_e5 = "e5" in Path(ref).name.lower()
+    pooling = (manifest or {}).get("pooling", "mean")
+    qp = (manifest or {}).get("query_prefix", "query: " if looks_e5 else "")
+    pp = (manifest or {}).get("passage_prefix", "passage: " if looks_e5 else "")
+    max_len = min(settings.max_length, int((manifest or {}).get("max_length", settings.max_length)))
+    return EncoderSpec(path=ref, pooling=pooling, query_prefix=qp, passage_prefix=pp,
+                       normalize=True, max_length=max_len, device=settings.device,
+                       threads=settings.threads, quantize_int8=settings.quantize_int8,
+                       batch_size=settings.batch_size)
+
+
+def weights_fingerprint(folder: Path) -> str:
+    """Hash of the weight files (names, sizes, contents) of a model folder."""
+    manifest = read_manifest(folder)
+    if manifest and manifest.get("fingerprint"):
+        return str(manifest["fingerprint"])
+    h = hashlib.sha256()
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix in {".safetensors", ".bin", ".pt"} or p.name == "config.json")
+    if not files:
+        raise ModelError(f"model folder {folder} has no weight files")
+    for p in files:
+        h.update(p.name.encode())
+        with p.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+class Encoder:
+    """Loads once; ``encode`` is safe to call from several threads."""
+
+    def __init__(self, spec: EncoderSpec):
+        import torch
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        self.spec = spec
+        path = Path(spec.path)
+        local = path.exists()
+        if local and not (path / "config.json").is_file():
+            raise ModelError(f"model folder {path} has no config.json; run 'xlsearch models prepare'")
+        if not local and ("/" not in spec.path or spec.path.startswith((".", "/", "~"))):
+            raise ModelError(f"model folder {spec.path} does not exist; run 'xlsearch models prepare'")
+        if spec.threads:
+            torch.set_num_threads(spec.threads)
+        try:
+            config = AutoConfig.from_pretrained(spec.path)
+            kwargs = {"add_pooling_layer": False} if config.model_type in {"bert", "xlm-roberta", "roberta"} else {}
+            self.tokenizer = AutoTokenizer.from_pretrained(spec.path)
+            model = AutoModel.from_pretrained(spec.path, **kwargs)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"cannot load model {spec.path!r}: {first}") from None
+        model.eval()
+        if spec.quantize_int8:
+            if spec.device != "cpu":
+                raise ModelError("int8 dynamic quantization is CPU-only; drop --int8 or use --device cpu")
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model = model.to(spec.device)
+        self.dims = int(getattr(config, "hidden_size", 0) or self.model.get_input_embeddings().embedding_dim)
+        self.max_length = min(spec.max_length, int(getattr(config, "max_position_embeddings", 512) or 512))
+        self.fingerprint = weights_fingerprint(path) if local else self._hub_fingerprint(config)
+        self.name = (read_manifest(path) or {}).get("name", path.name) if local else spec.path
+        self._torch = torch
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.stats = {"embedded": 0, "cache_hits": 0}
+
+    def _hub_fingerprint(self, config) -> str:  # noqa: ANN001 - transformers config
+        text = json.dumps(config.to_dict(), sort_keys=True, default=str) + self.spec.path
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def meta(self) -> ModelMeta:
+        return ModelMeta(name=str(self.name), fingerprint=self.fingerprint, dims=self.dims,
+                         query_prefix=self.spec.query_prefix, passage_prefix=self.spec.passage_prefix)
+
+    def _prefix(self, role: str) -> str:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        return self.spec.query_prefix if role == "query" else self.spec.passage_prefix
+
+    def encode(self, texts: Sequence[str], role: str = "passage", use_cache: bool = True) -> np.ndarray:
+        """Embed texts (row i for texts[i]), L2-normalised float32 of shape (n, dims)."""
+        prefix = self._prefix(role)
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        with self._lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get((role, text)) if use_cache else None
+                if hit is not None:
+                    out[i] = hit
+                    self.stats["cache_hits"] += 1
+                else:
+                    todo.setdefault(text, []).append(i)
+        if todo:
+            unique = list(todo)
+            vectors = self._embed([prefix + t for t in unique])
+            with self._lock:
+                for text, vec in zip(unique, vectors):
+                    for i in todo[text]:
+                        out[i] = vec
+                    if use_cache:
+                        self._cache[(role, text)] = vec
+                        if len(self._cache) > self.spec.cache_size:
+                            self._cache.popitem(last=False)
+                self.stats["embedded"] += len(unique)
+        return out
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        torch = self._torch
+        # Sort by length so each batch pads to similar sizes.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        result = np.zeros((len(texts), self.dims), dtype=np.float32)
+        bs = max(1, self.spec.batch_size)
+        for start in range(0, len(order), bs):
+            idx = order[start: start + bs]
+            batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors="pt")
+            batch = {k: v.to(self.spec.device) for k, v in batch.items()}
+            with torch.inference_mode():
+                hidden = self.model(**batch).last_hidden_state
+                if self.spec.pooling == "cls":
+                    pooled = hidden[:, 0]
+                else:
+                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                if self.spec.normalize:
+                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+            result[idx] = pooled.float().cpu().numpy()
+        return result
+
+    def count_tokens(self, text: str, role: str = "passage") -> int:
+        return len(self.tokenizer(self._prefix(role) + text)["input_ids"])
+
+
+def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise cosines of already-normalised rows."""
+    return a @ b.T
+
+
+def encoder_meta_without_loading(settings: Settings) -> ModelMeta | None:
+    """ModelMeta from a prepared folder's manifest, without loading weights."""
+    folder = Path(settings.model_ref)
+    manifest = read_manifest(folder) if folder.is_dir() else None
+    if not manifest:
+        return None
+    return ModelMeta(name=manifest.get("name", folder.name), fingerprint=manifest["fingerprint"],
+                     dims=int(manifest["dims"]), query_prefix=manifest.get("query_prefix", ""),
+                     passage_prefix=manifest.get("passage_prefix", ""))
+
+
+def iter_batches(items: Iterable[str], size: int) -> Iterable[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

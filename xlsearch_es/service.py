@@ -1,0 +1,76 @@
+"""Operations that join the parts: settings + model + cluster -> an index.
+
+Kept apart from mapping (pure) and cluster (transport) so each stays testable
+alone; the CLI and the Python API both call these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from .cluster.capabilities import probe
+from .cluster.connection import connect
+from .cluster.indices import create_versioned
+from .config import DEFAULT_MODEL_NAME, Settings
+from .errors import IndexMismatchError
+from .mapping import ModelMeta, build_index_body, load_template
+
+
+def model_meta(settings: Settings) -> ModelMeta:
+    """The encoder's metadata; converts the default e5 first if needed."""
+    from .embed.encoder import encoder_meta_without_loading
+
+    meta = encoder_meta_without_loading(settings)
+    if meta is not None:
+        return meta
+    if settings.model is None:
+        from .embed.store import prepare_e5
+
+        prepare_e5(Path(settings.model_ref))
+        meta = encoder_meta_without_loading(settings)
+        assert meta is not None
+        return meta
+    from .embed.encoder import Encoder, spec_from_settings
+
+    return Encoder(spec_from_settings(settings)).meta()
+
+
+def index_body(settings: Settings, client: Elasticsearch, meta: ModelMeta) -> dict[str, Any]:
+    caps = probe(client)
+    return build_index_body(
+        load_template(), settings.languages, meta, settings.translator,
+        language_analyzers=settings.language_analyzers and caps.language_analyzers,
+        vectors_in_source=settings.vectors_in_source,
+        exclude_source_vectors_setting=caps.exclude_source_vectors_setting,
+    )
+
+
+def create_index(settings: Settings, client: Elasticsearch | None = None,
+                 point_alias: bool = True, meta: ModelMeta | None = None) -> dict[str, Any]:
+    """Create the next versioned index for ``settings.index`` (alias pointed if asked)."""
+    client = client or connect(settings)
+    meta = meta or model_meta(settings)
+    body = index_body(settings, client, meta)
+    name = create_versioned(client, settings.index, body, point_alias=point_alias)
+    return {"alias": settings.index, "index": name, "dims": meta.dims, "model": meta.name,
+            "fingerprint": meta.fingerprint, "languages": list(settings.languages)}
+
+
+def check_compatible(index_meta: dict[str, Any] | None, meta: ModelMeta, alias: str) -> None:
+    """Refuse to mix vectors from two models in one index."""
+    if not index_meta or "model" not in index_meta:
+        return
+    recorded = index_meta["model"]
+    if recorded.get("fingerprint") != meta.fingerprint or int(recorded.get("dims", -1)) != meta.dims:
+        raise IndexMismatchError(
+            f"index {alias!r} was built with model {recorded.get('name')} "
+            f"(fingerprint {recorded.get('fingerprint')}, {recorded.get('dims')} dims) but the configured "
+            f"encoder is {meta.name} ({meta.fingerprint}, {meta.dims} dims); rebuild it with "
+            f"'xlsearch ingest FILE --index {alias} --rebuild' or configure the original model"
+        )
+
+
+__all__ = ["DEFAULT_MODEL_NAME", "check_compatible", "create_index", "index_body", "model_meta"]
