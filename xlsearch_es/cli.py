@@ -269,5 +269,102 @@ def models_info(ctx: click.Context, as_json: bool) -> None:
           lambda d: "\n".join(f"{k}: {v}" for k, v in d.items() if not isinstance(v, dict)))
 
 
+# ------------------------------------------------------- text and models ---
+
+@main.command("embed")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--role", type=click.Choice(["passage", "query"]), default="passage", show_default=True)
+@click.option("--int8", "quantize_int8", is_flag=True, default=None, help="int8 dynamic quantization (CPU).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def embed_cmd(ctx: click.Context, texts: tuple[str, ...], role: str, as_json: bool, **flags: Any) -> None:
+    """Embed TEXTS and print their pairwise cosines."""
+    from .embed.encoder import Encoder, cosine_matrix, spec_from_settings
+    from .service import model_meta
+
+    settings = _settings(ctx, **flags)
+    model_meta(settings)  # converts the default model on first use
+    encoder = Encoder(spec_from_settings(settings))
+    vectors = encoder.encode(list(texts), role=role)
+    cos = cosine_matrix(vectors, vectors).round(4).tolist()
+    data = {"model": encoder.name, "fingerprint": encoder.fingerprint, "dims": encoder.dims, "role": role,
+            "cosine": cos}
+
+    def table(d: dict) -> str:
+        rows = [f"{encoder.name} ({d['dims']} dims, {role})"]
+        for i, t in enumerate(texts):
+            rows.append(f"[{i}] {t[:50]:<50} " + " ".join(f"{c:6.3f}" for c in cos[i]))
+        return "\n".join(rows)
+
+    _emit(data, as_json, table)
+
+
+@main.command("translate")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--to", "tgt", required=True, help="Target language (ISO 639-1).")
+@click.option("--from", "src", help="Source language; detected when omitted.")
+@click.option("--backend", type=click.Choice(["lexicon", "seq2seq", "causal-lm", "none"]), help="Translator.")
+@click.option("--translator-model", help="Model folder or hub id for seq2seq / causal-lm.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def translate_cmd(ctx: click.Context, texts: tuple[str, ...], tgt: str, src: str | None,
+                  backend: str | None, as_json: bool, **flags: Any) -> None:
+    """Translate TEXTS (protected tokens such as model numbers are kept)."""
+    from .text.langid import LanguageDetector
+    from .translate.base import check_language
+    from .translate.factory import make_translator
+
+    settings = _settings(ctx, **flags)
+    translator = make_translator(settings, backend)
+    tgt = check_language(tgt)
+    detector = None if src else LanguageDetector(fallback=settings.fallback_language)
+    results = []
+    for text in texts:
+        lang = check_language(src) if src else detector.detect(text).lang  # type: ignore[union-attr]
+        results.extend(translator.translate_records([text], lang, tgt))
+    data = {"backend": translator.name, "translations": [r.as_dict() for r in results]}
+    _emit(data, as_json, lambda d: "\n".join(
+        f"[{t['src_lang']}->{t['tgt_lang']}] {t['source']}  =>  {t['text']}" for t in d["translations"]))
+
+
+@main.command("detect")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--fallback", default=None, help="Language for texts too short to tell.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def detect_cmd(ctx: click.Context, texts: tuple[str, ...], fallback: str | None, as_json: bool) -> None:
+    """Detect the language of TEXTS."""
+    from .text.langid import LanguageDetector
+
+    settings = _settings(ctx)
+    detector = LanguageDetector(fallback=fallback or settings.fallback_language)
+    results = [{"text": t, **detector.detect(t).as_dict()} for t in texts]
+    _emit({"results": results}, as_json, lambda d: "\n".join(
+        f"{r['lang']}  {r['confidence']:.2f}  ({r['method']})  {r['text']}" for r in d["results"]))
+
+
+@main.group()
+def dictionaries() -> None:
+    """Bilingual dictionaries for the lexicon translator."""
+
+
+@dictionaries.command("install")
+@click.option("--force", is_flag=True, help="Rebuild the compiled lexicon.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def dictionaries_install(ctx: click.Context, force: bool, as_json: bool) -> None:
+    """Fetch FreeDict / CEDICT data and compile the lexicon (once)."""
+    import sqlite3
+
+    from .translate.dictionaries import build_lexicon
+
+    path = build_lexicon(_settings(ctx).home_dir, force=force)
+    with sqlite3.connect(str(path)) as db:
+        rows = db.execute("SELECT src, tgt, source, licence, entries FROM sources ORDER BY src, tgt").fetchall()
+    data = {"path": str(path), "pairs": [dict(zip(("src", "tgt", "source", "licence", "entries"), r)) for r in rows]}
+    _emit(data, as_json, lambda d: "\n".join(
+        f"{p['src']}->{p['tgt']}  {p['entries']:>8} entries  {p['source']}" for p in d["pairs"]))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

