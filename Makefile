@@ -21,11 +21,12 @@ es-start: install
 es-stop:
 	-$(XL) es stop
 
-# Install, start the local node, prepare the model and create the demo index.
+# Install, start the local node, prepare the model and dictionaries, load the
+# sample catalog (written in en, zh, ja, de, es) into the demo index.
 demo: install es-start
 	$(XL) models prepare
-	$(XL) index info --index demo-products >/dev/null 2>&1 || $(XL) index create --index demo-products --languages $(LANGS)
-	$(XL) index info --index demo-products
+	$(XL) dictionaries install
+	$(XL) ingest samples/catalog.jsonl --index demo-products --languages $(LANGS)
 
 # Runs the whole suite; tests start (or reuse) the local node themselves.
 test: install

@@ -9,7 +9,7 @@ META = ModelMeta(name="m", fingerprint="abc123", dims=384, query_prefix="query: 
 def test_body_has_language_fields_vector_and_meta() -> None:
     body = build_index_body(load_template(), ("en", "zh"), META, "lexicon", language_analyzers=False)
     props = body["mappings"]["properties"]
-    assert set(props["title"]["properties"]) == {"en", "zh"}
+    assert set(props["title"]["properties"]) == {"original", "en", "zh"}
     assert props["title"]["properties"]["zh"]["analyzer"] == "standard"
     assert props["title"]["properties"]["en"]["fields"]["keyword"]["type"] == "keyword"
     vec = props["embedding"]

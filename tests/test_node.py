@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def test_start_twice_status_stop_start_again(base_settings):
         assert logs.exit_code == 0 and "console.log" in logs.output
     finally:
         runner.invoke(main, ["es", "stop", "--port", str(port)])
+        shutil.rmtree(paths.node_dir, ignore_errors=True)
 
 
 def test_port_in_use_is_a_one_line_error():

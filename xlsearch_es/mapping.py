@@ -17,6 +17,8 @@ from typing import Any
 from .errors import ConfigError
 
 SCHEMA_FILE = "products.json"
+ORIGINAL = "original"
+TEXT_FIELDS = ("title", "description", "brand", "category")
 
 
 def mappings_dir() -> Path:
@@ -73,7 +75,9 @@ def build_index_body(
 
     properties: dict[str, Any] = copy.deepcopy(template["properties"])
     for field, spec in per_lang["fields"].items():
-        lang_props = {}
+        # "original" holds the text as written, whatever its language, so a
+        # record in a language the index does not translate into still matches.
+        lang_props = {ORIGINAL: {**copy.deepcopy(spec), "analyzer": per_lang["default_analyzer"]}}
         for lang in languages:
             field_spec = copy.deepcopy(spec)
             field_spec["analyzer"] = analyzers.get(lang, per_lang["default_analyzer"])

