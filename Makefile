@@ -27,6 +27,8 @@ demo: install es-start
 	$(XL) models prepare
 	$(XL) dictionaries install
 	$(XL) ingest samples/catalog.jsonl --index demo-products --languages $(LANGS)
+	@for q in "绿色 连衣裙" "青いノートパソコン" "grüne Waschmaschine" "zapatillas negras" "green USB-C charger"; do \
+	  $(XL) search "$$q" --index demo-products --k 3 || exit 1; echo; done
 
 # Runs the whole suite; tests start (or reuse) the local node themselves.
 test: install

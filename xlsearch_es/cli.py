@@ -308,6 +308,77 @@ def ingest_cmd(ctx: click.Context, path: str, fmt: str | None, rebuild: bool, ke
         + (f"\nrejected records: {d['dead_letter']}" if d["rejected"] else "")))
 
 
+# --------------------------------------------------------------- search ---
+
+def _filters(pairs: tuple[str, ...]):  # noqa: ANN202 - returns SearchFilters
+    from .search.query_builder import SearchFilters
+
+    try:
+        return SearchFilters.from_pairs(pairs)
+    except ValueError as exc:
+        raise XLSearchError(str(exc)) from None
+
+
+def _hits_table(resp: dict, explain: bool) -> str:
+    lines = [f"{resp['query']!r} [{resp['lang']}] {resp['mode']}"
+             + (f"/{resp['fusion']}" if resp.get("fusion") else "")
+             + f": {resp['total']} results, page {resp['page']}, {resp['took_ms']:.0f} ms"]
+    if resp.get("translations"):
+        lines.append("  translated: " + "; ".join(f"{k}: {v}" for k, v in resp["translations"].items()))
+    for note in resp.get("notes", []):
+        lines.append(f"  note: {note}")
+    for rank, h in enumerate(resp["hits"], start=(resp["page"] - 1) * resp["size"] + 1):
+        price = f"{h['price']:.2f} {h['currency'] or ''}" if h.get("price") is not None else ""
+        lines.append(f"{rank:>3}. {h['score']:<9.4f} [{h['lang'] or '?'}] {h['title'][:70]:<70} {price}")
+        if explain and h.get("components"):
+            lines.append(f"       ranks {h['components'].get('ranks')}  scores {h['components'].get('scores')}")
+    if resp.get("facets", {}).get("category"):
+        top = list(resp["facets"]["category"].items())[:5]
+        lines.append("  categories: " + ", ".join(f"{k} ({v})" for k, v in top))
+    return "\n".join(lines)
+
+
+@main.command("search")
+@click.argument("query")
+@_index_opt
+@click.option("--lang", help="Query language (detected when omitted).")
+@click.option("--k", "k", type=int, default=10, show_default=True, help="Results per page.")
+@click.option("--page", type=int, default=1, show_default=True)
+@click.option("--mode", type=click.Choice(["hybrid", "bm25", "knn"]), default="hybrid", show_default=True)
+@click.option("--fusion", type=click.Choice(["rrf", "minmax", "zscore", "combined", "native-rrf", "native-linear"]),
+              default="rrf", show_default=True)
+@click.option("--filter", "filters", multiple=True,
+              help="key=value: category, brand, price=MIN..MAX, availability, language (repeatable).")
+@click.option("--explain", is_flag=True, help="Show each component's rank and score.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def search_cmd(ctx: click.Context, query: str, lang: str | None, k: int, page: int, mode: str, fusion: str,
+               filters: tuple[str, ...], explain: bool, as_json: bool, **flags: Any) -> None:
+    """Search the catalog in any language."""
+    from .search.client import XLSearchClient
+
+    client = XLSearchClient(_settings(ctx, **flags))
+    resp = client.search(query, lang=lang, filters=_filters(filters), k=k, page=page, mode=mode,  # type: ignore[arg-type]
+                         fusion=fusion, explain=explain).as_dict()
+    _emit(resp, as_json, lambda d: _hits_table(d, explain))
+
+
+@main.command("similar")
+@click.argument("product_id")
+@_index_opt
+@click.option("--k", "k", type=int, default=10, show_default=True)
+@click.option("--filter", "filters", multiple=True, help="key=value filters, as for search.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def similar_cmd(ctx: click.Context, product_id: str, k: int, filters: tuple[str, ...], as_json: bool,
+                **flags: Any) -> None:
+    """Products most like PRODUCT_ID (nearest vectors)."""
+    from .search.client import XLSearchClient
+
+    resp = XLSearchClient(_settings(ctx, **flags)).similar(product_id, _filters(filters), k).as_dict()
+    _emit(resp, as_json, lambda d: _hits_table(d, False))
+
+
 # ------------------------------------------------------- text and models ---
 
 @main.command("embed")

@@ -70,7 +70,8 @@ class LanguageDetector:
         self._cyrillic.set_languages(cyr if len(cyr) > 1 else cyr + ["uk"])
         self._lock = threading.Lock()  # the identifier reuses internal buffers
 
-    def detect(self, text: str) -> Detection:
+    def detect(self, text: str, prefer: Sequence[str] = (), prefer_factor: float = 2.0) -> Detection:
+        """Language of ``text``; ``prefer`` languages (say, the index's) win close calls."""
         counts = _script_counts(text)
         letters = sum(counts.values())
         if letters == 0:
@@ -86,7 +87,13 @@ class LanguageDetector:
             return Detection(_SCRIPT_LANG[top_script], 0.95, "script")
         model = self._cyrillic if top_script == "cyrillic" else self._latin
         with self._lock:
-            lang, prob = model.classify(text)
+            ranked = model.rank(text)
+        lang, prob = ranked[0]
+        if prefer:
+            boosted = [(l, p * (prefer_factor if l in prefer else 1.0)) for l, p in ranked]
+            best = max(boosted, key=lambda lp: lp[1])
+            if best[0] != lang:
+                lang, prob = best[0], dict(ranked)[best[0]]
         # Short texts make the model guess; scale trust by length.
         confidence = float(prob) * min(1.0, 0.4 + letters / 25)
         if confidence < self.min_confidence and top_script != "cyrillic":

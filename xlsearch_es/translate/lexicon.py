@@ -20,20 +20,23 @@ from pathlib import Path
 
 from ..errors import XLSearchError
 from .base import Backend
-from .dictionaries import LEXICON_VERSION, lexicon_path, rank_candidates
+from .dictionaries import LEXICON_VERSION, lexicon_path
 
 _TOKEN = re.compile(r"⟦\d+⟧|[^\W_]+(?:[-'][^\W_]+)*|\S", re.UNICODE)
 _PLACEHOLDER = re.compile(r"^⟦\d+⟧$")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _MAX_PHRASE = 4
+# Bump when the lookup logic changes, so translation memories and content
+# hashes made by the old logic are not reused.
+ALGORITHM_VERSION = 3
 _JA_DROP_POS = {"助詞", "助動詞", "補助記号"}
 _SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
     "en": (("'s", ""), ("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ed", "")),
-    "es": (("es", ""), ("s", ""), ("as", "a"), ("os", "o")),
-    "pt": (("ões", "ão"), ("es", ""), ("s", "")),
+    "es": (("es", ""), ("s", ""), ("as", "o"), ("os", "o"), ("a", "o")),
+    "pt": (("ões", "ão"), ("es", ""), ("s", ""), ("as", "o"), ("a", "o")),
     "fr": (("aux", "al"), ("es", ""), ("s", ""), ("x", "")),
-    "it": (("i", "o"), ("e", "a"), ("i", "e")),
+    "it": (("i", "o"), ("e", "a"), ("i", "e"), ("a", "o")),
     "de": (("en", ""), ("n", ""), ("e", ""), ("er", ""), ("s", ""), ("es", "")),
     "pl": (("ów", ""), ("y", "a"), ("i", "a"), ("e", "a"), ("ie", "a"), ("a", "")),
 }
@@ -52,7 +55,7 @@ class LexiconBackend(Backend):
         rows = self._db.execute("SELECT src, tgt, entries FROM sources").fetchall()
         self.pairs = {(s, t) for s, t, n in rows if n}
         digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()[:10]
-        self._fingerprint = f"lexicon-v{LEXICON_VERSION}-{digest}"
+        self._fingerprint = f"lexicon-v{LEXICON_VERSION}.{ALGORITHM_VERSION}-{digest}"
         self._zh = None
         self._ja = None
         if _module_available("lindera"):
@@ -159,7 +162,8 @@ class LexiconBackend(Backend):
                 keys = [k for _, k in segs[i: i + n]]
                 if any(k is None or k.startswith("zhgloss:") for k in keys):
                     continue
-                phrase = " ".join(k.split("\t")[0] for k in keys)  # type: ignore[union-attr]
+                joiner = "" if src in ("zh", "ja") else " "  # CJK headwords have no spaces
+                phrase = joiner.join(k.split("\t")[0] for k in keys)  # type: ignore[union-attr]
                 hit = self._lookup(src, tgt, phrase)
                 if hit:
                     out.append(hit)
@@ -176,9 +180,8 @@ def _best_cedict_sense(gloss: str) -> str | None:
     senses = [s.strip() for s in gloss.split("/") if s.strip() and not _CEDICT_SKIP.match(s.strip())]
     senses = [re.sub(r"\([^)]*\)", "", s).strip() for s in senses]
     senses = [s for s in senses if s and len(s.split()) <= 4]
-    if not senses:
-        return None
-    return rank_candidates(senses[:6], "en")[0]
+    # CC-CEDICT lists the main sense first; frequency would prefer "able" to "intelligent".
+    return senses[0] if senses else None
 
 
 def _join(tokens: list[str], tgt: str) -> str:

@@ -1,0 +1,80 @@
+"""Pure request-building and fusion logic: no cluster, no model."""
+
+import pytest
+
+from xlsearch_es.search import query_builder as qb
+from xlsearch_es.search.fusion import reciprocal_rank, weighted_sum
+
+
+def test_filters_become_clauses():
+    f = qb.SearchFilters.from_pairs(["category=Electronics > Phones", "brand=Sony", "price=10..50",
+                                     "availability=in_stock", "language=zh"])
+    clauses = f.clauses()
+    assert {"term": {"brand_exact": "sony"}} in clauses
+    assert {"range": {"price": {"gte": 10.0, "lte": 50.0}}} in clauses
+    assert {"term": {"availability": "in_stock"}} in clauses
+    assert {"term": {"source_language": "zh"}} in clauses
+    cat = clauses[0]["bool"]["should"]
+    assert {"term": {"category_path": "Electronics > Phones"}} in cat
+    assert {"prefix": {"category_path": "Electronics > Phones > "}} in cat
+    assert qb.SearchFilters.from_pairs(["price=..20"]).clauses() == [{"range": {"price": {"lte": 20.0}}}]
+    with pytest.raises(ValueError, match="unknown filter"):
+        qb.SearchFilters.from_pairs(["colour=red"])
+    with pytest.raises(ValueError, match="key=value"):
+        qb.SearchFilters.from_pairs(["red"])
+    assert qb.SearchFilters().is_empty()
+
+
+def test_bm25_query_uses_match_clauses_only_and_protects_tokens():
+    text = 'iPhone 12 "case" (red) OR * AND title:x ~2 ^3 \\'
+    q = qb.bm25_query(text, {"en": text, "zh": "红色 手机壳"}, ["iPhone 12"])
+    kinds = {next(iter(c)) for c in q["bool"]["should"]}
+    assert kinds == {"multi_match", "match_phrase", "term"}  # never query_string
+    mm = [c["multi_match"] for c in q["bool"]["should"] if "multi_match" in c]
+    assert mm[0]["query"] == text and "title.original^3.6" in mm[0]["fields"]
+    assert any("title.zh^3" in m["fields"] for m in mm)
+    assert {"term": {"protected_tokens": {"value": "iphone 12", "boost": qb.PROTECTED_BOOST}}} in q["bool"]["should"]
+    assert mm[0]["minimum_should_match"] == qb.MINIMUM_SHOULD_MATCH
+    assert mm[1]["minimum_should_match"] == qb.TRANSLATION_MINIMUM_SHOULD_MATCH
+
+
+def test_knn_carries_the_same_filters():
+    f = qb.SearchFilters(brand="Sony", price_max=100)
+    body = qb.knn_request([0.1, 0.2], "embedding", f, k=50, num_candidates=20)
+    assert body["knn"]["filter"] == f.clauses()
+    assert body["knn"]["num_candidates"] == 50  # never below k
+    bm = qb.bm25_request({"match_all": {}}, f, size=10, from_=20)
+    assert bm["query"]["bool"]["filter"] == f.clauses() and bm["from"] == 20
+    combined = qb.combined_request({"match_all": {}}, [0.1], "embedding", f, 10, 0, 100, 200, knn_boost=5)
+    assert combined["knn"]["filter"] == f.clauses() and combined["knn"]["boost"] == 5
+    rrf = qb.retriever_request("rrf", {"match_all": {}}, [0.1], "embedding", f, 10, 0, 100, 200)
+    retr = rrf["retriever"]["rrf"]
+    assert retr["rank_window_size"] == 100 and retr["retrievers"][1]["knn"]["filter"] == f.clauses()
+    assert retr["retrievers"][0]["standard"]["filter"] == f.clauses()
+    lin = qb.retriever_request("linear", {"match_all": {}}, [0.1], "embedding", f, 10, 0, 100, 200, (1, 2))
+    assert lin["retriever"]["linear"]["retrievers"][1]["weight"] == 2
+
+
+def test_rrf_hand_computed_and_deterministic_ties():
+    fused = reciprocal_rank({"bm25": [("a", 9), ("b", 5)], "knn": [("b", 0.9), ("c", 0.8)]}, k=60)
+    scores = {f.id: f.score for f in fused}
+    assert scores["b"] == pytest.approx(1 / 62 + 1 / 61)
+    assert scores["a"] == pytest.approx(1 / 61) and scores["c"] == pytest.approx(1 / 62)
+    assert [f.id for f in fused] == ["b", "a", "c"]
+    assert fused[0].ranks == {"bm25": 2, "knn": 1}
+    tie = reciprocal_rank({"x": [("z", 1)], "y": [("a", 1)]})
+    assert [f.id for f in tie] == ["a", "z"]  # equal scores: by id
+
+
+def test_minmax_and_zscore():
+    lists = {"bm25": [("a", 10.0), ("b", 5.0), ("c", 0.0)], "knn": [("c", 0.9), ("a", 0.5)]}
+    mm = {f.id: f.score for f in weighted_sum(lists, "minmax")}
+    assert mm["a"] == pytest.approx(1.0 + 0.0) and mm["c"] == pytest.approx(0.0 + 1.0)
+    assert mm["b"] == pytest.approx(0.5 + 0.0)
+    weighted = {f.id: f.score for f in weighted_sum(lists, "minmax", {"bm25": 1, "knn": 2})}
+    assert weighted["c"] == pytest.approx(2.0)
+    z = {f.id: f.score for f in weighted_sum(lists, "zscore")}
+    assert z["a"] == pytest.approx(1.2247 + -1.0, abs=1e-3)
+    assert weighted_sum({"only": [("a", 3.0)]}, "minmax")[0].score == 1.0
+    with pytest.raises(ValueError):
+        weighted_sum(lists, "median")

@@ -1,0 +1,197 @@
+"""Cross-lingual search over the sample catalog, on the real node with real models."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from xlsearch_es.cli import main
+from xlsearch_es.errors import ClusterError, IndexMismatchError, XLSearchError
+from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
+from xlsearch_es.search.client import FUSIONS, XLSearchClient
+from xlsearch_es.search.query_builder import SearchFilters
+
+pytestmark = [pytest.mark.es, pytest.mark.model]
+CATALOG = Path(__file__).resolve().parents[1] / "samples" / "catalog.jsonl"
+
+
+@pytest.fixture(scope="module")
+def catalog_index(es_settings, model_settings, es_client, encoder):
+    from xlsearch_es.translate.factory import make_translator
+
+    name = f"test-search-{uuid.uuid4().hex[:8]}"
+    settings = es_settings.replace(index=name, languages=("en", "zh", "ja", "de", "es"), home=model_settings.home)
+    translator = make_translator(settings)
+    IngestPipeline(settings, es_client, encoder, translator, IngestOptions(path=str(CATALOG))).run()
+    client = XLSearchClient(settings, client=es_client, encoder=encoder, translator=translator)
+    yield settings, client
+    es_client.indices.delete(index=",".join(es_client.indices.get(index=f"{name}*")))
+
+
+@pytest.mark.parametrize("query,lang,target", [
+    ("绿色 连衣裙", "zh", "es-dress-042"),            # Chinese query, Spanish product
+    ("青いノートパソコン", "ja", "en-laptop-053"),       # Japanese query, English product
+    ("grüne Waschmaschine", "de", "en-washing_machine-061"),  # German query, English product
+    ("zapatillas negras", "es", "ja-running_shoes-002"),      # Spanish query, Japanese product
+    ("green USB-C charger", "en", "zh-charger-017"),          # English query, Chinese product
+])
+def test_cross_lingual_queries_find_the_product(catalog_index, query, lang, target):
+    _, client = catalog_index
+    resp = client.search(query, k=3)
+    assert resp.lang == lang
+    ids = [h.id for h in resp.hits]
+    assert target in ids, (query, ids, resp.translations)
+    assert target.split("-")[0] != lang  # the product is written in another language
+
+
+FILTER_CASES = [
+    SearchFilters(brand="Sony"),
+    SearchFilters(price_min=50, price_max=120),
+    SearchFilters(category="Electronics > Audio"),
+    SearchFilters(availability="in_stock", language="de"),
+]
+
+
+@pytest.mark.parametrize("mode,fusion", [("bm25", "rrf"), ("knn", "rrf")] + [("hybrid", f) for f in FUSIONS])
+def test_no_hit_violates_a_filter(catalog_index, es_client, mode, fusion):
+    settings, client = catalog_index
+    for f in FILTER_CASES:
+        resp = client.search("wireless headphones", filters=f, k=20, mode=mode, fusion=fusion)
+        for hit in resp.hits:
+            src = es_client.get(index=settings.index, id=hit.id)["_source"]
+            if f.brand:
+                assert src["brand_exact"] == f.brand.casefold()
+            if f.price_min is not None:
+                assert f.price_min <= src["price"] <= f.price_max
+            if f.category:
+                assert src["category_path"].startswith(f.category)
+            if f.availability:
+                assert src["availability"] == f.availability and src["source_language"] == f.language
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "minmax", "zscore"])
+def test_pagination_has_no_duplicates_or_gaps(catalog_index, fusion):
+    _, client = catalog_index
+    pages = [client.search("running shoes", k=10, page=p, fusion=fusion) for p in range(1, 6)]
+    ids = [h.id for page in pages for h in page.hits]
+    assert len(ids) == 50 and len(set(ids)) == 50
+    assert ids == [h.id for h in client.search("running shoes", k=50, fusion=fusion).hits]
+    bm25_pages = [h.id for p in range(1, 6) for h in client.search("running shoes", k=10, page=p, mode="bm25").hits]
+    assert len(set(bm25_pages)) == len(bm25_pages)
+
+
+@pytest.mark.parametrize("query", ['"', ":", "(", ")", "*", "\\", "OR", "AND", "~", "^",
+                                   'title:(red OR "blue) AND *~^2 \\', "[]{}!/?<>=&|+-"])
+def test_query_syntax_characters_are_just_text(catalog_index, query):
+    _, client = catalog_index
+    client.search(query, k=5)
+    client.search(query, k=5, mode="bm25")
+
+
+def test_empty_huge_and_bad_arguments(catalog_index):
+    _, client = catalog_index
+    for empty in ("", "   ", "\u200b\x00"):
+        with pytest.raises(XLSearchError, match="the query is empty"):
+            client.search(empty)
+    resp = client.search("red dress " * 1000, k=5)  # 10,000 characters
+    assert resp.truncated and resp.hits and "truncated" in resp.notes[0]
+    with pytest.raises(XLSearchError, match="k must be"):
+        client.search("x", k=0)
+    with pytest.raises(XLSearchError, match="unknown fusion"):
+        client.search("x", fusion="magic")
+    with pytest.raises(XLSearchError, match="unknown language code"):
+        client.search("x", lang="english")
+
+
+def test_results_explain_facets_and_timings(catalog_index):
+    _, client = catalog_index
+    resp = client.search("Sony WF-1000XM4", k=5, explain=True)
+    top = resp.hits[0]
+    assert "WF-1000XM4" in top.title and top.brand == "Sony"
+    assert set(top.components["ranks"]) <= {"bm25", "knn"} and top.components["translations"]
+    assert resp.facets["brand"].get("sony", 0) >= 1
+    for stage in ("normalize", "detect", "translate", "embed", "bm25", "knn", "fuse"):
+        assert stage in resp.timings_ms
+    assert resp.took_ms >= resp.timings_ms["embed"]
+    hl = client.search("wireless earbuds", k=3, mode="bm25").hits[0]
+    assert "<em>" in hl.highlight and hl.lang
+
+
+def test_native_retrievers_fall_back_when_missing(catalog_index):
+    _, client = catalog_index
+    resp = client.search("red dress", fusion="native-rrf", k=5)
+    if client.caps.rrf_retriever:
+        assert resp.fusion == "native-rrf"
+    else:
+        assert resp.fusion == "rrf" and "no rrf retriever" in resp.notes[0]
+    assert resp.hits
+
+
+def test_similar_products(catalog_index):
+    _, client = catalog_index
+    resp = client.similar("en-laptop-053", k=5)
+    assert "en-laptop-053" not in [h.id for h in resp.hits]
+    assert sum("laptop" in h.id for h in resp.hits) >= 3
+    only_de = client.similar("en-laptop-053", SearchFilters(language="de"), k=5)
+    assert all(h.id.startswith("de-") for h in only_de.hits)
+    with pytest.raises(XLSearchError, match="no product with id"):
+        client.similar("nope")
+
+
+def test_thread_safe_concurrent_searches(catalog_index):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, client = catalog_index
+    queries = ["红色 连衣裙", "ワイヤレスイヤホン", "Laufschuhe", "cafetera", "laptop backpack"] * 4
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda q: client.search(q, k=5), queries))
+    single = {q: [h.id for h in client.search(q, k=5).hits] for q in set(queries)}
+    for q, r in zip(queries, results):
+        assert [h.id for h in r.hits] == single[q]
+
+
+def test_refuses_an_index_built_with_another_model(catalog_index, es_client, encoder):
+    settings, _ = catalog_index
+    from dataclasses import replace
+
+    other = replace(encoder.meta(), fingerprint="different")
+
+    class OtherEncoder:
+        def meta(self):
+            return other
+
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        XLSearchClient(settings, client=es_client, encoder=OtherEncoder())  # type: ignore[arg-type]
+
+
+def test_cli_search_json_table_and_stopped_cluster(catalog_index):
+    settings, _ = catalog_index
+    runner = CliRunner()
+    args = ["--url", settings.es_url, "search", "ワイヤレスイヤホン", "--index", settings.index, "--k", "3"]
+    out = runner.invoke(main, args + ["--json", "--filter", "price=0..1000000"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output[out.output.index("{"):])
+    assert len(data["hits"]) == 3 and {"id", "score", "title"} <= set(data["hits"][0])
+    assert data["took_ms"] > 0 and "embed" in data["timings_ms"]
+    table = runner.invoke(main, args + ["--explain"])
+    assert table.exit_code == 0 and " 1. " in table.output and "ranks" in table.output
+    bad = runner.invoke(main, args + ["--filter", "colour=red"])
+    assert bad.exit_code == 1 and "unknown filter" in bad.output
+    down = runner.invoke(main, ["--url", "http://127.0.0.1:9", "search", "x", "--index", settings.index])
+    assert down.exit_code == 1 and "cannot reach Elasticsearch" in down.output
+    sim = runner.invoke(main, ["--url", settings.es_url, "similar", "en-laptop-053", "--index", settings.index,
+                               "--json"])
+    assert sim.exit_code == 0 and json.loads(sim.output[sim.output.index("{"):])["hits"]
+
+
+def test_cluster_stopping_mid_session_is_a_clear_error(catalog_index, es_client, encoder):
+    settings, client = catalog_index
+    broken = XLSearchClient(settings, client=es_client, encoder=encoder, translator=client.translator)
+    broken.es = es_client.options(request_timeout=1, max_retries=0)
+    broken.es = type(es_client)("http://127.0.0.1:9", max_retries=0, request_timeout=1)
+    with pytest.raises(ClusterError, match="cannot reach Elasticsearch"):
+        broken.search("red dress")

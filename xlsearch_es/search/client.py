@@ -1,0 +1,341 @@
+"""The thin client: one object that loads models once and answers searches.
+
+``XLSearchClient(settings).search("红色 连衣裙")`` understands the query,
+sends BM25 (started while the query is being embedded) and kNN with the same
+filters, fuses them, and returns typed hits with facets and per-stage timings.
+It refuses an index whose recorded model differs from its encoder, and picks
+the cluster's own retrievers only where the capability probe found them.
+Safe to share across threads.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
+
+from ..cluster.capabilities import probe
+from ..cluster.connection import connect, describe_error
+from ..cluster.indices import read_meta
+from ..config import Settings
+from ..embed.encoder import Encoder, spec_from_settings
+from ..errors import ClusterError, XLSearchError
+from ..mapping import ORIGINAL
+from ..service import check_compatible, model_meta
+from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
+from ..translate.base import Translator
+from . import query_builder as qb
+from .fusion import Fused, reciprocal_rank, weighted_sum
+from .understand import QueryAnalysis, analyze
+
+Mode = Literal["hybrid", "bm25", "knn"]
+FUSIONS = ("rrf", "minmax", "zscore", "combined", "native-rrf", "native-linear")
+DEFAULT_RANK_WINDOW = 100
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    title: str
+    lang: str | None
+    source_language: str | None
+    brand: str | None = None
+    category: str | None = None
+    price: float | None = None
+    currency: str | None = None
+    highlight: str | None = None
+    components: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    lang: str
+    mode: str
+    fusion: str | None
+    page: int
+    size: int
+    total: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+    translations: dict[str, str]
+    took_ms: float
+    timings_ms: dict[str, float]
+    truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class XLSearchClient:
+    def __init__(self, settings: Settings, client: Elasticsearch | None = None,
+                 encoder: Encoder | None = None, translator: Translator | None = None):
+        from ..translate.factory import make_translator
+
+        self.settings = settings
+        self.alias = settings.index
+        self.es = client or connect(settings)
+        self.caps = probe(self.es)
+        try:
+            meta = read_meta(self.es, self.alias)
+        except (ApiError, TransportError) as exc:
+            raise ClusterError(describe_error(exc, settings)) from None
+        if meta is None:
+            raise XLSearchError(f"no index named {self.alias!r}; load a catalog with 'xlsearch ingest FILE --index {self.alias}'")
+        if encoder is None:
+            model_meta(settings)
+            encoder = Encoder(spec_from_settings(settings))
+        check_compatible(meta, encoder.meta(), self.alias)
+        self.encoder = encoder
+        self.translator = translator or make_translator(settings, meta.get("translator"))
+        self.languages: list[str] = list(meta.get("languages") or settings.languages)
+        self.vector_field: str = meta.get("vector_field", "embedding")
+        # A query can only be in a language we can match: an index language, or
+        # one the translator brings into one. Fewer candidates, fewer wild guesses.
+        sources = [c for c in DEFAULT_CANDIDATES + ("zh", "ja", "ko", "ar")
+                   if any(c == t or self.translator.backend.supports(c, t) for t in self.languages)]
+        self.detector = LanguageDetector(candidates=tuple(dict.fromkeys(sources + self.languages)),
+                                         fallback=settings.fallback_language)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="xlsearch")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+    # ------------------------------------------------------------------ search --
+    def search(self, query: str, lang: str | None = None, filters: qb.SearchFilters | None = None,
+               k: int = 10, page: int = 1, mode: Mode = "hybrid", fusion: str = "rrf",
+               explain: bool = False, rank_window: int = DEFAULT_RANK_WINDOW,
+               knn_weight: float = 1.0, query_vector: str = "mean") -> SearchResponse:
+        if k < 1 or k > 1000:
+            raise XLSearchError("k must be between 1 and 1000")
+        if page < 1:
+            raise XLSearchError("page must be 1 or more")
+        if mode not in ("hybrid", "bm25", "knn"):
+            raise XLSearchError(f"unknown mode {mode!r}; use hybrid, bm25 or knn")
+        if query_vector not in ("mean", "original"):
+            raise XLSearchError("query_vector must be 'mean' or 'original'")
+        if fusion not in FUSIONS:
+            raise XLSearchError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}")
+        filters = filters or qb.SearchFilters()
+        start = time.perf_counter()
+        analysis = analyze(query, self.languages, self.translator, self.detector, lang)
+        timings = dict(analysis.timings_ms)
+        notes: list[str] = []
+        if analysis.truncated:
+            notes.append(f"query truncated to {len(analysis.text)} characters")
+        # The query's own language is one of the "translations" (the text itself):
+        # it matches that language's fields, which hold translations of the rest.
+        bm25q = qb.bm25_query(analysis.text, analysis.translations, analysis.protected)
+        offset = (page - 1) * k
+        window = max(rank_window, offset + k)
+        num_candidates = max(2 * window, 100)
+        try:
+            if mode == "bm25":
+                resp = self._timed(timings, "bm25", lambda: self.es.search(
+                    index=self.alias, **qb.bm25_request(bm25q, filters, size=k, from_=offset),
+                    aggs=_facet_aggs()))
+                result = self._from_es(resp, analysis, "bm25", explain)
+                return self._finish(result, analysis, mode, None, page, k, timings, start, notes,
+                                    total=resp["hits"]["total"]["value"], facets=_facets_from_aggs(resp))
+            used = self._resolve_fusion(fusion, notes)
+            bm25_future = None
+            if mode == "hybrid" and used in ("rrf", "minmax", "zscore"):
+                # BM25 does not need the vector: send it while the query is embedded.
+                body = {**qb.bm25_request(bm25q, filters, size=window, from_=0), "aggs": _facet_aggs()}
+                bm25_future = self._pool.submit(self._timed_search, body)
+            vector = self._embed(analysis, timings, query_vector)
+            if mode == "knn":
+                body = qb.knn_request(vector, self.vector_field, filters, k=window, num_candidates=num_candidates,
+                                      highlight_query=bm25q)
+                resp = self._timed(timings, "knn", lambda: self.es.search(index=self.alias, **body))
+                hits = self._from_es(resp, analysis, "knn", explain)
+                return self._finish(hits[offset: offset + k], analysis, mode, None, page, k, timings, start,
+                                    notes, total=len(hits), facets=_facets_from_hits(hits))
+            return self._hybrid(analysis, bm25q, vector, filters, k, page, offset, window, num_candidates,
+                                used, explain, knn_weight, timings, start, notes, bm25_future)
+        except (ApiError, TransportError) as exc:
+            raise ClusterError(describe_error(exc, self.settings)) from None
+
+    def _resolve_fusion(self, fusion: str, notes: list[str]) -> str:
+        """The fusion to use on this cluster (native retrievers only where probed)."""
+        if fusion == "native-rrf" and not self.caps.rrf_retriever:
+            notes.append("the cluster has no rrf retriever; fused client-side with rrf")
+            return "rrf"
+        if fusion == "native-linear" and not self.caps.linear_retriever:
+            notes.append("the cluster has no linear retriever; fused client-side with minmax")
+            return "minmax"
+        return fusion
+
+    def _timed_search(self, body: dict) -> tuple[dict, float]:
+        t0 = time.perf_counter()
+        resp = self.es.search(index=self.alias, **body)
+        return resp, (time.perf_counter() - t0) * 1e3
+
+    def _hybrid(self, analysis: QueryAnalysis, bm25q: dict, vector: list[float], filters: qb.SearchFilters,
+                k: int, page: int, offset: int, window: int, num_candidates: int, used: str,
+                explain: bool, knn_weight: float, timings: dict[str, float], start: float,
+                notes: list[str], bm25_future: Any = None) -> SearchResponse:
+        if used in ("native-rrf", "native-linear"):
+            body = qb.retriever_request(used.split("-")[1], bm25q, vector, self.vector_field, filters, k, offset,
+                                        window, num_candidates, weights=(1.0, knn_weight))
+            resp = self._timed(timings, "search", lambda: self.es.search(index=self.alias, **body))
+            hits = self._from_es(resp, analysis, used, explain)
+            return self._finish(hits, analysis, "hybrid", used, page, k, timings, start, notes,
+                                total=resp["hits"]["total"]["value"], facets={})
+        if used == "combined":
+            body = qb.combined_request(bm25q, vector, self.vector_field, filters, k, offset, window,
+                                       num_candidates, knn_boost=knn_weight * 10.0)
+            resp = self._timed(timings, "search", lambda: self.es.search(
+                index=self.alias, **body, aggs=_facet_aggs()))
+            hits = self._from_es(resp, analysis, used, explain)
+            return self._finish(hits, analysis, "hybrid", used, page, k, timings, start, notes,
+                                total=resp["hits"]["total"]["value"], facets=_facets_from_aggs(resp))
+
+        # Client-side fusion: both lists cover the same rank window on every page.
+        bm25, timings["bm25"] = bm25_future.result()
+        knn_body = qb.knn_request(vector, self.vector_field, filters, k=window, num_candidates=num_candidates,
+                                  highlight_query=bm25q)
+        knn = self._timed(timings, "knn", lambda: self.es.search(index=self.alias, **knn_body))
+        t0 = time.perf_counter()
+        lists = {"bm25": [(h["_id"], h["_score"]) for h in bm25["hits"]["hits"]],
+                 "knn": [(h["_id"], h["_score"]) for h in knn["hits"]["hits"]]}
+        weights = {"bm25": 1.0, "knn": knn_weight}
+        fused = reciprocal_rank(lists, weights=weights) if used == "rrf" else weighted_sum(lists, used, weights)
+        docs = {h["_id"]: h for h in knn["hits"]["hits"]}
+        docs.update({h["_id"]: h for h in bm25["hits"]["hits"]})  # BM25 highlights name the matched field
+        all_hits = [self._hit(docs[f.id], analysis, f.score, f if explain else None) for f in fused]
+        timings["fuse"] = (time.perf_counter() - t0) * 1e3
+        # Facets count the products whose text matches the query (in any of the
+        # index's languages) under the filters; kNN alone would count the whole window.
+        return self._finish(all_hits[offset: offset + k], analysis, "hybrid", used, page, k, timings, start,
+                            notes, total=len(all_hits), facets=_facets_from_aggs(bm25))
+
+    def _embed(self, analysis: QueryAnalysis, timings: dict[str, float], query_vector: str) -> list[float]:
+        """The kNN query vector.
+
+        "mean" (default) averages the embeddings of the query and of its
+        translations into the index's languages. A multilingual encoder still
+        prefers texts in the query's own language; the average cancels much of
+        that pull, so a product written in another language can rank first.
+        "original" embeds the query alone.
+        """
+        t0 = time.perf_counter()
+        texts = [analysis.text]
+        if query_vector == "mean":
+            texts += [t for t in dict.fromkeys(analysis.translations.values()) if t and t != analysis.text]
+        vectors = self.encoder.encode(texts, role="query")
+        vec = vectors.mean(axis=0)
+        vec /= max(float(np.linalg.norm(vec)), 1e-12)
+        timings["embed"] = (time.perf_counter() - t0) * 1e3
+        return vec.tolist()
+
+    @staticmethod
+    def _timed(timings: dict[str, float], name: str, fn):  # noqa: ANN001, ANN205 - tiny local helper
+        t0 = time.perf_counter()
+        out = fn()
+        timings[name] = timings.get(name, 0.0) + (time.perf_counter() - t0) * 1e3
+        return out
+
+    # ----------------------------------------------------------------- results --
+    def _from_es(self, resp: dict, analysis: QueryAnalysis, component: str, explain: bool) -> list[Hit]:
+        hits = []
+        for rank, h in enumerate(resp["hits"]["hits"], start=1):
+            fused = Fused(h["_id"], h.get("_score") or 0.0, {component: rank}, {component: h.get("_score") or 0.0})
+            hits.append(self._hit(h, analysis, h.get("_score") or 0.0, fused if explain else None))
+        return hits
+
+    def _hit(self, es_hit: dict, analysis: QueryAnalysis, score: float, fused: Fused | None) -> Hit:
+        src = es_hit.get("_source", {})
+        titles = src.get("title", {})
+        source_lang = src.get("source_language")
+        highlight, matched = _best_highlight(es_hit.get("highlight", {}), analysis.lang)
+        lang = source_lang if matched in (None, ORIGINAL) else matched
+        title = titles.get(ORIGINAL) or next(iter(titles.values()), "")
+        components: dict[str, Any] = {}
+        if fused is not None:
+            components = {"ranks": fused.ranks, "scores": {k: round(v, 4) for k, v in fused.scores.items()},
+                          "translations": analysis.translations, "query_lang": analysis.lang}
+        return Hit(id=es_hit["_id"], score=round(float(score), 6), title=title, lang=lang,
+                   source_language=source_lang, brand=(src.get("brand") or {}).get(ORIGINAL),
+                   category=src.get("category_path"), price=src.get("price"), currency=src.get("currency"),
+                   highlight=highlight, components=components)
+
+    def _finish(self, hits: list[Hit], analysis: QueryAnalysis, mode: str, fusion: str | None, page: int,
+                size: int, timings: dict[str, float], start: float, notes: list[str], total: int,
+                facets: dict[str, dict[str, int]]) -> SearchResponse:
+        took = (time.perf_counter() - start) * 1e3
+        return SearchResponse(query=analysis.text, lang=analysis.lang, mode=mode, fusion=fusion, page=page,
+                              size=size, total=total, hits=hits, facets=facets,
+                              translations=analysis.translations, took_ms=round(took, 2),
+                              timings_ms={k: round(v, 2) for k, v in timings.items()},
+                              truncated=analysis.truncated, notes=notes)
+
+    # ----------------------------------------------------------------- similar --
+    def similar(self, product_id: str, filters: qb.SearchFilters | None = None, k: int = 10) -> SearchResponse:
+        """Products nearest to a product's own vector ("more like this")."""
+        start = time.perf_counter()
+        try:
+            doc = self.es.get(index=self.alias, id=product_id, source_includes=[self.vector_field, "title"])
+        except NotFoundError:
+            raise XLSearchError(f"no product with id {product_id!r} in {self.alias!r}") from None
+        except (ApiError, TransportError) as exc:
+            raise ClusterError(describe_error(exc, self.settings)) from None
+        vector = doc["_source"].get(self.vector_field)
+        if not vector:
+            raise XLSearchError(f"product {product_id!r} has no vector in _source (index created with hidden vectors)")
+        base = filters or qb.SearchFilters()
+        flt = qb.SearchFilters(**{**asdict(base), "exclude_ids": (*base.exclude_ids, product_id)})
+        body = qb.knn_request(vector, self.vector_field, flt, k=k, num_candidates=max(100, 4 * k))
+        try:
+            resp = self.es.search(index=self.alias, **body)
+        except (ApiError, TransportError) as exc:
+            raise ClusterError(describe_error(exc, self.settings)) from None
+        title = (doc["_source"].get("title") or {}).get(ORIGINAL, product_id)
+        analysis = QueryAnalysis(original=product_id, text=title, lang="", lang_confidence=0.0, truncated=False,
+                                 protected=[], translations={})
+        hits = self._from_es(resp, analysis, "knn", False)
+        return self._finish(hits, analysis, "knn", None, 1, k, {}, start, [], total=len(hits),
+                            facets=_facets_from_hits(hits))
+
+
+def _best_highlight(hl: dict[str, list[str]], query_lang: str) -> tuple[str | None, str | None]:
+    """The title highlight (else description) the query matched, and its language.
+
+    The original text or the query's own language wins when it matched at all;
+    otherwise the field with the most matched terms (ties by language code).
+    """
+    for prefix in ("title.", "description."):
+        found = [(key.split(".", 1)[1] in (ORIGINAL, query_lang), frag[0].count("<em>"), key.split(".", 1)[1], frag[0])
+                 for key, frag in hl.items() if key.startswith(prefix) and frag]
+        if found:
+            _, _, lang, fragment = max(found, key=lambda f: (f[0], f[2] == ORIGINAL, f[1], [-ord(c) for c in f[2]]))
+            return fragment, lang
+    return None, None
+
+
+def _facet_aggs() -> dict[str, Any]:
+    return {"category": {"terms": {"field": "category_path", "size": 20}},
+            "brand": {"terms": {"field": "brand_exact", "size": 20}}}
+
+
+def _facets_from_aggs(resp: dict) -> dict[str, dict[str, int]]:
+    aggs = resp.get("aggregations") or {}
+    return {name: {b["key"]: b["doc_count"] for b in aggs.get(name, {}).get("buckets", [])}
+            for name in ("category", "brand")}
+
+
+def _facets_from_hits(hits: list[Hit]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {"category": {}, "brand": {}}
+    for h in hits:
+        if h.category:
+            out["category"][h.category] = out["category"].get(h.category, 0) + 1
+        if h.brand:
+            key = h.brand.casefold()
+            out["brand"][key] = out["brand"].get(key, 0) + 1
+    return {name: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:20]) for name, c in out.items()}

@@ -1,0 +1,186 @@
+"""Request bodies for BM25, kNN and their combinations: pure functions, no client.
+
+User text only ever goes into ``match``/``multi_match``/``term`` clauses, never
+``query_string``, so ``"`` ``:`` ``(`` ``*`` ``OR`` and friends are just text.
+The same filter list is used in the BM25 bool and inside the kNN clause, so
+neither side can return a product the filters exclude.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from ..mapping import ORIGINAL
+
+# Per-field weights; the original-language fields weigh a little more than
+# dictionary translations, which are noisier.
+FIELD_WEIGHTS = {"title": 3.0, "brand": 2.0, "category": 1.5, "description": 1.0}
+ORIGINAL_BOOST = 1.2
+PHRASE_BOOST = 2.0
+PROTECTED_BOOST = 4.0
+# One- and two-word queries need every term, longer ones three in four (shoppers
+# add words the product text lacks); dictionary translations carry noise words,
+# so they need only half.
+MINIMUM_SHOULD_MATCH = "2<75%"
+TRANSLATION_MINIMUM_SHOULD_MATCH = "2<50%"
+HIGHLIGHT_FIELDS = ("title.*", "description.*")
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    category: str | None = None       # a category path or its prefix ("Electronics > Phones")
+    brand: str | None = None          # case-insensitive exact brand
+    price_min: float | None = None
+    price_max: float | None = None
+    availability: str | None = None
+    language: str | None = None       # the product's source language
+    exclude_ids: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_pairs(cls, pairs: Sequence[str]) -> "SearchFilters":
+        """``key=value`` strings from the CLI (``price=10..50``, ``brand=Sony``)."""
+        values: dict[str, Any] = {}
+        for pair in pairs:
+            if "=" not in pair:
+                raise ValueError(f"filter {pair!r} is not key=value")
+            key, value = (p.strip() for p in pair.split("=", 1))
+            if key == "price":
+                lo, _, hi = value.partition("..")
+                values["price_min"] = float(lo) if lo else None
+                values["price_max"] = float(hi) if hi else None
+            elif key in ("price_min", "price_max"):
+                values[key] = float(value)
+            elif key in ("category", "brand", "availability", "language"):
+                values[key] = value
+            else:
+                raise ValueError(f"unknown filter {key!r}; use category, brand, price, availability, language")
+        return cls(**values)
+
+    def is_empty(self) -> bool:
+        return not self.clauses()
+
+    def clauses(self) -> list[dict[str, Any]]:
+        return filter_clauses(self)
+
+
+def filter_clauses(f: SearchFilters) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if f.category:
+        out.append({"bool": {"should": [{"term": {"category_path": f.category}},
+                                        {"prefix": {"category_path": f.category.rstrip() + " > "}}],
+                             "minimum_should_match": 1}})
+    if f.brand:
+        out.append({"term": {"brand_exact": f.brand.casefold()}})
+    if f.price_min is not None or f.price_max is not None:
+        rng: dict[str, float] = {}
+        if f.price_min is not None:
+            rng["gte"] = f.price_min
+        if f.price_max is not None:
+            rng["lte"] = f.price_max
+        out.append({"range": {"price": rng}})
+    if f.availability:
+        out.append({"term": {"availability": f.availability}})
+    if f.language:
+        out.append({"term": {"source_language": f.language}})
+    if f.exclude_ids:
+        out.append({"bool": {"must_not": [{"ids": {"values": list(f.exclude_ids)}}]}})
+    return out
+
+
+def bm25_query(original: str, translations: Mapping[str, str], protected: Sequence[str]) -> dict[str, Any]:
+    """Scoring clauses over the original and translated fields (no filters)."""
+    should: list[dict[str, Any]] = []
+
+    def fields_for(lang: str, boost: float) -> list[str]:
+        return [f"{f}.{lang}^{w * boost:g}" for f, w in FIELD_WEIGHTS.items()]
+
+    if original:
+        should.append({"multi_match": {"query": original, "fields": fields_for(ORIGINAL, ORIGINAL_BOOST),
+                                       "type": "best_fields", "tie_breaker": 0.3,
+                                       "minimum_should_match": MINIMUM_SHOULD_MATCH}})
+        should.append({"match_phrase": {f"title.{ORIGINAL}": {"query": original, "boost": PHRASE_BOOST, "slop": 1}}})
+    for lang, text in sorted(translations.items()):
+        if not text:
+            continue
+        should.append({"multi_match": {"query": text, "fields": fields_for(lang, 1.0),
+                                       "type": "best_fields", "tie_breaker": 0.3,
+                                       "minimum_should_match": TRANSLATION_MINIMUM_SHOULD_MATCH}})
+        should.append({"match_phrase": {f"title.{lang}": {"query": text, "boost": PHRASE_BOOST, "slop": 1}}})
+    for token in dict.fromkeys(t.casefold() for t in protected):
+        should.append({"term": {"protected_tokens": {"value": token, "boost": PROTECTED_BOOST}}})
+        should.append({"term": {"brand_exact": {"value": token, "boost": PROTECTED_BOOST}}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def filtered(query: dict[str, Any], filters: SearchFilters) -> dict[str, Any]:
+    clauses = filters.clauses()
+    if not clauses:
+        return query
+    return {"bool": {"must": [query], "filter": clauses}}
+
+
+def knn_clause(vector: Sequence[float], field: str, k: int, num_candidates: int,
+               filters: SearchFilters, boost: float | None = None) -> dict[str, Any]:
+    clause: dict[str, Any] = {"field": field, "query_vector": [float(x) for x in vector], "k": k,
+                              "num_candidates": max(num_candidates, k)}
+    clauses = filters.clauses()
+    if clauses:
+        clause["filter"] = clauses
+    if boost is not None:
+        clause["boost"] = boost
+    return clause
+
+
+def highlight(query: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"fields": {f: {"number_of_fragments": 1, "fragment_size": 160} for f in HIGHLIGHT_FIELDS},
+                            "pre_tags": ["<em>"], "post_tags": ["</em>"]}
+    if query is not None:
+        body["highlight_query"] = query
+    return body
+
+
+SOURCE_FIELDS = ["id", "title", "brand", "category_path", "brand_exact", "price", "currency",
+                 "availability", "source_language", "url"]
+
+
+def bm25_request(query: dict[str, Any], filters: SearchFilters, size: int, from_: int = 0) -> dict[str, Any]:
+    return {"query": filtered(query, filters), "size": size, "from": from_, "_source": SOURCE_FIELDS,
+            "highlight": highlight(), "track_total_hits": True}
+
+
+def knn_request(vector: Sequence[float], field: str, filters: SearchFilters, k: int, num_candidates: int,
+                highlight_query: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"knn": knn_clause(vector, field, k, num_candidates, filters), "size": k,
+                            "_source": SOURCE_FIELDS}
+    if highlight_query is not None:
+        body["highlight"] = highlight(highlight_query)
+    return body
+
+
+def combined_request(query: dict[str, Any], vector: Sequence[float], field: str, filters: SearchFilters,
+                     size: int, from_: int, window: int, num_candidates: int, knn_boost: float) -> dict[str, Any]:
+    """One request: BM25 bool plus a kNN clause; Elasticsearch adds the two scores."""
+    return {"query": filtered(query, filters), "knn": knn_clause(vector, field, window, num_candidates, filters,
+                                                                 boost=knn_boost),
+            "size": size, "from": from_, "_source": SOURCE_FIELDS, "highlight": highlight(query),
+            "track_total_hits": True}
+
+
+def retriever_request(kind: str, query: dict[str, Any], vector: Sequence[float], field: str,
+                      filters: SearchFilters, size: int, from_: int, window: int, num_candidates: int,
+                      weights: tuple[float, float] = (1.0, 1.0), rank_constant: int = 60) -> dict[str, Any]:
+    """The cluster's own ``rrf`` or ``linear`` retriever over BM25 and kNN."""
+    standard = {"standard": {"query": query, **({"filter": filters.clauses()} if filters.clauses() else {})}}
+    knn = {"knn": {**knn_clause(vector, field, window, num_candidates, filters)}}
+    if kind == "rrf":
+        retriever = {"rrf": {"retrievers": [standard, knn], "rank_window_size": window,
+                             "rank_constant": rank_constant}}
+    elif kind == "linear":
+        retriever = {"linear": {"retrievers": [
+            {"retriever": standard, "weight": weights[0], "normalizer": "minmax"},
+            {"retriever": knn, "weight": weights[1], "normalizer": "minmax"}], "rank_window_size": window}}
+    else:
+        raise ValueError(f"unknown retriever {kind!r}")
+    return {"retriever": retriever, "size": size, "from": from_, "_source": SOURCE_FIELDS,
+            "highlight": highlight(query)}
