@@ -379,6 +379,32 @@ def similar_cmd(ctx: click.Context, product_id: str, k: int, filters: tuple[str,
     _emit(resp, as_json, lambda d: _hits_table(d, False))
 
 
+# ----------------------------------------------------------------- eval ---
+
+@main.command("eval")
+@click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--modes", "variants", help="Comma-separated variants (default: all); see the report for names.")
+@click.option("--translator", type=click.Choice(["lexicon", "seq2seq", "causal-lm", "none"]))
+@click.option("--translator-model", help="Model for seq2seq / causal-lm.")
+@click.option("--languages", "query_langs", help="Only queries in these languages, e.g. en,zh.")
+@click.option("--sample", type=int, help="Queries per language (seeded sample) for a quick run.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write JSON, Markdown and PNG here.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def eval_cmd(ctx: click.Context, dataset_dir: str, variants: str | None, query_langs: str | None,
+             sample: int | None, out_dir: str | None, as_json: bool, **flags: Any) -> None:
+    """Relevance (nDCG@10, recall@100, MRR@10) of every variant on a BEIR-layout set."""
+    from .evaluation.report import render_markdown
+    from .evaluation.runner import run_eval
+
+    settings = _settings(ctx, **flags)
+    report = run_eval(settings, Path(dataset_dir), variants=variants.split(",") if variants else None,
+                      sample=sample, languages=query_langs.split(",") if query_langs else None,
+                      out_dir=Path(out_dir) if out_dir else None,
+                      progress=lambda m: click.echo(m, err=True))
+    _emit(report, as_json, render_markdown)
+
+
 # ------------------------------------------------------- text and models ---
 
 @main.command("embed")

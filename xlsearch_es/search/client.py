@@ -111,7 +111,14 @@ class XLSearchClient:
     def search(self, query: str, lang: str | None = None, filters: qb.SearchFilters | None = None,
                k: int = 10, page: int = 1, mode: Mode = "hybrid", fusion: str = "rrf",
                explain: bool = False, rank_window: int = DEFAULT_RANK_WINDOW,
-               knn_weight: float = 1.0, query_vector: str = "mean") -> SearchResponse:
+               knn_weight: float = 1.0, query_vector: str = "mean", translate_query: bool = True,
+               query_languages: list[str] | None = None) -> SearchResponse:
+        """Search the alias.
+
+        ``query_languages`` limits which index languages the query is expressed
+        in (None: all; []: the original fields only); ``translate_query=False``
+        keeps the query untranslated. Both exist to measure what each part adds.
+        """
         if k < 1 or k > 1000:
             raise XLSearchError("k must be between 1 and 1000")
         if page < 1:
@@ -124,7 +131,8 @@ class XLSearchClient:
             raise XLSearchError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}")
         filters = filters or qb.SearchFilters()
         start = time.perf_counter()
-        analysis = analyze(query, self.languages, self.translator, self.detector, lang)
+        targets = self.languages if query_languages is None else [l for l in self.languages if l in query_languages]
+        analysis = analyze(query, targets, self.translator, self.detector, lang, translate=translate_query)
         timings = dict(analysis.timings_ms)
         notes: list[str] = []
         if analysis.truncated:

@@ -29,7 +29,11 @@ class QueryAnalysis:
 
 
 def analyze(query: str, languages: list[str], translator: Translator, detector: LanguageDetector,
-            lang: str | None = None, max_chars: int = MAX_QUERY_CHARS) -> QueryAnalysis:
+            lang: str | None = None, max_chars: int = MAX_QUERY_CHARS,
+            translate: bool = True) -> QueryAnalysis:
+    """``languages``: the index languages the query should be expressed in. With
+    ``translate=False`` only the query's own language keeps its text (used to
+    measure what translating documents alone achieves)."""
     t0 = time.perf_counter()
     if not isinstance(query, str):
         raise XLSearchError("the query must be text")
@@ -42,7 +46,7 @@ def analyze(query: str, languages: list[str], translator: Translator, detector: 
     if lang:
         detected_lang, confidence = check_language(lang), 1.0
     else:
-        det = detector.detect(text, prefer=languages)
+        det = detector.detect(text, prefer=languages or ["en"])
         detected_lang, confidence = det.lang, det.confidence
     t2 = time.perf_counter()
     protected = protected_strings(text)
@@ -50,7 +54,7 @@ def analyze(query: str, languages: list[str], translator: Translator, detector: 
     for tgt in languages:
         if tgt == detected_lang:
             translations[tgt] = text
-        elif translator.backend.supports(detected_lang, tgt):
+        elif translate and translator.backend.supports(detected_lang, tgt):
             out = translator.translate([text], detected_lang, tgt)[0]
             if out and out != text:
                 translations[tgt] = out

@@ -1,0 +1,71 @@
+"""Markdown tables and a PNG chart from an evaluation report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# {report['dataset']}: relevance by variant",
+        "",
+        f"{report['queries']} queries ({'all' if not report['sample_per_language'] else str(report['sample_per_language']) + ' per language'}), "
+        f"{report['documents']} documents, model {report['model']['name']} ({report['model']['fingerprint']}), "
+        f"translator {report['translator']}, index languages {', '.join(report['index_languages'])}. "
+        f"Top {report['top_k']} per query. {report['unjudged_policy'].capitalize()}.",
+        "",
+        "| variant | nDCG@10 | recall@100 | MRR@10 | p50 ms | p95 ms | what it is |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for v in report["variants"]:
+        o = v["overall"]
+        lines.append(f"| {v['variant']} | {_fmt(o['ndcg@10'])} | {_fmt(o['recall@100'])} | {_fmt(o['mrr@10'])} | "
+                     f"{v['latency_ms']['p50']:.0f} | {v['latency_ms']['p95']:.0f} | {v['description']} |")
+    langs = report["languages"]
+    lines += ["", "## nDCG@10 per query language", "",
+              "| variant | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]
+    for v in report["variants"]:
+        lines.append(f"| {v['variant']} | " + " | ".join(_fmt(v["per_language"].get(l, {}).get("ndcg@10"))
+                                                           for l in langs) + " |")
+    lines += ["", "## MRR@10 per query language", "",
+              "| variant | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]
+    for v in report["variants"]:
+        lines.append(f"| {v['variant']} | " + " | ".join(_fmt(v["per_language"].get(l, {}).get("mrr@10"))
+                                                           for l in langs) + " |")
+    gap = report.get("cross_lingual_gap") or {}
+    if gap:
+        others = [l for l in langs if l != "en"]
+        lines += ["", "## Cross-lingual gap: 1 - MRR(lang) / MRR(en)", "",
+                  "| variant | " + " | ".join(others) + " |", "|---|" + "---|" * len(others)]
+        for name, per in gap.items():
+            lines.append(f"| {name} | " + " | ".join(_fmt(per.get(l)) for l in others) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def render_chart(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs = report["languages"]
+    variants = report["variants"]
+    width = 0.8 / max(1, len(variants))
+    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(langs) + 4), 5))
+    for i, v in enumerate(variants):
+        values = [v["per_language"].get(l, {}).get("ndcg@10") or 0.0 for l in langs]
+        ax.bar([x + i * width for x in range(len(langs))], values, width, label=v["variant"])
+    ax.set_xticks([x + width * (len(variants) - 1) / 2 for x in range(len(langs))])
+    ax.set_xticklabels(langs)
+    ax.set_ylabel("nDCG@10")
+    ax.set_title(f"{report['dataset']}: nDCG@10 per query language")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

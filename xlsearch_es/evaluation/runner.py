@@ -1,0 +1,256 @@
+"""``xlsearch eval``: relevance of every variant on a BEIR-layout set, side by side.
+
+The corpus goes through the ingest worker into its own index (its languages:
+English plus every query language, so documents are translated into them);
+each query goes through the thin client once per variant. Variants isolate
+what each part adds: plain BM25 on the original text, BM25 with query
+translation, BM25 over translated documents, both, kNN alone (query vector
+from the query only, or averaged with its translations), hybrid with each
+fusion, and hybrid with translation switched off.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ..config import Settings
+from ..errors import XLSearchError
+from .metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k
+
+TOP_K = 100
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    search: dict[str, Any]
+    translator: str = "configured"  # or "none"
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("bm25-original", "BM25 on the original text only (a plain Elasticsearch setup)",
+            {"mode": "bm25", "translate_query": False, "query_languages": []}),
+    Variant("bm25+qt", "BM25, query translated into the catalog language",
+            {"mode": "bm25", "query_languages": ["en"]}),
+    Variant("bm25+dt", "BM25 over documents translated into the query's language",
+            {"mode": "bm25", "translate_query": False}),
+    Variant("bm25+qt+dt", "BM25 with query and document translation",
+            {"mode": "bm25"}),
+    Variant("knn", "kNN only, query embedded alone",
+            {"mode": "knn", "query_vector": "original"}),
+    Variant("knn-mean", "kNN only, query vector averaged with its translations",
+            {"mode": "knn"}),
+    Variant("hybrid-rrf", "BM25 (qt+dt) + kNN-mean, reciprocal rank fusion",
+            {"mode": "hybrid", "fusion": "rrf"}),
+    Variant("hybrid-minmax", "BM25 (qt+dt) + kNN-mean, min-max weighted sum",
+            {"mode": "hybrid", "fusion": "minmax"}),
+    Variant("hybrid-zscore", "BM25 (qt+dt) + kNN-mean, z-score weighted sum",
+            {"mode": "hybrid", "fusion": "zscore"}),
+    Variant("hybrid-combined", "BM25 (qt+dt) + kNN-mean in one request (scores added)",
+            {"mode": "hybrid", "fusion": "combined"}),
+    Variant("hybrid-rrf-notranslate", "hybrid rrf with translation off (BM25 original + kNN alone)",
+            {"mode": "hybrid", "fusion": "rrf", "query_vector": "original", "translate_query": False,
+             "query_languages": []}),
+)
+
+
+@dataclass
+class Dataset:
+    name: str
+    path: Path
+    queries: list[dict[str, str]]
+    qrels: dict[str, dict[str, int]]
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({q.get("lang") or "und" for q in self.queries})
+
+
+def load_dataset(path: Path, sample: int | None = None, seed: int = 13,
+                 languages: list[str] | None = None) -> Dataset:
+    """Queries and qrels of a BEIR folder; ``sample`` keeps N queries per language."""
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        if not (path / name).is_file():
+            raise XLSearchError(f"{path} is not a BEIR dataset: {name} is missing")
+    qrels: dict[str, dict[str, int]] = defaultdict(dict)
+    with (path / "qrels" / "test.tsv").open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            parts = line.rstrip("\n").split("\t")
+            if i == 0 and not parts[-1].lstrip("-").isdigit():
+                continue  # header
+            if len(parts) >= 3:
+                qrels[parts[0]][parts[1]] = int(parts[2])
+    queries = [q for q in _read_jsonl(path / "queries.jsonl") if q["_id"] in qrels]
+    if languages:
+        queries = [q for q in queries if q.get("lang") in languages]
+    if sample:
+        by_lang: dict[str, list[dict]] = defaultdict(list)
+        for q in queries:
+            by_lang[q.get("lang") or "und"].append(q)
+        rng = random.Random(seed)
+        queries = [q for lang in sorted(by_lang) for q in sorted(rng.sample(by_lang[lang], min(sample, len(by_lang[lang]))),
+                                                                  key=lambda q: q["_id"])]
+    return Dataset(name=path.name, path=path, queries=queries, qrels=dict(qrels))
+
+
+def _read_jsonl(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def corpus_as_catalog(path: Path, out: Path, doc_language: str = "en") -> int:
+    """BEIR documents -> catalog records (title, else the text's start; text as description)."""
+    n = 0
+    with out.open("w", encoding="utf-8") as fh:
+        for doc in _read_jsonl(path / "corpus.jsonl"):
+            text = (doc.get("text") or "").strip()
+            title = (doc.get("title") or "").strip() or text[:1000]
+            record = {"id": doc["_id"], "title": title, "language": doc_language}
+            if text and text != title:
+                record["description"] = text
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+@dataclass
+class VariantResult:
+    variant: str
+    description: str
+    overall: dict[str, float | None]
+    per_language: dict[str, dict[str, float | None]]
+    latency_ms: dict[str, float]
+    queries: int
+    skipped: int = 0
+    errors: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def evaluate_runs(dataset: Dataset, runs: dict[str, list[str]]) -> tuple[dict, dict]:
+    """Per-query metrics averaged overall and per query language."""
+    per_lang: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    overall: dict[str, list] = defaultdict(list)
+    for q in dataset.queries:
+        ranked = runs.get(q["_id"], [])
+        rels = dataset.qrels.get(q["_id"], {})
+        values = {"ndcg@10": ndcg_at_k(ranked, rels, 10), "recall@100": recall_at_k(ranked, rels, 100),
+                  "mrr@10": mrr_at_k(ranked, rels, 10)}
+        for name, v in values.items():
+            overall[name].append(v)
+            per_lang[q.get("lang") or "und"][name].append(v)
+    agg = lambda d: {k: _round(mean(v)) for k, v in d.items()}  # noqa: E731
+    return agg(overall), {lang: agg(v) for lang, v in sorted(per_lang.items())}
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
+def run_eval(settings: Settings, dataset_dir: Path, variants: list[str] | None = None, sample: int | None = None,
+             languages: list[str] | None = None, out_dir: Path | None = None,
+             progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """Index the corpus, run every variant, write JSON/Markdown/PNG reports; return the report."""
+    from ..cluster.connection import connect
+    from ..embed.encoder import Encoder, spec_from_settings
+    from ..ingest.pipeline import IngestOptions, IngestPipeline
+    from ..search.client import XLSearchClient
+    from ..service import model_meta
+    from ..translate.factory import make_translator
+
+    dataset = load_dataset(dataset_dir, sample=sample, languages=languages)
+    if not dataset.queries:
+        raise XLSearchError(f"no judged queries in {dataset_dir}")
+    chosen = [v for v in VARIANTS if not variants or v.name in variants]
+    unknown = set(variants or []) - {v.name for v in VARIANTS}
+    if unknown:
+        raise XLSearchError(f"unknown variants {sorted(unknown)}; known: {', '.join(v.name for v in VARIANTS)}")
+    index_langs = tuple(dict.fromkeys(["en"] + [l for l in dataset.languages if l != "und"]))
+    alias = f"eval-{dataset.name}-{settings.translator}".lower()
+    settings = settings.replace(index=alias, languages=index_langs)
+
+    client = connect(settings)
+    model_meta(settings)
+    encoder = Encoder(spec_from_settings(settings))
+    translator = make_translator(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = Path(tmp) / "corpus.jsonl"
+        docs = corpus_as_catalog(dataset_dir, catalog)
+        progress(f"indexing {docs} documents into {alias} (languages {','.join(index_langs)})")
+        t0 = time.perf_counter()
+        ingest = IngestPipeline(settings, client, encoder, translator, IngestOptions(path=str(catalog))).run()
+        ingest_s = time.perf_counter() - t0
+
+    searchers: dict[str, XLSearchClient] = {}
+    results: list[VariantResult] = []
+    for variant in chosen:
+        key = variant.translator
+        if key not in searchers:
+            tr = translator if key == "configured" else make_translator(settings, "none")
+            searchers[key] = XLSearchClient(settings, client=client, encoder=encoder, translator=tr)
+        searcher = searchers[key]
+        progress(f"{variant.name}: {len(dataset.queries)} queries")
+        runs: dict[str, list[str]] = {}
+        latencies: list[float] = []
+        errors = 0
+        for q in dataset.queries:
+            start = time.perf_counter()
+            try:
+                resp = searcher.search(q["text"], lang=q.get("lang"), k=TOP_K, **variant.search)
+                runs[q["_id"]] = [h.id for h in resp.hits]
+            except XLSearchError:
+                errors += 1
+                runs[q["_id"]] = []
+            latencies.append((time.perf_counter() - start) * 1e3)
+        overall, per_lang = evaluate_runs(dataset, runs)
+        results.append(VariantResult(
+            variant=variant.name, description=variant.description, overall=overall, per_language=per_lang,
+            latency_ms={"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1)},
+            queries=len(dataset.queries), errors=errors,
+        ))
+
+    report = {
+        "dataset": dataset.name, "queries": len(dataset.queries), "sample_per_language": sample,
+        "languages": dataset.languages, "index": ingest.index, "index_languages": list(index_langs),
+        "documents": docs, "ingest_seconds": round(ingest_s, 1), "model": encoder.meta().as_dict(),
+        "translator": translator.name, "top_k": TOP_K,
+        "variants": [r.__dict__ for r in results],
+        "cross_lingual_gap": cross_lingual_gap(results),
+        "unjudged_policy": "unjudged documents count as not relevant; queries without a relevant document are left out",
+    }
+    if out_dir:
+        write_reports(report, out_dir)
+    return report
+
+
+def cross_lingual_gap(results: list[VariantResult]) -> dict[str, dict[str, float | None]]:
+    """1 - MRR(lang) / MRR(en) per variant, when English queries exist."""
+    out: dict[str, dict[str, float | None]] = {}
+    for r in results:
+        en = (r.per_language.get("en") or {}).get("mrr@10")
+        if not en:
+            continue
+        out[r.variant] = {lang: (None if m.get("mrr@10") is None else round(1 - m["mrr@10"] / en, 4))
+                          for lang, m in r.per_language.items() if lang != "en"}
+    return out
+
+
+def write_reports(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    from .report import render_markdown, render_chart
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / report["dataset"]
+    paths = {"json": stem.with_suffix(".json"), "md": stem.with_suffix(".md"), "png": stem.with_suffix(".png")}
+    paths["json"].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    paths["md"].write_text(render_markdown(report))
+    render_chart(report, paths["png"])
+    return paths
