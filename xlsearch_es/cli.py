@@ -345,8 +345,9 @@ def _hits_table(resp: dict, explain: bool) -> str:
 @click.option("--k", "k", type=int, default=10, show_default=True, help="Results per page.")
 @click.option("--page", type=int, default=1, show_default=True)
 @click.option("--mode", type=click.Choice(["hybrid", "bm25", "knn"]), default="hybrid", show_default=True)
-@click.option("--fusion", type=click.Choice(["rrf", "minmax", "zscore", "combined", "native-rrf", "native-linear"]),
-              default="rrf", show_default=True)
+@click.option("--fusion", type=click.Choice(["auto", "rrf", "minmax", "zscore", "combined", "native-rrf",
+                                            "native-linear"]), default="auto", show_default=True,
+              help="auto: z-score for a one-language catalog, reciprocal rank for a mixed one.")
 @click.option("--filter", "filters", multiple=True,
               help="key=value: category, brand, price=MIN..MAX, availability, language (repeatable).")
 @click.option("--explain", is_flag=True, help="Show each component's rank and score.")

@@ -33,8 +33,16 @@ from .fusion import Fused, reciprocal_rank, weighted_sum
 from .understand import QueryAnalysis, analyze
 
 Mode = Literal["hybrid", "bm25", "knn"]
-FUSIONS = ("rrf", "minmax", "zscore", "combined", "native-rrf", "native-linear")
+FUSIONS = ("auto", "rrf", "minmax", "zscore", "combined", "native-rrf", "native-linear")
 DEFAULT_RANK_WINDOW = 100
+# "auto" fusion, chosen on seeded samples of both evaluation sets and the demo
+# catalog (see benchmarks/results): in a catalog dominated by one language, BM25
+# scores are comparable across products and a z-score sum with kNN weighted 2:1
+# beats both parts; in a mixed catalog, BM25 scores come from different language
+# fields and only their ranks compare, so reciprocal rank fusion wins there.
+DOMINANT_SHARE = 0.8
+KNN_WEIGHTS = {"rrf": 1.0, "zscore": 2.0, "minmax": 2.0, "combined": 1.0, "native-rrf": 1.0, "native-linear": 2.0}
+MAX_TRANSLATION_WEIGHT = 4.0
 
 
 @dataclass
@@ -103,15 +111,42 @@ class XLSearchClient:
         self.detector = LanguageDetector(candidates=tuple(dict.fromkeys(sources + self.languages)),
                                          fallback=settings.fallback_language)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="xlsearch")
+        self.language_share = self._language_share()
+        self.translation_weight: float | None = None  # None: from the catalog's language mix
+
+    def _language_share(self) -> dict[str, float]:
+        """Share of the catalog's products written in each language (one aggregation)."""
+        try:
+            resp = self.es.search(index=self.alias, size=0,
+                                  aggs={"langs": {"terms": {"field": "source_language", "size": 100}}})
+        except (ApiError, TransportError) as exc:
+            raise ClusterError(describe_error(exc, self.settings)) from None
+        buckets = resp["aggregations"]["langs"]["buckets"]
+        total = sum(b["doc_count"] for b in buckets) or 1
+        return {b["key"]: b["doc_count"] / total for b in buckets}
+
+    def translation_weight_for(self, lang: str) -> float:
+        """How much the query's translations pull its kNN vector.
+
+        The encoder's pull toward the query's own language only hurts when the
+        catalog mixes that language with others: a query in a language no
+        product is written in (or the only one) has no same-language rival.
+        So the weight follows the mix, 4 * share * (1 - share), scaled to
+        MAX_TRANSLATION_WEIGHT at an even mix.
+        """
+        if self.translation_weight is not None:
+            return self.translation_weight
+        share = self.language_share.get(lang, 0.0)
+        return MAX_TRANSLATION_WEIGHT * 4 * share * (1 - share)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
 
     # ------------------------------------------------------------------ search --
     def search(self, query: str, lang: str | None = None, filters: qb.SearchFilters | None = None,
-               k: int = 10, page: int = 1, mode: Mode = "hybrid", fusion: str = "rrf",
+               k: int = 10, page: int = 1, mode: Mode = "hybrid", fusion: str = "auto",
                explain: bool = False, rank_window: int = DEFAULT_RANK_WINDOW,
-               knn_weight: float = 1.0, query_vector: str = "mean", translate_query: bool = True,
+               knn_weight: float | None = None, query_vector: str = "mean", translate_query: bool = True,
                query_languages: list[str] | None = None) -> SearchResponse:
         """Search the alias.
 
@@ -152,6 +187,7 @@ class XLSearchClient:
                 return self._finish(result, analysis, mode, None, page, k, timings, start, notes,
                                     total=resp["hits"]["total"]["value"], facets=_facets_from_aggs(resp))
             used = self._resolve_fusion(fusion, notes)
+            knn_weight = KNN_WEIGHTS.get(used, 1.0) if knn_weight is None else knn_weight
             bm25_future = None
             if mode == "hybrid" and used in ("rrf", "minmax", "zscore"):
                 # BM25 does not need the vector: send it while the query is embedded.
@@ -171,7 +207,10 @@ class XLSearchClient:
             raise ClusterError(describe_error(exc, self.settings)) from None
 
     def _resolve_fusion(self, fusion: str, notes: list[str]) -> str:
-        """The fusion to use on this cluster (native retrievers only where probed)."""
+        """The fusion to use for this catalog on this cluster (native retrievers only where probed)."""
+        if fusion == "auto":
+            dominant = max(self.language_share.values(), default=1.0)
+            return "zscore" if dominant >= DOMINANT_SHARE else "rrf"
         if fusion == "native-rrf" and not self.caps.rrf_retriever:
             notes.append("the cluster has no rrf retriever; fused client-side with rrf")
             return "rrf"
@@ -227,18 +266,21 @@ class XLSearchClient:
     def _embed(self, analysis: QueryAnalysis, timings: dict[str, float], query_vector: str) -> list[float]:
         """The kNN query vector.
 
-        "mean" (default) averages the embeddings of the query and of its
-        translations into the index's languages. A multilingual encoder still
-        prefers texts in the query's own language; the average cancels much of
-        that pull, so a product written in another language can rank first.
-        "original" embeds the query alone.
+        "mean" (default) adds to the query's embedding the mean embedding of its
+        translations into the index's languages (weighted by
+        ``translation_weight``). A multilingual encoder still prefers texts in
+        the query's own language; the blend cancels much of that pull, so a
+        product written in another language can rank first. "original" embeds
+        the query alone.
         """
         t0 = time.perf_counter()
         texts = [analysis.text]
         if query_vector == "mean":
             texts += [t for t in dict.fromkeys(analysis.translations.values()) if t and t != analysis.text]
         vectors = self.encoder.encode(texts, role="query")
-        vec = vectors.mean(axis=0)
+        vec = vectors[0].copy()
+        if len(vectors) > 1:
+            vec += self.translation_weight_for(analysis.lang) * vectors[1:].mean(axis=0)
         vec /= max(float(np.linalg.norm(vec)), 1e-12)
         timings["embed"] = (time.perf_counter() - t0) * 1e3
         return vec.tolist()
