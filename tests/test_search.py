@@ -26,7 +26,10 @@ def catalog_index(es_settings, model_settings, es_client, encoder):
     name = f"test-search-{uuid.uuid4().hex[:8]}"
     settings = es_settings.replace(index=name, languages=("en", "zh", "ja", "de", "es"), home=model_settings.home)
     translator = make_translator(settings)
-    IngestPipeline(settings, es_client, encoder, translator, IngestOptions(path=str(CATALOG))).run()
+    summary = IngestPipeline(settings, es_client, encoder, translator, IngestOptions(path=str(CATALOG))).run()
+    # One segment: the HNSW graph (and so every kNN answer) no longer depends on flush timing.
+    es_client.indices.forcemerge(index=summary.index, max_num_segments=1)
+    es_client.indices.refresh(index=summary.index)
     client = XLSearchClient(settings, client=es_client, encoder=encoder, translator=translator)
     yield settings, client
     es_client.indices.delete(index=",".join(es_client.indices.get(index=f"{name}*")))

@@ -23,7 +23,7 @@ import numpy as np
 from ..config import Settings
 from ..errors import ModelError
 from ..mapping import ModelMeta
-from .store import MANIFEST, read_manifest
+from .store import read_manifest
 
 ROLES = ("query", "passage")
 

@@ -57,15 +57,17 @@ def render_chart(report: dict[str, Any], path: Path) -> None:
     langs = report["languages"]
     variants = report["variants"]
     width = 0.8 / max(1, len(variants))
-    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(langs) + 4), 5))
+    colors = plt.get_cmap("tab20").colors
+    fig, ax = plt.subplots(figsize=(max(9, 1.3 * len(langs) + 5), 5))
     for i, v in enumerate(variants):
         values = [v["per_language"].get(l, {}).get("ndcg@10") or 0.0 for l in langs]
-        ax.bar([x + i * width for x in range(len(langs))], values, width, label=v["variant"])
+        ax.bar([x + i * width for x in range(len(langs))], values, width, label=v["variant"],
+               color=colors[i % len(colors)])
     ax.set_xticks([x + width * (len(variants) - 1) / 2 for x in range(len(langs))])
     ax.set_xticklabels(langs)
     ax.set_ylabel("nDCG@10")
     ax.set_title(f"{report['dataset']}: nDCG@10 per query language")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -41,6 +41,7 @@ DEFAULT_RANK_WINDOW = 100
 # beats both parts; in a mixed catalog, BM25 scores come from different language
 # fields and only their ranks compare, so reciprocal rank fusion wins there.
 DOMINANT_SHARE = 0.8
+COMBINED_KNN_SCALE = 10.0
 KNN_WEIGHTS = {"rrf": 1.0, "zscore": 2.0, "minmax": 2.0, "combined": 1.0, "native-rrf": 1.0, "native-linear": 2.0}
 MAX_TRANSLATION_WEIGHT = 4.0
 
@@ -236,8 +237,10 @@ class XLSearchClient:
             return self._finish(hits, analysis, "hybrid", used, page, k, timings, start, notes,
                                 total=resp["hits"]["total"]["value"], facets={})
         if used == "combined":
+            # Elasticsearch adds the kNN similarity (0..1) to the BM25 score (often 10-100):
+            # the boost brings them to comparable scales.
             body = qb.combined_request(bm25q, vector, self.vector_field, filters, k, offset, window,
-                                       num_candidates, knn_boost=knn_weight * 10.0)
+                                       num_candidates, knn_boost=knn_weight * COMBINED_KNN_SCALE)
             resp = self._timed(timings, "search", lambda: self.es.search(
                 index=self.alias, **body, aggs=_facet_aggs()))
             hits = self._from_es(resp, analysis, used, explain)

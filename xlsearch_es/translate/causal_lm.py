@@ -55,6 +55,7 @@ class CausalLMBackend(Backend):
             raise ModelError(f"cannot load causal LM {model!r}: {str(exc).splitlines()[0]}") from None
         self.device, self.max_new_tokens = device, max_new_tokens
         self._lock = threading.Lock()
+        self._stop_at_newline = True
         self._fp = "causal-" + hashlib.sha256((model + str(gguf_file)).encode()).hexdigest()[:12]
 
     def fingerprint(self) -> str:
@@ -67,9 +68,16 @@ class CausalLMBackend(Backend):
         for text in texts:  # one at a time: prompts differ in length, outputs are short
             prompt = build_prompt(text, src, tgt)
             enc = self.tokenizer(prompt, return_tensors="pt").to(self.device)
+            kwargs = {"max_new_tokens": self.max_new_tokens, "do_sample": False,
+                      "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id}
             with self._lock, torch.inference_mode():
-                gen = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                          pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+                if self._stop_at_newline:
+                    try:  # stop at the first newline: the answer is one line
+                        gen = self.model.generate(**enc, **kwargs, stop_strings=["\n"], tokenizer=self.tokenizer)
+                    except ValueError:  # vocabularies without byte-level pieces cannot stop on strings
+                        self._stop_at_newline = False
+                if not self._stop_at_newline:
+                    gen = self.model.generate(**enc, **kwargs)
             answer = self.tokenizer.decode(gen[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
             out.append(answer.strip().split("\n")[0].strip())
         return out
