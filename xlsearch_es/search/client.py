@@ -192,15 +192,16 @@ class XLSearchClient:
             bm25_future = None
             if mode == "hybrid" and used in ("rrf", "minmax", "zscore"):
                 # BM25 does not need the vector: send it while the query is embedded.
-                body = {**qb.bm25_request(bm25q, filters, size=window, from_=0), "aggs": _facet_aggs()}
+                body = {**qb.bm25_request(bm25q, filters, size=window, from_=0, highlight=False),
+                        "aggs": _facet_aggs()}
                 bm25_future = self._pool.submit(self._timed_search, body)
             vector = self._embed(analysis, timings, query_vector)
             if mode == "knn":
-                body = qb.knn_request(vector, self.vector_field, filters, k=window, num_candidates=num_candidates,
-                                      highlight_query=bm25q)
+                body = qb.knn_request(vector, self.vector_field, filters, k=window, num_candidates=num_candidates)
                 resp = self._timed(timings, "knn", lambda: self.es.search(index=self.alias, **body))
                 hits = self._from_es(resp, analysis, "knn", explain)
-                return self._finish(hits[offset: offset + k], analysis, mode, None, page, k, timings, start,
+                page_hits = self._highlight_page(hits[offset: offset + k], bm25q, analysis, timings)
+                return self._finish(page_hits, analysis, mode, None, page, k, timings, start,
                                     notes, total=len(hits), facets=_facets_from_hits(hits))
             return self._hybrid(analysis, bm25q, vector, filters, k, page, offset, window, num_candidates,
                                 used, explain, knn_weight, timings, start, notes, bm25_future)
@@ -249,8 +250,7 @@ class XLSearchClient:
 
         # Client-side fusion: both lists cover the same rank window on every page.
         bm25, timings["bm25"] = bm25_future.result()
-        knn_body = qb.knn_request(vector, self.vector_field, filters, k=window, num_candidates=num_candidates,
-                                  highlight_query=bm25q)
+        knn_body = qb.knn_request(vector, self.vector_field, filters, k=window, num_candidates=num_candidates)
         knn = self._timed(timings, "knn", lambda: self.es.search(index=self.alias, **knn_body))
         t0 = time.perf_counter()
         lists = {"bm25": [(h["_id"], h["_score"]) for h in bm25["hits"]["hits"]],
@@ -258,13 +258,31 @@ class XLSearchClient:
         weights = {"bm25": 1.0, "knn": knn_weight}
         fused = reciprocal_rank(lists, weights=weights) if used == "rrf" else weighted_sum(lists, used, weights)
         docs = {h["_id"]: h for h in knn["hits"]["hits"]}
-        docs.update({h["_id"]: h for h in bm25["hits"]["hits"]})  # BM25 highlights name the matched field
+        docs.update({h["_id"]: h for h in bm25["hits"]["hits"]})
         all_hits = [self._hit(docs[f.id], analysis, f.score, f if explain else None) for f in fused]
         timings["fuse"] = (time.perf_counter() - t0) * 1e3
+        page_hits = self._highlight_page(all_hits[offset: offset + k], bm25q, analysis, timings)
         # Facets count the products whose text matches the query (in any of the
         # index's languages) under the filters; kNN alone would count the whole window.
-        return self._finish(all_hits[offset: offset + k], analysis, "hybrid", used, page, k, timings, start,
+        return self._finish(page_hits, analysis, "hybrid", used, page, k, timings, start,
                             notes, total=len(all_hits), facets=_facets_from_aggs(bm25))
+
+    def _highlight_page(self, hits: list[Hit], bm25q: dict, analysis: QueryAnalysis,
+                        timings: dict[str, float]) -> list[Hit]:
+        """Highlights (and the matched language) for one page only: highlighting the
+        whole rank window would cost more than the searches themselves."""
+        if not hits:
+            return hits
+        body = {"query": {"ids": {"values": [h.id for h in hits]}}, "size": len(hits), "_source": False,
+                "highlight": qb.highlight_body(bm25q)}
+        resp = self._timed(timings, "highlight", lambda: self.es.search(index=self.alias, **body))
+        found = {h["_id"]: h.get("highlight", {}) for h in resp["hits"]["hits"]}
+        for hit in hits:
+            fragment, matched = _best_highlight(found.get(hit.id, {}), analysis.lang)
+            if fragment:
+                hit.highlight = fragment
+                hit.lang = hit.source_language if matched == ORIGINAL else matched
+        return hits
 
     def _embed(self, analysis: QueryAnalysis, timings: dict[str, float], query_vector: str) -> list[float]:
         """The kNN query vector.
@@ -277,13 +295,14 @@ class XLSearchClient:
         the query alone.
         """
         t0 = time.perf_counter()
+        weight = self.translation_weight_for(analysis.lang) if query_vector == "mean" else 0.0
         texts = [analysis.text]
-        if query_vector == "mean":
+        if weight > 0:  # embed translations only when they count
             texts += [t for t in dict.fromkeys(analysis.translations.values()) if t and t != analysis.text]
         vectors = self.encoder.encode(texts, role="query")
         vec = vectors[0].copy()
         if len(vectors) > 1:
-            vec += self.translation_weight_for(analysis.lang) * vectors[1:].mean(axis=0)
+            vec += weight * vectors[1:].mean(axis=0)
         vec /= max(float(np.linalg.norm(vec)), 1e-12)
         timings["embed"] = (time.perf_counter() - t0) * 1e3
         return vec.tolist()

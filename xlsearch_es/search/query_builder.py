@@ -132,7 +132,7 @@ def knn_clause(vector: Sequence[float], field: str, k: int, num_candidates: int,
     return clause
 
 
-def highlight(query: dict[str, Any] | None = None) -> dict[str, Any]:
+def highlight_body(query: dict[str, Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"fields": {f: {"number_of_fragments": 1, "fragment_size": 160} for f in HIGHLIGHT_FIELDS},
                             "pre_tags": ["<em>"], "post_tags": ["</em>"]}
     if query is not None:
@@ -144,9 +144,13 @@ SOURCE_FIELDS = ["id", "title", "brand", "category_path", "brand_exact", "price"
                  "availability", "source_language", "url"]
 
 
-def bm25_request(query: dict[str, Any], filters: SearchFilters, size: int, from_: int = 0) -> dict[str, Any]:
-    return {"query": filtered(query, filters), "size": size, "from": from_, "_source": SOURCE_FIELDS,
-            "highlight": highlight(), "track_total_hits": True}
+def bm25_request(query: dict[str, Any], filters: SearchFilters, size: int, from_: int = 0,
+                 highlight: bool = True) -> dict[str, Any]:
+    body = {"query": filtered(query, filters), "size": size, "from": from_, "_source": SOURCE_FIELDS,
+            "track_total_hits": True}
+    if highlight:
+        body["highlight"] = highlight_body()
+    return body
 
 
 def knn_request(vector: Sequence[float], field: str, filters: SearchFilters, k: int, num_candidates: int,
@@ -154,7 +158,7 @@ def knn_request(vector: Sequence[float], field: str, filters: SearchFilters, k: 
     body: dict[str, Any] = {"knn": knn_clause(vector, field, k, num_candidates, filters), "size": k,
                             "_source": SOURCE_FIELDS}
     if highlight_query is not None:
-        body["highlight"] = highlight(highlight_query)
+        body["highlight"] = highlight_body(highlight_query)
     return body
 
 
@@ -163,7 +167,7 @@ def combined_request(query: dict[str, Any], vector: Sequence[float], field: str,
     """One request: BM25 bool plus a kNN clause; Elasticsearch adds the two scores."""
     return {"query": filtered(query, filters), "knn": knn_clause(vector, field, window, num_candidates, filters,
                                                                  boost=knn_boost),
-            "size": size, "from": from_, "_source": SOURCE_FIELDS, "highlight": highlight(query),
+            "size": size, "from": from_, "_source": SOURCE_FIELDS, "highlight": highlight_body(query),
             "track_total_hits": True}
 
 
@@ -183,4 +187,4 @@ def retriever_request(kind: str, query: dict[str, Any], vector: Sequence[float],
     else:
         raise ValueError(f"unknown retriever {kind!r}")
     return {"retriever": retriever, "size": size, "from": from_, "_source": SOURCE_FIELDS,
-            "highlight": highlight(query)}
+            "highlight": highlight_body(query)}
