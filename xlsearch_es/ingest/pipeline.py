@@ -169,8 +169,8 @@ class IngestPipeline:
         self._timings = {"translate": 0.0, "embed": 0.0, "bulk": 0.0, "lookup": 0.0}
 
     # -- target index ------------------------------------------------------------
-    def _prepare_index(self, state: dict[str, Any] | None) -> tuple[str, list[str], bool]:
-        """(physical index, languages, fresh) — fresh means it started empty this load."""
+    def _prepare_index(self, state: dict[str, Any] | None) -> tuple[str, dict[str, Any], bool]:
+        """(physical index, its _meta, fresh) — fresh means it started empty this load."""
         meta = self.encoder.meta()
         try:
             if state and state.get("index") and self.client.indices.exists(index=state["index"]):
@@ -190,7 +190,7 @@ class IngestPipeline:
         except (ApiError, TransportError) as exc:
             raise ClusterError(describe_error(exc, self.settings)) from None
         check_compatible(index_meta, meta, self.alias)
-        return target, list(index_meta.get("languages") or self.settings.languages), fresh
+        return target, index_meta, fresh
 
     # -- sender thread -----------------------------------------------------------
     def _sender(self, target: str, dead_letter: Path, state: dict[str, Any]) -> None:
@@ -316,9 +316,9 @@ class IngestPipeline:
         opts = self.options
         fmt = detect_format(opts.path, opts.fmt)
         state = self.checkpoint.load() if opts.resume else None
-        target, languages, fresh = self._prepare_index(state)
-        self._vector_field = (read_meta(self.client, self.alias) or {}).get("vector_field") or \
-            self.client.indices.get_mapping(index=target)[target]["mappings"]["_meta"].get("vector_field", "embedding")
+        target, index_meta, fresh = self._prepare_index(state)
+        languages = list(index_meta.get("languages") or self.settings.languages)
+        self._vector_field = index_meta.get("vector_field", "embedding")
         resume_line = int(state["line"]) if state else 0
         counts = dict(state["counts"]) if state else {"read": 0, "rejected": 0, "unchanged": 0, "other_shards": 0}
         dead_letter = Path(state["dead_letter"] if state else (opts.dead_letter or self._default_dead_letter()))
