@@ -273,8 +273,11 @@ class XLSearchClient:
         whole rank window would cost more than the searches themselves."""
         if not hits:
             return hits
+        # Only the title fields the query was expressed in: wildcards over every
+        # language's title and description cost several times more.
+        fields = [f"title.{ORIGINAL}"] + [f"title.{lang}" for lang in analysis.translations]
         body = {"query": {"ids": {"values": [h.id for h in hits]}}, "size": len(hits), "_source": False,
-                "highlight": qb.highlight_body(bm25q)}
+                "highlight": qb.highlight_body(bm25q, fields)}
         resp = self._timed(timings, "highlight", lambda: self.es.search(index=self.alias, **body))
         found = {h["_id"]: h.get("highlight", {}) for h in resp["hits"]["hits"]}
         for hit in hits:

@@ -132,8 +132,8 @@ def knn_clause(vector: Sequence[float], field: str, k: int, num_candidates: int,
     return clause
 
 
-def highlight_body(query: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"fields": {f: {"number_of_fragments": 1, "fragment_size": 160} for f in HIGHLIGHT_FIELDS},
+def highlight_body(query: dict[str, Any] | None = None, fields: Sequence[str] = HIGHLIGHT_FIELDS) -> dict[str, Any]:
+    body: dict[str, Any] = {"fields": {f: {"number_of_fragments": 1, "fragment_size": 160} for f in fields},
                             "pre_tags": ["<em>"], "post_tags": ["</em>"]}
     if query is not None:
         body["highlight_query"] = query
