@@ -52,10 +52,6 @@ class ModelMeta:
         return asdict(self)
 
 
-def language_field_name(field: str, lang: str) -> str:
-    return f"{field}.{lang}"
-
-
 def build_index_body(
     template: dict[str, Any],
     languages: tuple[str, ...] | list[str],
@@ -112,7 +108,3 @@ def build_index_body(
     if source:
         mappings["_source"] = source
     return {"settings": settings, "mappings": mappings}
-
-
-def vector_field(template: dict[str, Any]) -> str:
-    return str(template["vector"]["field"])

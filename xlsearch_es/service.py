@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 from .cluster.capabilities import probe
 from .cluster.connection import connect
 from .cluster.indices import create_versioned
-from .config import DEFAULT_MODEL_NAME, Settings
+from .config import Settings
 from .errors import IndexMismatchError
 from .mapping import ModelMeta, build_index_body, load_template
 
@@ -73,4 +73,4 @@ def check_compatible(index_meta: dict[str, Any] | None, meta: ModelMeta, alias: 
         )
 
 
-__all__ = ["DEFAULT_MODEL_NAME", "check_compatible", "create_index", "index_body", "model_meta"]
+__all__ = ["check_compatible", "create_index", "index_body", "model_meta"]

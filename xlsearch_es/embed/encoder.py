@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -196,14 +196,3 @@ def encoder_meta_without_loading(settings: Settings) -> ModelMeta | None:
     return ModelMeta(name=manifest.get("name", folder.name), fingerprint=manifest["fingerprint"],
                      dims=int(manifest["dims"]), query_prefix=manifest.get("query_prefix", ""),
                      passage_prefix=manifest.get("passage_prefix", ""))
-
-
-def iter_batches(items: Iterable[str], size: int) -> Iterable[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -187,10 +187,10 @@ class XLSearchClient:
                 result = self._from_es(resp, analysis, "bm25", explain)
                 return self._finish(result, analysis, mode, None, page, k, timings, start, notes,
                                     total=resp["hits"]["total"]["value"], facets=_facets_from_aggs(resp))
-            used = self._resolve_fusion(fusion, notes)
+            used = self._resolve_fusion(fusion, notes) if mode == "hybrid" else "none"
             knn_weight = KNN_WEIGHTS.get(used, 1.0) if knn_weight is None else knn_weight
             bm25_future = None
-            if mode == "hybrid" and used in ("rrf", "minmax", "zscore"):
+            if used in ("rrf", "minmax", "zscore"):
                 # BM25 does not need the vector: send it while the query is embedded.
                 body = {**qb.bm25_request(bm25q, filters, size=window, from_=0, highlight=False),
                         "aggs": _facet_aggs()}
