@@ -26,7 +26,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except XLSearchError as exc:
             click.echo(f"error: {exc}", err=True)
-            ctx.exit(1)
+            ctx.exit(getattr(exc, "exit_code", 1))
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
@@ -281,6 +281,8 @@ def models_info(ctx: click.Context, as_json: bool) -> None:
 @click.option("--rebuild", is_flag=True, help="Fill a new index version, then swap the alias.")
 @click.option("--keep-old", is_flag=True, help="With --rebuild: keep the previous version.")
 @click.option("--delete-missing", is_flag=True, help="Delete products absent from this (full) catalog.")
+@click.option("--force-delete-missing", is_flag=True,
+              help="With --delete-missing: delete even when a rejected line's id could not be read.")
 @click.option("--shard", help="i/N: this worker loads the products whose id hashes to shard i of N.")
 @click.option("--map", "field_map", multiple=True, help="SOURCE=FIELD column renames (repeatable).")
 @click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where rejected records go (JSONL).")
@@ -290,7 +292,7 @@ def models_info(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def ingest_cmd(ctx: click.Context, path: str, fmt: str | None, rebuild: bool, keep_old: bool,
-               delete_missing: bool, shard: str | None, field_map: tuple[str, ...], dead_letter: str | None,
+               delete_missing: bool, force_delete_missing: bool, shard: str | None, field_map: tuple[str, ...], dead_letter: str | None,
                batch_size: int, no_resume: bool, as_json: bool, **flags: Any) -> None:
     """Load a JSONL/CSV catalog (or - for stdin) into the index."""
     from .ingest.pipeline import IngestOptions, parse_shard, run_ingest
@@ -298,14 +300,16 @@ def ingest_cmd(ctx: click.Context, path: str, fmt: str | None, rebuild: bool, ke
 
     settings = _settings(ctx, **flags)
     options = IngestOptions(path=path, fmt=fmt, rebuild=rebuild, keep_old=keep_old,
-                            delete_missing=delete_missing, shard=parse_shard(shard),
+                            delete_missing=delete_missing or force_delete_missing,
+                            force_delete_missing=force_delete_missing, shard=parse_shard(shard),
                             field_map=parse_field_map(field_map), dead_letter=dead_letter,
                             batch_size=batch_size, resume=not no_resume)
     summary = run_ingest(settings, options).as_dict()
     _emit(summary, as_json, lambda d: (
         f"{d['alias']} -> {d['index']}: read {d['read']}, indexed {d['indexed']}, unchanged {d['unchanged']}, "
         f"rejected {d['rejected']}, deleted {d['deleted']} in {d['seconds']:.1f}s"
-        + (f"\nrejected records: {d['dead_letter']}" if d["rejected"] else "")))
+        + (f"\nrejected records: {d['dead_letter']}" if d["rejected"] else "")
+        + "".join(f"\nnote: {n}" for n in d["notes"])))
 
 
 # --------------------------------------------------------------- search ---

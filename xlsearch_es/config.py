@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import unquote
 
 from .errors import ConfigError
 
@@ -54,6 +57,23 @@ class Settings:
     translator: str = "lexicon"
     translator_model: str | None = None
     fallback_language: str = "en"
+    # Userinfo found in es_url, kept only so messages can mask it; never printed.
+    url_credentials: tuple[str | None, str | None] = field(default=(None, None), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_index_name(self.index)
+        object.__setattr__(self, "languages", _check_languages("languages", tuple(self.languages)))
+        object.__setattr__(self, "fallback_language", _check_languages("fallback_language",
+                                                                      (self.fallback_language,))[0])
+        # Credentials written into the URL move to their own (unprinted) fields,
+        # so the URL itself can appear in messages, logs and repr() safely.
+        url, user, password = split_url_credentials(self.es_url)
+        if user is not None or password is not None:
+            object.__setattr__(self, "es_url", url)
+            object.__setattr__(self, "url_credentials", (user, password))
+            if self.es_username is None and not self.es_api_key:
+                object.__setattr__(self, "es_username", user)
+                object.__setattr__(self, "es_password", password)
 
     @property
     def home_dir(self) -> Path:
@@ -73,6 +93,8 @@ class Settings:
         """The settings as a dict, secrets masked, for ``--json`` output and logs."""
         out: dict[str, Any] = {}
         for f in fields(self):
+            if f.name == "url_credentials":
+                continue
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS and value:
                 value = "***"
@@ -106,6 +128,58 @@ ENV_VARS: dict[str, str] = {
 }
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)$", re.DOTALL)
+# Characters Elasticsearch forbids in index names, or reads as patterns/lists.
+_INDEX_FORBIDDEN = set('\\/*?"<>| ,#:')
+
+
+def split_url_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """``scheme://user:pass@host`` -> (``scheme://host``, user, password).
+
+    The userinfo ends at the last "@" (a host has none), so passwords with
+    unencoded reserved characters (``@ / : # ?``) still split where they should.
+    Percent-escapes are decoded, as a browser would.
+    """
+    match = _SCHEME.match(url or "")
+    if not match or "@" not in match.group(2):
+        return url, None, None
+    userinfo, _, rest = match.group(2).rpartition("@")
+    user, sep, password = userinfo.partition(":")
+    return match.group(1) + rest, unquote(user) or None, unquote(password) if sep else None
+
+
+def check_index_name(name: str) -> str:
+    """An index/alias name that names exactly one thing, or ConfigError.
+
+    Refuses what Elasticsearch would read as a pattern or a list (``*``, ``?``,
+    ``,``, ``_all``, a leading ``-`` exclusion, date math) and what it forbids.
+    """
+    text = str(name)
+    if not text or text in (".", "..") or text.lower() in ("_all", "*"):
+        raise ConfigError(f"index name {text!r} names every index; give one alias name")
+    bad = sorted(set(text) & _INDEX_FORBIDDEN)
+    if bad:
+        raise ConfigError(f"index name {text!r} contains {' '.join(repr(c) for c in bad)}: wildcards, lists and "
+                          "these characters are not allowed; give one alias name")
+    if text[0] in "-_+":
+        raise ConfigError(f"index name {text!r} must not start with '-', '_' or '+'")
+    if text != text.lower():
+        raise ConfigError(f"index name {text!r} must be lower case")
+    if len(text.encode("utf-8")) > 255 or any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        raise ConfigError(f"index name {text[:40]!r} is too long or contains control characters")
+    return text
+
+
+def _check_languages(name: str, codes: tuple[str, ...]) -> tuple[str, ...]:
+    from .text.languages import iso639_1
+
+    out = []
+    for code in codes:
+        lang = iso639_1(code)
+        if lang is None:
+            raise ConfigError(f"setting {name!r}: {code!r} is not an ISO 639-1 language code (such as en, zh, de)")
+        out.append(lang)
+    return tuple(dict.fromkeys(out))
 
 
 def _to_bool(name: str, value: Any) -> bool:
@@ -141,7 +215,8 @@ def _coerce_one(name: str, value: Any) -> Any:
                 raise ConfigError(f"setting {name!r} needs at least one value")
             return cleaned
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r} got an unusable value {value!r}") from exc
+        shown = "***" if name in SECRET_FIELDS or name == "es_url" else repr(value)
+        raise ConfigError(f"setting {name!r} got an unusable value {shown}") from exc
     return str(value)
 
 

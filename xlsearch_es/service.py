@@ -59,12 +59,30 @@ def create_index(settings: Settings, client: Elasticsearch | None = None,
             "fingerprint": meta.fingerprint, "languages": list(settings.languages)}
 
 
+def settings_for_index(settings: Settings, index_meta: dict[str, Any] | None) -> Settings:
+    """Search with the precision (fp32 or int8) the index's vectors were made with,
+    when the weights are the same: queries then match without a flag."""
+    from .embed.encoder import INT8_SUFFIX
+
+    recorded = str(((index_meta or {}).get("model") or {}).get("fingerprint", ""))
+    return settings.replace(quantize_int8=recorded.endswith(INT8_SUFFIX)) if recorded else settings
+
+
 def check_compatible(index_meta: dict[str, Any] | None, meta: ModelMeta, alias: str) -> None:
-    """Refuse to mix vectors from two models in one index."""
+    """Refuse to mix vectors from two models (or two precisions of one) in one index."""
+    from .embed.encoder import INT8_SUFFIX
+
     if not index_meta or "model" not in index_meta:
         return
     recorded = index_meta["model"]
-    if recorded.get("fingerprint") != meta.fingerprint or int(recorded.get("dims", -1)) != meta.dims:
+    fp = str(recorded.get("fingerprint"))
+    if fp != meta.fingerprint and fp.removesuffix(INT8_SUFFIX) == meta.fingerprint.removesuffix(INT8_SUFFIX):
+        held, given = ("int8", "fp32") if fp.endswith(INT8_SUFFIX) else ("fp32", "int8")
+        raise IndexMismatchError(
+            f"index {alias!r} holds {held} vectors of {recorded.get('name')} but the encoder is {given}; "
+            f"{'add' if held == 'int8' else 'drop'} --int8 (XLSEARCH_QUANTIZE_INT8), or rebuild with "
+            f"'xlsearch ingest FILE --index {alias} --rebuild'")
+    if fp != meta.fingerprint or int(recorded.get("dims", -1)) != meta.dims:
         raise IndexMismatchError(
             f"index {alias!r} was built with model {recorded.get('name')} "
             f"(fingerprint {recorded.get('fingerprint')}, {recorded.get('dims')} dims) but the configured "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
@@ -19,11 +20,13 @@ from ..errors import ClusterError
 
 
 def redact(text: str, settings: Settings) -> str:
-    """Remove credentials from a message (URL userinfo, API key, password)."""
-    text = re.sub(r"(https?://)[^/@\s]+@", r"\1***@", text)
-    for secret in (settings.es_api_key, settings.es_password):
-        if secret:
-            text = text.replace(secret, "***")
+    """Remove credentials from a message: URL userinfo, API key, passwords (as
+    written and percent-encoded, longest first so no fragment survives)."""
+    text = re.sub(r"([A-Za-z][A-Za-z0-9+.-]*://)\S*@", r"\1***@", text)
+    secrets = {settings.es_api_key, settings.es_password, settings.url_credentials[1]} - {None, ""}
+    forms = {form for secret in secrets for form in (secret, quote(secret, safe=""), quote(secret))}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
 
 

@@ -3,10 +3,15 @@
 ``products`` is an alias; the data lives in ``products-v1``, ``products-v2``...
 A rebuild fills the next version and swaps the alias in one atomic request, so
 searches never see a half-built index.
+
+Deletes are guarded: names are checked (no patterns, see ``config``), and only
+indices that carry xlsearch's ``_meta`` and belong to the named alias are ever
+deleted, so a command can never remove an index somebody else made.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +21,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from ..errors import ClusterError, XLSearchError
 
 _VERSION_RE = r"-v(\d+)$"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,25 @@ class IndexInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return {"alias": self.alias, "index": self.index, "docs": self.docs, "meta": self.meta}
+
+
+CREATED_BY = "xlsearch-es"
+
+
+def is_xlsearch_meta(meta: dict[str, Any] | None) -> bool:
+    """Whether an index's ``_meta`` says xlsearch created it."""
+    return bool(meta) and meta.get("created_by", CREATED_BY) == CREATED_BY \
+        and "schema_version" in meta and "model" in meta  # type: ignore[operator]
+
+
+def index_meta(client: Elasticsearch, index: str) -> dict[str, Any]:
+    return client.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
+
+
+def owned_by(client: Elasticsearch, index: str, alias: str) -> bool:
+    """An xlsearch index that is, or was, a version of ``alias``."""
+    meta = index_meta(client, index)
+    return is_xlsearch_meta(meta) and meta.get("alias", alias) == alias
 
 
 def versions(client: Elasticsearch, alias: str) -> list[str]:
@@ -66,6 +91,7 @@ def create_versioned(client: Elasticsearch, alias: str, body: dict[str, Any], po
             "delete it with 'xlsearch index delete' or rebuild with 'xlsearch ingest --rebuild'"
         )
     name = next_version_name(client, alias)
+    body["mappings"].setdefault("_meta", {}).update({"alias": alias, "created_by": CREATED_BY})
     try:
         client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
         if point_alias:
@@ -84,19 +110,31 @@ def swap_alias(client: Elasticsearch, alias: str, new_index: str, delete_old: bo
     actions.append({"add": {"index": new_index, "alias": alias, "is_write_index": True}})
     client.indices.update_aliases(actions=actions)
     if delete_old and old and old != new_index:
-        client.indices.delete(index=old)
+        if owned_by(client, old, alias):
+            client.indices.delete(index=old)
+        else:
+            log.warning("kept %s: it was not created by xlsearch for %s", old, alias)
     return old
 
 
 def delete_all(client: Elasticsearch, alias: str) -> list[str]:
-    """Delete every version behind the alias (and the alias with them)."""
-    names = versions(client, alias)
+    """Delete the alias and every xlsearch version of it, and nothing else.
+
+    Refused when the alias points at an index xlsearch did not create (or the
+    name is a concrete index): deleting other people's data is never a side effect.
+    """
+    if client.indices.exists(index=alias) and not client.indices.exists_alias(name=alias):
+        raise XLSearchError(f"{alias!r} is a concrete index, not an xlsearch alias; nothing was deleted")
     target = resolve_alias(client, alias)
+    if target and not owned_by(client, target, alias):
+        raise XLSearchError(f"alias {alias!r} points at {target}, which xlsearch did not create; nothing was deleted")
+    names = [n for n in versions(client, alias) if owned_by(client, n, alias)]
     if target and target not in names:
         names.append(target)
     if not names:
         raise XLSearchError(f"no index named {alias!r}")
-    client.indices.delete(index=",".join(names))
+    for name in names:  # one by one: the cluster refuses patterns, and so do we
+        client.indices.delete(index=name)
     return names
 
 
@@ -129,4 +167,4 @@ def read_meta(client: Elasticsearch, alias: str) -> dict[str, Any] | None:
     target = resolve_alias(client, alias)
     if not target:
         return None
-    return client.indices.get_mapping(index=target)[target]["mappings"].get("_meta", {})
+    return index_meta(client, target)

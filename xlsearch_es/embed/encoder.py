@@ -58,6 +58,15 @@ def spec_from_settings(settings: Settings) -> EncoderSpec:
                        batch_size=settings.batch_size)
 
 
+INT8_SUFFIX = "-int8"
+
+
+def with_precision(fingerprint: str, int8: bool) -> str:
+    """int8 vectors differ from fp32 ones (cosine ~0.98), so an index records
+    which it holds: the fingerprint of the quantized encoder carries a suffix."""
+    return fingerprint + INT8_SUFFIX if int8 else fingerprint
+
+
 def weights_fingerprint(folder: Path) -> str:
     """Hash of the weight files (names, sizes, contents) of a model folder."""
     manifest = read_manifest(folder)
@@ -108,7 +117,8 @@ class Encoder:
         self.model = model.to(spec.device)
         self.dims = int(getattr(config, "hidden_size", 0) or self.model.get_input_embeddings().embedding_dim)
         self.max_length = min(spec.max_length, int(getattr(config, "max_position_embeddings", 512) or 512))
-        self.fingerprint = weights_fingerprint(path) if local else self._hub_fingerprint(config)
+        base = weights_fingerprint(path) if local else self._hub_fingerprint(config)
+        self.fingerprint = with_precision(base, spec.quantize_int8)
         self.name = (read_manifest(path) or {}).get("name", path.name) if local else spec.path
         self._torch = torch
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
@@ -193,6 +203,7 @@ def encoder_meta_without_loading(settings: Settings) -> ModelMeta | None:
     manifest = read_manifest(folder) if folder.is_dir() else None
     if not manifest:
         return None
-    return ModelMeta(name=manifest.get("name", folder.name), fingerprint=manifest["fingerprint"],
+    return ModelMeta(name=manifest.get("name", folder.name),
+                     fingerprint=with_precision(manifest["fingerprint"], settings.quantize_int8),
                      dims=int(manifest["dims"]), query_prefix=manifest.get("query_prefix", ""),
                      passage_prefix=manifest.get("passage_prefix", ""))

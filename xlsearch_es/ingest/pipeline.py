@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -26,10 +27,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 
 from ..cluster.connection import describe_error
-from ..cluster.indices import create_versioned, read_meta, resolve_alias, swap_alias
+from ..cluster.indices import create_versioned, is_xlsearch_meta, read_meta, resolve_alias, swap_alias
+from ..cluster.indices import index_meta as read_index_meta
 from ..config import Settings
 from ..embed.encoder import Encoder
 from ..errors import ClusterError, XLSearchError
@@ -39,7 +41,7 @@ from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..translate.base import Translator
 from .bulk import BulkPolicy, ClusterUnavailable, delete_action, index_action, send_bulk
 from .document import build_document, content_hash, passage_text, texts_to_translate
-from .records import InvalidRecord, Product, Rejection, detect_format, read_records, validate
+from .records import InvalidRecord, Product, RawRecord, Rejection, detect_format, read_records, validate
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class IngestOptions:
     rebuild: bool = False
     keep_old: bool = False
     delete_missing: bool = False
+    force_delete_missing: bool = False  # delete even when a rejected line's id could not be read
     shard: tuple[int, int] | None = None  # (i, n), 1-based i
     field_map: dict[str, str] = field(default_factory=dict)
     dead_letter: str | None = None
@@ -77,6 +80,8 @@ class IngestSummary:
     translated: int = 0
     retries: int = 0
     other_shards: int = 0
+    delete_skipped: str | None = None
+    notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -153,6 +158,73 @@ class _Batch:
     counts: dict[str, int]  # main-thread counters at the end of this batch
 
 
+@dataclass
+class _Work:
+    """The batch being filled by the main thread, and what building it needs."""
+
+    languages: list[str]
+    target: str
+    fresh: bool
+    detector: LanguageDetector
+    sender: threading.Thread
+    counts: dict[str, int]
+    last_line: int
+    products: list[Product] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def _validated(record: RawRecord) -> tuple[Product | None, str | None]:
+    """(product, None) or (None, reason): no record content can raise out of here."""
+    if record.error is not None or record.data is None:
+        return None, record.error or "invalid record"
+    try:
+        return validate(record.line, record.data), None
+    except InvalidRecord as exc:
+        return None, str(exc)
+    except RecursionError:
+        return None, "record nested too deeply"
+    except Exception as exc:  # noqa: BLE001 - a validator bug must cost one record, not the run
+        return None, f"could not be validated: {type(exc).__name__}: {exc}"
+
+
+class IngestInterrupted(XLSearchError):
+    """SIGINT/SIGTERM stopped the load after finishing the batches in flight."""
+
+    def __init__(self, signum: int, checkpoint: Path | None):
+        name = signal.Signals(signum).name
+        where = f"; progress is kept in {checkpoint}, run the same command again to resume" if checkpoint else ""
+        super().__init__(f"interrupted by {name}{where}")
+        self.exit_code = 128 + signum
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM ask the load to stop between records instead of
+    raising inside model code (torch's int8 kernels abort the process when
+    interrupted). A second signal exits at once; the checkpoint on disk is
+    always a consistent one."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ARG002 - signal handler signature
+        if self.signum is not None:
+            os._exit(128 + signum)
+        self.signum = signum
+        print(f"ingest: {signal.Signals(signum).name} received; finishing the batches in flight "
+              "(send it again to stop at once)", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> "_StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 class IngestPipeline:
     """One load of one catalog into one alias. Models are passed in, loaded once."""
 
@@ -165,7 +237,9 @@ class IngestPipeline:
         self.checkpoint = Checkpoint(settings.home_dir, options, self.alias)
         self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=max(1, options.queue_batches))
         self._sender_error: BaseException | None = None
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, int] = {}  # id -> line, of products accepted this run
+        self._rejected_ids: set[str] = set()  # ids named on rejected lines
+        self._unreadable_lines: list[int] = []  # rejected lines whose id could not be read
         self._timings = {"translate": 0.0, "embed": 0.0, "bulk": 0.0, "lookup": 0.0}
 
     # -- target index ------------------------------------------------------------
@@ -186,9 +260,12 @@ class IngestPipeline:
                     body = index_body(settings, self.client, meta)
                     target = create_versioned(self.client, self.alias, body, point_alias=not current)
                     fresh = True
-            index_meta = self.client.indices.get_mapping(index=target)[target]["mappings"].get("_meta", {})
+            index_meta = read_index_meta(self.client, target)
         except (ApiError, TransportError) as exc:
             raise ClusterError(describe_error(exc, self.settings)) from None
+        if not is_xlsearch_meta(index_meta):
+            raise XLSearchError(f"{self.alias!r} points at {target}, which xlsearch did not create; "
+                                "choose another --index name (nothing was written)")
         check_compatible(index_meta, meta, self.alias)
         return target, index_meta, fresh
 
@@ -333,107 +410,164 @@ class IngestPipeline:
         sender = threading.Thread(target=self._sender, args=(target, dead_letter, state), daemon=True)
         sender.start()
         progress = _Progress(opts, resume_line)
-        products: list[Product] = []
-        rejections: list[Rejection] = []
-        last_line = resume_line
+        work = _Work(languages=languages, target=target, fresh=fresh, detector=detector, sender=sender,
+                     counts=counts, last_line=resume_line)
         try:
-            for line, data, raw, error in read_records(opts.path, fmt):
-                replay = line <= resume_line
-                if not replay:
-                    progress.tick()
-                product = None
-                reason = error
-                if data is not None:
-                    try:
-                        product = validate(line, data, opts.field_map)
-                    except InvalidRecord as exc:
-                        reason = str(exc)
-                if product is not None and not in_shard(product.id, opts.shard):
-                    if not replay:
-                        counts["other_shards"] += 1
-                    continue
-                if product is not None and product.id in self._seen:
-                    reason = f"duplicate id {product.id!r} (first seen on line {self._seen[product.id]})"
-                    product = None
-                if product is not None:
-                    self._seen[product.id] = line
-                if replay:
-                    continue  # done before the restart: only rebuild the seen-id set
-                counts["read"] += 1
-                last_line = line
-                if product is None:
-                    counts["rejected"] += 1
-                    rid = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), (str, int)) else None
-                    rejections.append(Rejection(line=line, reason=reason or "invalid record", raw=raw,
-                                                id=None if rid is None else str(rid)))
-                else:
-                    products.append(product)
-                if len(products) >= opts.batch_size:
-                    self._flush(products, rejections, counts, last_line, languages, target, fresh, detector, sender)
-                    products, rejections = [], []
-            self._flush(products, rejections, counts, last_line, languages, target, fresh, detector, sender)
-            self._queue.put(None)
-            sender.join()
-            if self._sender_error is not None:
-                raise self._sender_failure()
+            with _StopSignals() as stop:
+                for record in read_records(opts.path, fmt, opts.field_map):
+                    if stop.signum is not None:
+                        break
+                    self._take(record, work, resume_line, progress)
+                    if len(work.products) >= opts.batch_size:
+                        self._flush(work)
+                if stop.signum is None:
+                    self._flush(work)
+                self._queue.put(None)
+                sender.join()
+                if self._sender_error is not None:
+                    raise self._sender_failure()
+                if stop.signum is not None:
+                    raise IngestInterrupted(stop.signum, self.checkpoint.path if self.checkpoint.enabled else None)
         except BaseException:
             progress.close()
-            if sender.is_alive():
-                self._sender_error = self._sender_error or RuntimeError("stopped")
-                try:
-                    self._queue.put_nowait(None)
-                except queue.Full:
-                    pass
+            self._stop_sender(sender)
             raise
         progress.close()
+        self._finish(state, counts, target, fresh)
+        self.summary.seconds = round(time.perf_counter() - start, 3)
+        return self.summary
 
+    def _take(self, record: RawRecord, work: "_Work", resume_line: int, progress: "_Progress") -> None:
+        """One input record: validated into the batch, or rejected with its reason."""
+        replay = record.line <= resume_line
+        if not replay:
+            progress.tick()
+        product, reason = _validated(record)
+        if product is not None and not in_shard(product.id, self.options.shard):
+            if not replay:
+                work.counts["other_shards"] += 1
+            return
+        if product is not None and product.id in self._seen:
+            reason = f"duplicate id {product.id!r} (first seen on line {self._seen[product.id]})"
+            product = None
+        if product is not None:
+            self._seen[product.id] = record.line
+        else:  # remember what a rejected line names, so --delete-missing spares it
+            if record.id is not None:
+                self._rejected_ids.add(record.id)
+            if not record.id_readable:
+                self._unreadable_lines.append(record.line)
+        if replay:
+            return  # done before the restart: only rebuild the id sets
+        work.counts["read"] += 1
+        work.last_line = record.end_line or record.line
+        if product is None:
+            work.counts["rejected"] += 1
+            work.rejections.append(Rejection(line=record.line, reason=reason or "invalid record", raw=record.raw,
+                                             id=record.id))
+        else:
+            work.products.append(product)
+
+    def _stop_sender(self, sender: threading.Thread) -> None:
+        if sender.is_alive():
+            self._sender_error = self._sender_error or RuntimeError("stopped")
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                pass
+
+    def _finish(self, state: dict[str, Any], counts: dict[str, int], target: str, fresh: bool) -> None:
+        """Counts, deletes, refresh, alias swap (or removal of an index left empty).
+
+        The checkpoint is cleared only once all of it succeeded."""
+        opts = self.options
         self.summary.read = counts["read"]
         self.summary.unchanged = counts["unchanged"]
         self.summary.other_shards = counts["other_shards"]
         self.summary.indexed = state["sent"]["indexed"]
         self.summary.rejected = counts["rejected"] + state["sent"]["rejected_by_cluster"]
+        self.summary.translated = self.translator.stats["translated"]
+        self.summary.timings = {k: round(v, 3) for k, v in self._timings.items()}
+        if self.summary.read != self.summary.indexed + self.summary.rejected + self.summary.unchanged:
+            raise XLSearchError(f"accounting mismatch (a bug): {self.summary.as_dict()}")
         try:
             if opts.delete_missing:
                 self.summary.deleted = self._delete_missing(target)
             self.client.indices.refresh(index=target)
-            if opts.rebuild and resolve_alias(self.client, self.alias) != target:
+            if not (fresh and self._left_empty(target)) and opts.rebuild \
+                    and resolve_alias(self.client, self.alias) != target:
                 old = swap_alias(self.client, self.alias, target, delete_old=not opts.keep_old)
                 log.info("alias %s now points at %s (was %s)", self.alias, target, old)
         except (ApiError, TransportError) as exc:
             raise ClusterError(describe_error(exc, self.settings)) from None
         self.checkpoint.clear()
-        self.summary.translated = self.translator.stats["translated"]
-        self.summary.timings = {k: round(v, 3) for k, v in self._timings.items()}
-        self.summary.seconds = round(time.perf_counter() - start, 3)
-        if self.summary.read != self.summary.indexed + self.summary.rejected + self.summary.unchanged:
-            raise XLSearchError(f"accounting mismatch (a bug): {self.summary.as_dict()}")
-        return self.summary
 
-    def _flush(self, products: list[Product], rejections: list[Rejection], counts: dict[str, int],
-               last_line: int, languages: list[str], target: str, fresh: bool,
-               detector: LanguageDetector, sender: threading.Thread) -> None:
-        if not products and not rejections:
+    def _left_empty(self, target: str) -> bool:
+        """A new index this load created and left empty is removed, not left behind."""
+        if int(self.client.count(index=target)["count"]) > 0:
+            return False
+        self.client.indices.delete(index=target)
+        current = resolve_alias(self.client, self.alias)
+        kept = f"; {self.alias!r} still points at {current}" if current else ""
+        self.summary.notes.append(f"no product was indexed, so the new index {target} was removed{kept}")
+        self.summary.index = current or ""
+        return True
+
+    def _flush(self, work: "_Work") -> None:
+        if not work.products and not work.rejections:
             return
-        actions, unchanged = self._build(products, languages, target, fresh, detector) if products else ([], 0)
-        counts["unchanged"] += unchanged
-        self._put(_Batch(last_line=last_line, actions=actions, rejections=rejections, counts=dict(counts)), sender)
+        actions, unchanged, failed = self._build_safely(work) if work.products else ([], 0, [])
+        work.counts["unchanged"] += unchanged
+        work.counts["rejected"] += len(failed)
+        self._put(_Batch(last_line=work.last_line, actions=actions, rejections=work.rejections + failed,
+                         counts=dict(work.counts)), work.sender)
+        work.products, work.rejections = [], []
+
+    def _build_safely(self, work: "_Work") -> tuple[list[tuple[dict, dict | None]], int, list[Rejection]]:
+        """Build a batch; if enrichment fails, retry product by product so only the
+        product that breaks it is rejected (with the error) and the run goes on."""
+        try:
+            actions, unchanged = self._build(work.products, work.languages, work.target, work.fresh, work.detector)
+            return actions, unchanged, []
+        except (ClusterError, KeyboardInterrupt, MemoryError):
+            raise
+        except Exception:  # noqa: BLE001 - isolated below, product by product
+            log.warning("a batch failed to build; retrying its %d products one by one", len(work.products))
+        actions, unchanged, failed = [], 0, []
+        for product in work.products:
+            try:
+                one, same = self._build([product], work.languages, work.target, work.fresh, work.detector)
+            except (ClusterError, KeyboardInterrupt, MemoryError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - this product is the one that breaks enrichment
+                self._seen.pop(product.id, None)
+                self._rejected_ids.add(product.id)
+                failed.append(Rejection(line=product.line, id=product.id, raw="",
+                                        reason=f"could not be translated or embedded: {type(exc).__name__}: {exc}"))
+                continue
+            actions += one
+            unchanged += same
+        return actions, unchanged, failed
 
     def _delete_missing(self, target: str) -> int:
-        """Delete documents (of this shard) whose product was not in the catalog."""
-        stale: list[str] = []
-        after = None
-        while True:
-            body: dict[str, Any] = {"size": 1000, "sort": [{"id": "asc"}], "_source": False,
-                                    "query": {"match_all": {}}, "fields": ["id"]}
-            if after:
-                body["search_after"] = after
-            hits = self.client.search(index=target, **body)["hits"]["hits"]
-            if not hits:
-                break
-            for h in hits:
-                if h["_id"] not in self._seen and in_shard(h["_id"], self.options.shard):
-                    stale.append(h["_id"])
-            after = hits[-1]["sort"]
+        """Delete documents (of this shard) whose id no line of the catalog names.
+
+        Ids on rejected lines count as present. When a rejected line's id could
+        not be read at all, the step is skipped unless forced: that line might
+        name any product.
+        """
+        if self._unreadable_lines and not self.options.force_delete_missing:
+            shown = ", ".join(map(str, self._unreadable_lines[:5])) + (" ..." if len(self._unreadable_lines) > 5 else "")
+            self.summary.delete_skipped = (
+                f"{len(self._unreadable_lines)} rejected line(s) (line {shown}) have no readable id, so a "
+                "product they name could be deleted by mistake; nothing was deleted. Fix those lines, or pass "
+                "--force-delete-missing")
+            self.summary.notes.append(f"--delete-missing skipped: {self.summary.delete_skipped}")
+            return 0
+        stale = [h["_id"] for h in helpers.scan(self.client, index=target, query={"query": {"match_all": {}}},
+                                                 _source=False, size=1000)
+                 if h["_id"] not in self._seen and h["_id"] not in self._rejected_ids
+                 and in_shard(h["_id"], self.options.shard)]
         if not stale:
             return 0
         result = send_bulk(self.client, target, [(delete_action(i), None) for i in stale], self.options.bulk)

@@ -2,23 +2,29 @@
 
 A record is read, checked and either becomes a ``Product`` or a ``Rejection``
 with its line number and a reason; nothing is dropped silently. Files are read
-line by line, so memory does not grow with the catalog.
+line by line, so memory does not grow with the catalog. Readers and validation
+never raise for a record's content: whatever the bytes, the result is a record
+or a reason.
 
 Record schema (JSONL keys or CSV columns; ``--map src=dst`` renames others):
 
-    id (required)           string or integer, at most 512 bytes
+    id (required)           string or integer, stored exactly as given; at most 512
+                            bytes, no control characters
     title (required)        non-empty string
     description, brand      strings
     category                string, or a list joined with " > "
-    attributes              object of scalar values (CSV: a JSON object string)
-    price                   number >= 0;  currency: 3-letter code
+    attributes              object of scalar values: strings, booleans, finite numbers,
+                            integers within 64 bits (CSV: a JSON object string)
+    price                   finite number >= 0;  currency: 3-letter code
     availability            string (in_stock, out_of_stock, preorder, ...)
-    language                ISO 639-1 code; detected when missing
+    language                ISO 639-1 code (a locale such as pt-BR keeps its language);
+                            detected when missing
     url, image_url          strings
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -30,6 +36,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Mapping
 
 from ..errors import XLSearchError
+from ..text.languages import iso639_1
 from ..text.normalize import normalize
 
 MAX_ID_BYTES = 512
@@ -38,8 +45,11 @@ MAX_DESCRIPTION_CHARS = 100_000
 MAX_FIELD_CHARS = 2_000
 KNOWN_FIELDS = ("id", "title", "description", "brand", "category", "attributes", "price", "currency",
                 "availability", "language", "url", "image_url")
-_LANG = re.compile(r"^[a-z]{2,3}$")
+MAX_ATTRIBUTES = 200
+MAX_LONG, MIN_LONG = 2**63 - 1, -(2**63)
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# C0/C1 controls and unpaired surrogates: invisible, and unsafe in URLs and logs.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,30 @@ class InvalidRecord(ValueError):
 
 # ------------------------------------------------------------------ readers --
 
-RawRecord = tuple[int, "dict[str, Any] | None", str, "str | None"]  # line, data, raw text, error
+@dataclass(frozen=True)
+class RawRecord:
+    """One input record as read, before validation.
+
+    ``data`` is None when the text could not be read as a record; ``error`` then
+    says why. ``id_readable`` is False when the text might hold an id we could
+    not read (broken JSON, an unclosed CSV quote that swallowed lines): a
+    ``--delete-missing`` run must then not trust its list of catalog ids.
+    """
+
+    line: int
+    data: dict[str, Any] | None
+    raw: str
+    error: str | None = None
+    end_line: int | None = None
+    id_readable: bool = True
+
+    @property
+    def id(self) -> str | None:
+        """The record's id as given, where one can be read (for rejections and deletes)."""
+        value = self.data.get("id") if isinstance(self.data, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            return None
+        return _id_text(value)
 
 
 def open_input(path: str) -> BinaryIO:
@@ -110,66 +143,147 @@ def detect_format(path: str, explicit: str | None) -> str:
     raise XLSearchError(f"cannot tell the format of {path}; pass --format jsonl or --format csv")
 
 
-def read_jsonl(stream: BinaryIO) -> Iterator[RawRecord]:
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} (JSON has no NaN or Infinity)")
+
+
+def _rename(data: dict[str, Any], field_map: Mapping[str, str] | None) -> dict[str, Any]:
+    return {field_map.get(k, k): v for k, v in data.items()} if field_map else data
+
+
+def _parse_json_line(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(record, None) or (None, reason); never raises for any input text."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        return None, f"broken JSON: {exc.msg} (column {exc.colno})"
+    except RecursionError:
+        return None, "JSON nested too deeply"
+    except ValueError as exc:  # integers past Python's digit limit, NaN/Infinity
+        return None, f"unreadable JSON value: {str(exc).split(';')[0]}"
+    if not isinstance(data, dict):
+        return None, f"a record must be a JSON object, got {type(data).__name__}"
+    return data, None
+
+
+def read_jsonl(stream: BinaryIO, field_map: Mapping[str, str] | None = None) -> Iterator[RawRecord]:
     for lineno, raw in enumerate(stream, start=1):
+        if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            shown = raw.decode("utf-8", "replace").rstrip("\n")
-            yield lineno, None, shown, f"invalid UTF-8 at byte {exc.start}"
+            shown = raw.decode("utf-8", "replace").rstrip("\r\n")
+            # The id may still be readable around the bad bytes; a replaced id is not.
+            data, _ = _parse_json_line(shown)
+            data = _rename(data, field_map) if data else None
+            rid = data.get("id") if data else None
+            readable = isinstance(rid, (str, int)) and "\ufffd" not in str(rid)
+            yield RawRecord(lineno, {"id": rid} if readable else None, shown,
+                            f"invalid UTF-8 at byte {exc.start}", id_readable=readable)
             continue
         if not text.strip():
             continue
+        text = text.rstrip("\r\n")
+        data, error = _parse_json_line(text)
+        if data is None:
+            yield RawRecord(lineno, None, text, error, id_readable=error is not None and "JSON object" in error)
+            continue
+        yield RawRecord(lineno, _rename(data, field_map), text)
+
+
+def _coerce_csv(data: dict[str, Any]) -> str | None:
+    """CSV cells are strings: parse the typed columns in place; a reason on failure."""
+    if "attributes" in data:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield lineno, None, text.rstrip("\n"), f"broken JSON: {exc.msg} (column {exc.colno})"
-            continue
-        if not isinstance(data, dict):
-            yield lineno, None, text.rstrip("\n"), f"a record must be a JSON object, got {type(data).__name__}"
-            continue
-        yield lineno, data, text.rstrip("\n"), None
+            data["attributes"] = json.loads(data["attributes"], parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            return "attributes is not a JSON object"
+    if "price" in data:
+        try:
+            data["price"] = float(data["price"])
+        except ValueError:
+            return f"price {data['price'][:40]!r} is not a number"
+    return None
 
 
-def read_csv(stream: BinaryIO) -> Iterator[RawRecord]:
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
-    reader = csv.DictReader(text)
-    line = 1
-    for row in reader:
-        line_start, line = line + 1, reader.line_num
-        raw = ",".join(v for v in row.values() if isinstance(v, str))
-        if any(isinstance(v, str) and re.search(r"[\udc80-\udcff]", v) for v in row.values()):
-            yield line_start, None, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), "invalid UTF-8"
+def read_csv(stream: BinaryIO, field_map: Mapping[str, str] | None = None) -> Iterator[RawRecord]:
+    """Rows as records. Strict quoting: a quote left open is reported with the
+    lines it swallowed instead of silently merging them into one row."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.reader(text, strict=True)
+    header: list[str] | None = None
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            end = reader.line_num
+            span = f"line {start}" if end <= start else f"lines {start}-{end}"
+            if "unexpected end of data" in str(exc) or "',' expected" in str(exc):
+                reason = f"unclosed or stray quote: the row spans {span}; the lines in it were not loaded"
+            else:
+                reason = f"unreadable CSV row ({exc})"
+            yield RawRecord(start, None, "", reason, end_line=end, id_readable=False)
             continue
-        if None in row:
-            yield line_start, None, raw, f"row has {len(reader.fieldnames or []) + len(row[None])} fields, header has {len(reader.fieldnames or [])}"  # noqa: E501
+        end = reader.line_num
+        if header is None:
+            header = [field_map.get(h.strip(), h.strip()) if field_map else h.strip() for h in row]
             continue
-        data: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None)}
-        if "attributes" in data:
-            try:
-                data["attributes"] = json.loads(data["attributes"])
-            except json.JSONDecodeError:
-                yield line_start, None, raw, "attributes is not a JSON object"
-                continue
-        if "price" in data:
-            try:
-                data["price"] = float(data["price"])
-            except ValueError:
-                yield line_start, None, raw, f"price {data['price']!r} is not a number"
-                continue
-        yield line_start, data, raw, None
+        if not row or (len(row) == 1 and not row[0]):
+            continue
+        raw = ",".join(row)
+        if any(re.search(r"[\udc80-\udcff]", v) for v in row):
+            yield RawRecord(start, None, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+                            "invalid UTF-8", end_line=end, id_readable=False)
+            continue
+        if len(row) != len(header):
+            span = f"line {start}" if end == start else f"lines {start}-{end}"
+            yield RawRecord(start, None, raw, f"row has {len(row)} fields, header has {len(header)} ({span})",
+                            end_line=end, id_readable=False)
+            continue
+        data: dict[str, Any] = {k: v for k, v in zip(header, row) if v != ""}
+        error = _coerce_csv(data)
+        yield RawRecord(start, {"id": data.get("id")} if error else data, raw, error, end_line=end)
 
 
-def read_records(path: str, fmt: str) -> Iterator[RawRecord]:
+def read_records(path: str, fmt: str, field_map: Mapping[str, str] | None = None) -> Iterator[RawRecord]:
     stream = open_input(path)
     try:
-        yield from (read_csv(stream) if fmt == "csv" else read_jsonl(stream))
+        yield from (read_csv(stream, field_map) if fmt == "csv" else read_jsonl(stream, field_map))
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
 
 
 # --------------------------------------------------------------- validation --
+
+def _id_text(value: str | int) -> str:
+    """An id as given: strings untouched, integers in decimal."""
+    if isinstance(value, int):
+        try:
+            return str(value)
+        except ValueError:  # more digits than Python prints
+            return "<integer too long>"
+    return value
+
+
+def _check_id(raw_id: Any) -> str:
+    if raw_id is None or raw_id == "":
+        raise InvalidRecord("missing id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        raise InvalidRecord(f"id must be a string or integer, got {type(raw_id).__name__}")
+    pid = _id_text(raw_id)
+    if not pid.strip():
+        raise InvalidRecord("id is blank")
+    if _CONTROL.search(pid):
+        raise InvalidRecord("id contains control characters or unpaired surrogates; ids are stored as given")
+    if len(pid.encode("utf-8")) > MAX_ID_BYTES:
+        raise InvalidRecord(f"id is longer than {MAX_ID_BYTES} bytes")
+    return pid
+
 
 def _text(data: Mapping[str, Any], key: str, limit: int = MAX_FIELD_CHARS) -> str:
     value = data.get(key)
@@ -182,20 +296,45 @@ def _text(data: Mapping[str, Any], key: str, limit: int = MAX_FIELD_CHARS) -> st
     return normalize(value, max_chars=limit)
 
 
-def validate(line: int, data: Mapping[str, Any], field_map: Mapping[str, str] | None = None) -> Product:
-    """Check one record and normalise its text; raises InvalidRecord with the reason."""
-    if field_map:
-        data = {field_map.get(k, k): v for k, v in data.items()}
-    raw_id = data.get("id")
-    if raw_id is None or raw_id == "":
-        raise InvalidRecord("missing id")
-    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
-        raise InvalidRecord(f"id must be a string or integer, got {type(raw_id).__name__}")
-    pid = normalize(str(raw_id))
-    if not pid:
-        raise InvalidRecord("id is blank")
-    if len(pid.encode()) > MAX_ID_BYTES:
-        raise InvalidRecord(f"id is longer than {MAX_ID_BYTES} bytes")
+def _scalar(key: str, value: Any) -> Any:
+    """An attribute value Elasticsearch and JSON can both carry, or InvalidRecord."""
+    if isinstance(value, str):
+        return normalize(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not MIN_LONG <= value <= MAX_LONG:
+            raise InvalidRecord(f"attribute {key!r} is an integer out of range (more than 64 bits)")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidRecord(f"attribute {key!r} is not a finite number")
+        return value
+    raise InvalidRecord(f"attribute {key!r} must be a scalar, got {type(value).__name__}")
+
+
+def _price(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRecord(f"price must be a number, got {str(value)[:40]!r}")
+    try:
+        price = float(value)
+    except OverflowError:
+        raise InvalidRecord("price is out of range") from None
+    if not math.isfinite(price):
+        raise InvalidRecord(f"price must be a finite number, got {price}")
+    if price < 0:
+        raise InvalidRecord(f"price must not be negative, got {price}")
+    return price
+
+
+def validate(line: int, data: Mapping[str, Any]) -> Product:
+    """Check one record (already renamed by ``--map``) and normalise its text.
+
+    Raises InvalidRecord with the reason. Ids are kept exactly as given.
+    """
+    pid = _check_id(data.get("id"))
     title = _text(data, "title", MAX_TITLE_CHARS)
     if not title:
         raise InvalidRecord("missing title")
@@ -208,33 +347,28 @@ def validate(line: int, data: Mapping[str, Any], field_map: Mapping[str, str] | 
     attributes = data.get("attributes") or {}
     if not isinstance(attributes, dict):
         raise InvalidRecord(f"attributes must be an object, got {type(attributes).__name__}")
-    for key, value in attributes.items():
-        if not isinstance(value, (str, int, float, bool)) and value is not None:
-            raise InvalidRecord(f"attribute {key!r} must be a scalar, got {type(value).__name__}")
-    attributes = {normalize(str(k)): (normalize(v) if isinstance(v, str) else v)
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise InvalidRecord(f"too many attributes ({len(attributes)}, limit {MAX_ATTRIBUTES})")
+    attributes = {normalize(str(k), max_chars=200): _scalar(str(k), v)
                   for k, v in attributes.items() if v is not None}
-    price = data.get("price")
-    if price is not None:
-        if isinstance(price, bool) or not isinstance(price, (int, float)) or not math.isfinite(price):
-            raise InvalidRecord(f"price must be a number, got {price!r}")
-        if price < 0:
-            raise InvalidRecord(f"price must not be negative, got {price}")
-        price = float(price)
+    if "" in attributes:
+        raise InvalidRecord("attribute names must not be blank")
     currency = data.get("currency")
     if currency is not None:
         if not isinstance(currency, str) or not _CURRENCY.match(currency.strip().upper()):
-            raise InvalidRecord(f"currency must be a 3-letter code, got {currency!r}")
+            raise InvalidRecord(f"currency must be a 3-letter code, got {str(currency)[:40]!r}")
         currency = currency.strip().upper()
     language = data.get("language")
     if language is not None:
-        if not isinstance(language, str) or not _LANG.match(language.strip().lower()):
-            raise InvalidRecord(f"language must be an ISO 639-1 code, got {language!r}")
-        language = language.strip().lower()
+        code = iso639_1(language)
+        if code is None:
+            raise InvalidRecord(f"language must be an ISO 639-1 code such as en or zh, got {str(language)[:40]!r}")
+        language = code
     availability = _text(data, "availability", 64).lower().replace(" ", "_") or None
     return Product(
         line=line, id=pid, title=title, description=_text(data, "description", MAX_DESCRIPTION_CHARS),
         brand=_text(data, "brand", 200), category=_text(data, "category"), attributes=attributes,
-        price=price, currency=currency, availability=availability, language=language,
+        price=_price(data.get("price")), currency=currency, availability=availability, language=language,
         url=_text(data, "url") or None, image_url=_text(data, "image_url") or None,
     )
 

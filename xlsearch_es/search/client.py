@@ -25,7 +25,7 @@ from ..config import Settings
 from ..embed.encoder import Encoder, spec_from_settings
 from ..errors import ClusterError, XLSearchError
 from ..mapping import ORIGINAL
-from ..service import check_compatible, model_meta
+from ..service import check_compatible, model_meta, settings_for_index
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..translate.base import Translator
 from . import query_builder as qb
@@ -44,6 +44,8 @@ DOMINANT_SHARE = 0.8
 COMBINED_KNN_SCALE = 10.0
 KNN_WEIGHTS = {"rrf": 1.0, "zscore": 2.0, "minmax": 2.0, "combined": 1.0, "native-rrf": 1.0, "native-linear": 2.0}
 MAX_TRANSLATION_WEIGHT = 4.0
+# Elasticsearch caps a kNN search's num_candidates (and so k) at 10,000.
+KNN_MAX_CANDIDATES = 10_000
 
 
 @dataclass
@@ -98,6 +100,7 @@ class XLSearchClient:
         if meta is None:
             raise XLSearchError(f"no index named {self.alias!r}; load a catalog with 'xlsearch ingest FILE --index {self.alias}'")
         if encoder is None:
+            settings = self.settings = settings_for_index(settings, meta)
             model_meta(settings)
             encoder = Encoder(spec_from_settings(settings))
         check_compatible(meta, encoder.meta(), self.alias)
@@ -113,6 +116,7 @@ class XLSearchClient:
                                          fallback=settings.fallback_language)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="xlsearch")
         self.language_share = self._language_share()
+        self.max_result_window = self._max_result_window()
         self.translation_weight: float | None = None  # None: from the catalog's language mix
 
     def _language_share(self) -> dict[str, float]:
@@ -125,6 +129,29 @@ class XLSearchClient:
         buckets = resp["aggregations"]["langs"]["buckets"]
         total = sum(b["doc_count"] for b in buckets) or 1
         return {b["key"]: b["doc_count"] / total for b in buckets}
+
+    def _max_result_window(self) -> int:
+        """How deep the cluster lets a search page (``index.max_result_window``)."""
+        try:
+            got = self.es.indices.get_settings(index=self.alias, name="index.max_result_window",
+                                               include_defaults=True)
+        except (ApiError, TransportError) as exc:
+            raise ClusterError(describe_error(exc, self.settings)) from None
+        values = [int(v.get(kind, {}).get("index", {}).get("max_result_window", 10_000))
+                  for v in got.values() for kind in ("settings", "defaults")
+                  if v.get(kind, {}).get("index", {}).get("max_result_window")]
+        return min(values) if values else 10_000
+
+    def _check_depth(self, mode: str, k: int, page: int, rank_window: int) -> None:
+        """A page past what the cluster can return is a clear error naming the last page."""
+        limit = self.max_result_window if mode == "bm25" else min(self.max_result_window, KNN_MAX_CANDIDATES)
+        if (page - 1) * k + k <= limit and (mode == "bm25" or rank_window <= limit):
+            return
+        if rank_window > limit:
+            raise XLSearchError(f"rank window {rank_window} is over the cluster's limit of {limit} results")
+        why = "index.max_result_window" if limit == self.max_result_window else "the kNN candidate limit"
+        raise XLSearchError(f"page {page} is past the last page: with k={k} the last page is {limit // k} "
+                            f"({limit} results at most, {why})")
 
     def translation_weight_for(self, lang: str) -> float:
         """How much the query's translations pull its kNN vector.
@@ -165,6 +192,7 @@ class XLSearchClient:
             raise XLSearchError("query_vector must be 'mean' or 'original'")
         if fusion not in FUSIONS:
             raise XLSearchError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}")
+        self._check_depth(mode, k, page, rank_window)
         filters = filters or qb.SearchFilters()
         start = time.perf_counter()
         targets = self.languages if query_languages is None else [l for l in self.languages if l in query_languages]
@@ -178,7 +206,7 @@ class XLSearchClient:
         bm25q = qb.bm25_query(analysis.text, analysis.translations, analysis.protected)
         offset = (page - 1) * k
         window = max(rank_window, offset + k)
-        num_candidates = max(2 * window, 100)
+        num_candidates = min(max(2 * window, 100), KNN_MAX_CANDIDATES)
         try:
             if mode == "bm25":
                 resp = self._timed(timings, "bm25", lambda: self.es.search(
@@ -354,6 +382,10 @@ class XLSearchClient:
     # ----------------------------------------------------------------- similar --
     def similar(self, product_id: str, filters: qb.SearchFilters | None = None, k: int = 10) -> SearchResponse:
         """Products nearest to a product's own vector ("more like this")."""
+        if not isinstance(product_id, str) or not product_id.strip():
+            raise XLSearchError("similar needs a product id; got an empty one")
+        if k < 1 or k > 1000:
+            raise XLSearchError("k must be between 1 and 1000")
         start = time.perf_counter()
         try:
             doc = self.es.get(index=self.alias, id=product_id, source_includes=[self.vector_field, "title"])

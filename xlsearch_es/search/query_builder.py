@@ -8,6 +8,7 @@ neither side can return a product the filters exclude.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -37,31 +38,58 @@ class SearchFilters:
     language: str | None = None       # the product's source language
     exclude_ids: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        for name in ("price_min", "price_max"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not math.isfinite(float(value))):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+
     @classmethod
     def from_pairs(cls, pairs: Sequence[str]) -> "SearchFilters":
-        """``key=value`` strings from the CLI (``price=10..50``, ``brand=Sony``)."""
+        """``key=value`` strings from the CLI (``price=10..50``, ``brand=Sony``).
+
+        ``price=MIN..MAX`` is inclusive; either end may be left out (``price=..50``,
+        ``price=10..``); a single number (``price=50``) means exactly that price.
+        """
         values: dict[str, Any] = {}
         for pair in pairs:
             if "=" not in pair:
                 raise ValueError(f"filter {pair!r} is not key=value")
             key, value = (p.strip() for p in pair.split("=", 1))
             if key == "price":
-                lo, _, hi = value.partition("..")
-                values["price_min"] = float(lo) if lo else None
-                values["price_max"] = float(hi) if hi else None
+                lo, dots, hi = value.partition("..")
+                if not dots:
+                    hi = lo
+                if not lo and not hi:
+                    raise ValueError("price filter needs a number or a range such as 10..50")
+                values["price_min"] = _price_bound("price", lo) if lo else None
+                values["price_max"] = _price_bound("price", hi) if hi else None
             elif key in ("price_min", "price_max"):
-                values[key] = float(value)
+                values[key] = _price_bound(key, value)
             elif key in ("category", "brand", "availability", "language"):
                 values[key] = value
             else:
                 raise ValueError(f"unknown filter {key!r}; use category, brand, price, availability, language")
-        return cls(**values)
+        result = cls(**values)
+        if result.price_min is not None and result.price_max is not None and result.price_min > result.price_max:
+            raise ValueError(f"price range {result.price_min:g}..{result.price_max:g} is empty (min above max)")
+        return result
 
     def is_empty(self) -> bool:
         return not self.clauses()
 
     def clauses(self) -> list[dict[str, Any]]:
         return filter_clauses(self)
+
+
+def _price_bound(key: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{key} filter: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{key} filter: {text!r} is not a finite number")
+    return value
 
 
 def filter_clauses(f: SearchFilters) -> list[dict[str, Any]]:
