@@ -7,6 +7,7 @@ while the cluster is perfectly usable. Errors are re-worded without secrets.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 from urllib.parse import quote
@@ -44,7 +45,9 @@ def make_client(settings: Settings) -> Elasticsearch:
     if settings.es_api_key:
         kwargs["api_key"] = settings.es_api_key
     elif settings.es_username:
-        kwargs["basic_auth"] = (settings.es_username, settings.es_password or "")
+        # Encoded here as UTF-8 (RFC 7617): the client's own encoder refuses non-ASCII passwords.
+        pair = f"{settings.es_username}:{settings.es_password or ''}".encode()
+        kwargs["basic_auth"] = base64.b64encode(pair).decode("ascii")
     if settings.es_url.startswith("https"):
         kwargs["verify_certs"] = settings.es_verify_certs
         if settings.es_ca_certs:

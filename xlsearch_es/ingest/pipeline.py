@@ -252,6 +252,9 @@ class IngestPipeline:
                 fresh = bool(state.get("fresh"))
             else:
                 current = resolve_alias(self.client, self.alias)
+                if current and not is_xlsearch_meta(read_index_meta(self.client, current)):
+                    raise XLSearchError(f"{self.alias!r} points at {current}, which xlsearch did not create; "
+                                        "choose another --index name (nothing was written)")
                 if current and not self.options.rebuild:
                     target, fresh = current, False
                 else:
@@ -263,9 +266,6 @@ class IngestPipeline:
             index_meta = read_index_meta(self.client, target)
         except (ApiError, TransportError) as exc:
             raise ClusterError(describe_error(exc, self.settings)) from None
-        if not is_xlsearch_meta(index_meta):
-            raise XLSearchError(f"{self.alias!r} points at {target}, which xlsearch did not create; "
-                                "choose another --index name (nothing was written)")
         check_compatible(index_meta, meta, self.alias)
         return target, index_meta, fresh
 
