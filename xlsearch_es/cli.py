@@ -331,6 +331,9 @@ def _hits_table(resp: dict, explain: bool) -> str:
         lines.append("  translated: " + "; ".join(f"{k}: {v}" for k, v in resp["translations"].items()))
     for note in resp.get("notes", []):
         lines.append(f"  note: {note}")
+    if explain and resp.get("tuning"):
+        applied = ", ".join(f"{k}={v}" for k, v in resp["tuning"]["applied"].items())
+        lines.append(f"  tuned ({resp['tuning']['source']}): {applied}")
     for rank, h in enumerate(resp["hits"], start=(resp["page"] - 1) * resp["size"] + 1):
         price = f"{h['price']:.2f} {h['currency'] or ''}" if h.get("price") is not None else ""
         lines.append(f"{rank:>3}. {h['score']:<9.4f} [{h['lang'] or '?'}] {h['title'][:70]:<70} {price}")
@@ -394,10 +397,12 @@ def similar_cmd(ctx: click.Context, product_id: str, k: int, filters: tuple[str,
 @click.option("--languages", "query_langs", help="Only queries in these languages, e.g. en,zh.")
 @click.option("--sample", type=int, help="Queries per language (seeded sample) for a quick run.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write JSON, Markdown and PNG here.")
+@click.option("--split", type=click.Choice(["test", "validation", "train", "all"]), default="test", show_default=True,
+              help="Which hash split of the queries to report on; test is never trained or tuned on.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def eval_cmd(ctx: click.Context, dataset_dir: str, variants: str | None, query_langs: str | None,
-             sample: int | None, out_dir: str | None, as_json: bool, **flags: Any) -> None:
+             sample: int | None, out_dir: str | None, split: str, as_json: bool, **flags: Any) -> None:
     """Relevance (nDCG@10, recall@100, MRR@10) of every variant on a BEIR-layout set."""
     from .evaluation.report import render_markdown
     from .evaluation.runner import run_eval
@@ -405,9 +410,114 @@ def eval_cmd(ctx: click.Context, dataset_dir: str, variants: str | None, query_l
     settings = _settings(ctx, **flags)
     report = run_eval(settings, Path(dataset_dir), variants=variants.split(",") if variants else None,
                       sample=sample, languages=query_langs.split(",") if query_langs else None,
-                      out_dir=Path(out_dir) if out_dir else None,
+                      out_dir=Path(out_dir) if out_dir else None, split=split,
                       progress=lambda m: click.echo(m, err=True))
     _emit(report, as_json, render_markdown)
+
+
+# ------------------------------------------------------ learn from judgments ---
+
+def _judgments(ctx: click.Context, data: str, catalog: str | None, index_name: str | None,
+               dead_letter: str | None):  # noqa: ANN202 - returns Judgments
+    """A BEIR folder, or a click log with its products from --catalog or --index."""
+    from .learn.judgments import catalog_passages, index_passages, load_judgments
+
+    path = Path(data)
+    products = None
+    if not path.is_dir():
+        if catalog:
+            products = catalog_passages(catalog)
+        elif index_name:
+            from .cluster.connection import connect
+
+            products = index_passages(connect(_settings(ctx)), index_name)
+    judgments = load_judgments(path, products=products)
+    if judgments.rejected:
+        target = Path(dead_letter) if dead_letter else _settings(ctx).home_dir / "dead-letter" / f"{path.stem}-judgments.jsonl"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", encoding="utf-8") as fh:
+            for rej in judgments.rejected:
+                fh.write(json.dumps(rej.as_dict(), ensure_ascii=False) + "\n")
+        click.echo(f"{len(judgments.rejected)} unusable line(s) written to {target}", err=True)
+    return judgments
+
+
+def _split(holdout: float, validation: float):  # noqa: ANN202 - returns SplitPolicy
+    from .learn.judgments import SplitPolicy
+
+    return SplitPolicy(holdout=holdout, validation=validation)
+
+
+_holdout = click.option("--holdout", type=float, default=0.5, show_default=True,
+                        help="Share of queries held out (by hash) for honest evaluation; 0 trains on all.")
+_validation = click.option("--validation", type=float, default=0.1, show_default=True,
+                           help="Share of queries for early stopping and tuning.")
+
+
+@main.command("train")
+@click.argument("data", type=click.Path(exists=True))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write.")
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file).")
+@click.option("--index", "index_name", help="Mine hard negatives from this index (and read a click log's products).")
+@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=5e-5, show_default=True)
+@click.option("--max-steps", type=int, help="Stop after this many steps.")
+@click.option("--eval-every", type=int, default=40, show_default=True)
+@click.option("--seed", type=int, default=13, show_default=True)
+@_holdout
+@_validation
+@click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go.")
+@click.option("--force", is_flag=True, help="Overwrite a non-empty --out folder.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def train_cmd(ctx: click.Context, data: str, out_dir: str, catalog: str | None, index_name: str | None,
+              holdout: float, validation: float, dead_letter: str | None, as_json: bool, **opts: Any) -> None:
+    """Fine-tune the encoder on judgments (a BEIR folder or a click log)."""
+    from .learn.train import TrainOptions, train_encoder
+    from .service import model_meta
+
+    settings = _settings(ctx)
+    model_meta(settings)  # converts the default e5 on first use
+    judgments = _judgments(ctx, data, catalog, index_name, dead_letter)
+    options = TrainOptions(out=Path(out_dir), index=index_name, split=_split(holdout, validation), **opts)
+    manifest = train_encoder(settings, judgments, options, say=lambda m: click.echo(m, err=True))
+    _emit(manifest, as_json, lambda d: (
+        f"{d['name']} written to {d['path']} (fingerprint {d['fingerprint']}); validation nDCG@10 "
+        f"{d['training']['validation_ndcg@10']['before']} -> {d['training']['validation_ndcg@10']['after']} "
+        f"after {d['training']['best_step']} of {d['training']['steps']} steps"))
+
+
+@main.command("tune")
+@click.argument("data", type=click.Path(exists=True))
+@_index_opt
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file).")
+@_holdout
+@_validation
+@click.option("--dry-run", is_flag=True, help="Measure, but leave the index's parameters as they are.")
+@click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def tune_cmd(ctx: click.Context, data: str, catalog: str | None, holdout: float, validation: float, dry_run: bool,
+             dead_letter: str | None, as_json: bool, **flags: Any) -> None:
+    """Learn fusion, kNN weight, rank window, translation blend and BM25 boosts for an index."""
+    from .learn.tune import store, tune
+    from .search.client import XLSearchClient
+
+    settings = _settings(ctx, **flags)
+    client = XLSearchClient(settings)
+    judgments = _judgments(ctx, data, catalog, settings.index, dead_letter)
+    result = tune(client, judgments, _split(holdout, validation), say=lambda m: click.echo(m, err=True))
+    tuning = None if dry_run else store(client, result, judgments)
+    data_out = {**result, "params": result["params"].as_dict(),
+                "per_language": {k: v.as_dict() for k, v in result["per_language"].items()},
+                "stored": None if tuning is None else {"version": tuning.version, "index": settings.index}}
+    _emit(data_out, as_json, lambda d: (
+        f"validation nDCG@10: defaults {d['defaults']}, tuned {d['tuned']} ({d['queries']} queries); "
+        + (f"stored as version {d['stored']['version']} in {d['stored']['index']}" if d["stored"] else
+           "defaults kept: the tuned parameters did not beat them" if not d["improved"] else "dry run: nothing stored")
+        + (f"\nparams: {d['params']}" if d["improved"] else "")
+        + "".join(f"\n{lang}: {p}" for lang, p in d["per_language"].items())))
 
 
 # ------------------------------------------------------- text and models ---

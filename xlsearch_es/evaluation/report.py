@@ -19,6 +19,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"translator {report['translator']}, index languages {', '.join(report['index_languages'])}. "
         f"Top {report['top_k']} per query. {report['unjudged_policy'].capitalize()}.",
         "",
+        f"Queries from the `{report.get('split', 'all')}` split (by query hash; `test` is never trained or "
+        "tuned on)." + (f" Fine-tuned from {report['base_model']}: `ft-` rows use the fine-tuned model, the "
+                        "others its base." if report.get("base_model") else ""),
+        "",
         "| variant | nDCG@10 | recall@100 | MRR@10 | p50 ms | p95 ms | what it is |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -26,6 +30,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         o = v["overall"]
         lines.append(f"| {v['variant']} | {_fmt(o['ndcg@10'])} | {_fmt(o['recall@100'])} | {_fmt(o['mrr@10'])} | "
                      f"{v['latency_ms']['p50']:.0f} | {v['latency_ms']['p95']:.0f} | {v['description']} |")
+    tuning = report.get("tuning")
+    if tuning:
+        lines += ["", f"Tuning (validation split): nDCG@10 {tuning['defaults']} with defaults, {tuning['tuned']} tuned"
+                  + ("" if tuning["improved"] else " (not better: defaults kept)")
+                  + f"; parameters {tuning['params']}"
+                  + "".join(f"; {lang}: {p}" for lang, p in (tuning.get("per_language") or {}).items()) + "."]
+    for note in report.get("notes") or []:
+        lines += ["", f"Note: {note}."]
     langs = report["languages"]
     lines += ["", "## nDCG@10 per query language", "",
               "| variant | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]

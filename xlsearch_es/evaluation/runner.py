@@ -22,6 +22,9 @@ from typing import Any, Callable, Iterator
 
 from ..config import Settings
 from ..errors import XLSearchError
+from ..learn.judgments import SplitPolicy, beir_hash, corpus_record
+from ..text.languages import iso639_1
+from ..text.normalize import normalize
 from .metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k
 
 TOP_K = 100
@@ -33,6 +36,7 @@ class Variant:
     description: str
     search: dict[str, Any]
     translator: str = "configured"  # or "none"
+    tuned: bool = False             # apply the parameters ``xlsearch tune`` learnt on the validation split
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -61,7 +65,12 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("hybrid-rrf-notranslate", "hybrid rrf with translation off (BM25 original + kNN alone)",
             {"mode": "hybrid", "fusion": "rrf", "query_vector": "original", "translate_query": False,
              "query_languages": []}),
+    Variant("hybrid-tuned", "hybrid with the parameters xlsearch tune learnt on the validation split",
+            {"mode": "hybrid"}, tuned=True),
 )
+# What a fine-tuned model's base is measured with, beside the fine-tuned rows.
+BASELINE_VARIANTS = ("knn-mean", "hybrid-auto", "hybrid-tuned")
+SPLITS = ("test", "validation", "train", "all")
 
 
 @dataclass
@@ -77,8 +86,10 @@ class Dataset:
 
 
 def load_dataset(path: Path, sample: int | None = None, seed: int = 13,
-                 languages: list[str] | None = None) -> Dataset:
-    """Queries and qrels of a BEIR folder; ``sample`` keeps N queries per language."""
+                 languages: list[str] | None = None, split: str = "all",
+                 policy: SplitPolicy | None = None) -> Dataset:
+    """Queries and qrels of a BEIR folder; ``split`` keeps one hash split of the
+    queries (see ``learn.judgments``), ``sample`` then keeps N per language."""
     for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
         if not (path / name).is_file():
             raise XLSearchError(f"{path} is not a BEIR dataset: {name} is missing")
@@ -93,6 +104,10 @@ def load_dataset(path: Path, sample: int | None = None, seed: int = 13,
     queries = [q for q in _read_jsonl(path / "queries.jsonl") if q["_id"] in qrels]
     if languages:
         queries = [q for q in queries if q.get("lang") in languages]
+    if split != "all":
+        policy = policy or SplitPolicy()
+        queries = [q for q in queries
+                   if policy.split_of(iso639_1(q.get("lang")) or "und", normalize(str(q["text"]))) == split]
     if sample:
         by_lang: dict[str, list[dict]] = defaultdict(list)
         for q in queries:
@@ -115,12 +130,7 @@ def corpus_as_catalog(path: Path, out: Path, doc_language: str = "en") -> int:
     n = 0
     with out.open("w", encoding="utf-8") as fh:
         for doc in _read_jsonl(path / "corpus.jsonl"):
-            text = (doc.get("text") or "").strip()
-            title = (doc.get("title") or "").strip() or text[:1000]
-            record = {"id": doc["_id"], "title": title, "language": doc_language}
-            if text and text != title:
-                record["description"] = text
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(corpus_record(doc, doc_language), ensure_ascii=False) + "\n")
             n += 1
     return n
 
@@ -160,8 +170,63 @@ def _round(v: float | None) -> float | None:
 
 def run_eval(settings: Settings, dataset_dir: Path, variants: list[str] | None = None, sample: int | None = None,
              languages: list[str] | None = None, out_dir: Path | None = None,
-             progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """Index the corpus, run every variant, write JSON/Markdown/PNG reports; return the report."""
+             progress: Callable[[str], None] = lambda m: None, split: str = "test") -> dict[str, Any]:
+    """Index the corpus, run every variant, write JSON/Markdown/PNG reports; return the report.
+
+    Queries come from one hash split (``test`` by default: the half no training
+    or tuning ever sees). A fine-tuned model (its manifest names its base) is
+    measured beside its base: base rows as named, fine-tuned rows prefixed ``ft-``.
+    """
+    from ..embed.store import read_manifest
+
+    if split not in SPLITS:
+        raise XLSearchError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    training = (read_manifest(Path(settings.model_ref)) or {}).get("training") if Path(settings.model_ref).is_dir() else None
+    policy = SplitPolicy(**training["split"]) if training and training.get("split") else SplitPolicy()
+    if training and training.get("data_hash") == beir_hash(dataset_dir) and split != "test":
+        raise XLSearchError(f"the model was trained on the {split!r} queries of {dataset_dir.name} (its manifest "
+                            "records this set's hash); it is reported only on --split test")
+    chosen = [v for v in VARIANTS if not variants or v.name in variants]
+    unknown = set(variants or []) - {v.name for v in VARIANTS}
+    if unknown:
+        raise XLSearchError(f"unknown variants {sorted(unknown)}; known: {', '.join(v.name for v in VARIANTS)}")
+    notes = []
+    if split != "test" and any(v.tuned for v in chosen):
+        chosen = [v for v in chosen if not v.tuned]
+        notes.append("tuned rows need --split test (tuning learns on the validation split); left out")
+    dataset = load_dataset(dataset_dir, sample=sample, languages=languages, split=split, policy=policy)
+    if not dataset.queries:
+        raise XLSearchError(f"no judged queries in {dataset_dir} (split {split})")
+
+    rows: list[VariantResult] = []
+    base_path = (training or {}).get("base_model_path")
+    if training and base_path and Path(base_path).is_dir():
+        base = _evaluate_model(settings.replace(model=base_path), dataset, dataset_dir, chosen, "", policy, progress)
+        model_dependent = [v for v in chosen if v.search.get("mode") != "bm25"]
+        tuned = _evaluate_model(settings, dataset, dataset_dir, model_dependent, "ft-", policy, progress)
+        rows = base["results"] + tuned["results"]
+        info = tuned
+    else:
+        info = _evaluate_model(settings, dataset, dataset_dir, chosen, "", policy, progress)
+        rows = info["results"]
+    report = {
+        "dataset": dataset.name, "queries": len(dataset.queries), "sample_per_language": sample, "split": split,
+        "split_policy": policy.as_dict(), "languages": dataset.languages, "index": info["index"],
+        "index_languages": info["index_languages"], "documents": info["documents"],
+        "ingest_seconds": info["ingest_seconds"], "model": info["model"], "base_model": (training or {}).get("base_model"),
+        "translator": info["translator"], "top_k": TOP_K, "tuning": info["tuning"], "notes": notes,
+        "variants": [r.__dict__ for r in rows],
+        "cross_lingual_gap": cross_lingual_gap(rows),
+        "unjudged_policy": "unjudged documents count as not relevant; queries without a relevant document are left out",
+    }
+    if out_dir:
+        write_reports(report, out_dir)
+    return report
+
+
+def _evaluate_model(settings: Settings, dataset: Dataset, dataset_dir: Path, variants: list[Variant], prefix: str,
+                    policy: SplitPolicy, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Index the corpus with ``settings``' model, tune if a variant wants it, run the variants."""
     from ..cluster.connection import connect
     from ..embed.encoder import Encoder, spec_from_settings
     from ..ingest.pipeline import IngestOptions, IngestPipeline
@@ -169,19 +234,12 @@ def run_eval(settings: Settings, dataset_dir: Path, variants: list[str] | None =
     from ..service import model_meta
     from ..translate.factory import make_translator
 
-    dataset = load_dataset(dataset_dir, sample=sample, languages=languages)
-    if not dataset.queries:
-        raise XLSearchError(f"no judged queries in {dataset_dir}")
-    chosen = [v for v in VARIANTS if not variants or v.name in variants]
-    unknown = set(variants or []) - {v.name for v in VARIANTS}
-    if unknown:
-        raise XLSearchError(f"unknown variants {sorted(unknown)}; known: {', '.join(v.name for v in VARIANTS)}")
-    index_langs = tuple(dict.fromkeys(["en"] + [l for l in dataset.languages if l != "und"]))
-    alias = f"eval-{dataset.name}-{settings.translator}".lower()
+    index_langs = tuple(dict.fromkeys(["en"] + [lg for lg in dataset.languages if lg != "und"]))
+    meta = model_meta(settings)
+    suffix = "" if settings.model is None else f"-{meta.fingerprint[:10]}"
+    alias = f"eval-{dataset.name}-{settings.translator}{suffix}".lower()
     settings = settings.replace(index=alias, languages=index_langs)
-
     client = connect(settings)
-    model_meta(settings)
     encoder = Encoder(spec_from_settings(settings))
     translator = make_translator(settings)
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,45 +251,52 @@ def run_eval(settings: Settings, dataset_dir: Path, variants: list[str] | None =
         ingest_s = time.perf_counter() - t0
 
     searchers: dict[str, XLSearchClient] = {}
-    results: list[VariantResult] = []
-    for variant in chosen:
-        key = variant.translator
+
+    def searcher(key: str) -> XLSearchClient:
         if key not in searchers:
             tr = translator if key == "configured" else make_translator(settings, "none")
             searchers[key] = XLSearchClient(settings, client=client, encoder=encoder, translator=tr)
-        searcher = searchers[key]
-        progress(f"{variant.name}: {len(dataset.queries)} queries")
-        runs: dict[str, list[str]] = {}
-        latencies: list[float] = []
-        errors = 0
-        for q in dataset.queries:
-            start = time.perf_counter()
-            try:
-                resp = searcher.search(q["text"], lang=q.get("lang"), k=TOP_K, **variant.search)
-                runs[q["_id"]] = [h.id for h in resp.hits]
-            except XLSearchError:
-                errors += 1
-                runs[q["_id"]] = []
-            latencies.append((time.perf_counter() - start) * 1e3)
-        overall, per_lang = evaluate_runs(dataset, runs)
-        results.append(VariantResult(
-            variant=variant.name, description=variant.description, overall=overall, per_language=per_lang,
-            latency_ms={"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1)},
-            queries=len(dataset.queries), errors=errors,
-        ))
+        return searchers[key]
 
-    report = {
-        "dataset": dataset.name, "queries": len(dataset.queries), "sample_per_language": sample,
-        "languages": dataset.languages, "index": ingest.index, "index_languages": list(index_langs),
-        "documents": docs, "ingest_seconds": round(ingest_s, 1), "model": encoder.meta().as_dict(),
-        "translator": translator.name, "top_k": TOP_K,
-        "variants": [r.__dict__ for r in results],
-        "cross_lingual_gap": cross_lingual_gap(results),
-        "unjudged_policy": "unjudged documents count as not relevant; queries without a relevant document are left out",
-    }
-    if out_dir:
-        write_reports(report, out_dir)
-    return report
+    tuning = None
+    if any(v.tuned for v in variants):
+        from ..learn.judgments import load_beir
+        from ..learn.tune import store, tune
+
+        progress(f"{prefix}tuning on the validation split of {dataset.name}")
+        result = tune(searcher("configured"), load_beir(dataset_dir), policy, say=progress)
+        stored = store(searcher("configured"), result, load_beir(dataset_dir))
+        tuning = {"defaults": result["defaults"], "tuned": result["tuned"], "improved": result["improved"],
+                  "params": result["params"].as_dict(), "version": stored.version if stored else None,
+                  "per_language": {k: v.as_dict() for k, v in result["per_language"].items()}}
+    results = [_run_variant(searcher(v.translator), dataset, v, prefix, progress) for v in variants]
+    return {"results": results, "index": ingest.index, "index_languages": list(index_langs), "documents": docs,
+            "ingest_seconds": round(ingest_s, 1), "model": encoder.meta().as_dict(), "translator": translator.name,
+            "tuning": tuning}
+
+
+def _run_variant(searcher: Any, dataset: Dataset, variant: Variant, prefix: str,
+                 progress: Callable[[str], None]) -> VariantResult:
+    progress(f"{prefix}{variant.name}: {len(dataset.queries)} queries")
+    runs: dict[str, list[str]] = {}
+    latencies: list[float] = []
+    errors = 0
+    for q in dataset.queries:
+        start = time.perf_counter()
+        try:
+            resp = searcher.search(q["text"], lang=q.get("lang"), k=TOP_K, use_tuning=variant.tuned, **variant.search)
+            runs[q["_id"]] = [h.id for h in resp.hits]
+        except XLSearchError:
+            errors += 1
+            runs[q["_id"]] = []
+        latencies.append((time.perf_counter() - start) * 1e3)
+    overall, per_lang = evaluate_runs(dataset, runs)
+    return VariantResult(
+        variant=prefix + variant.name, description=("fine-tuned model: " if prefix else "") + variant.description,
+        overall=overall, per_language=per_lang,
+        latency_ms={"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1)},
+        queries=len(dataset.queries), errors=errors,
+    )
 
 
 def cross_lingual_gap(results: list[VariantResult]) -> dict[str, dict[str, float | None]]:

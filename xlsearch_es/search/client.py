@@ -29,7 +29,8 @@ from ..service import check_compatible, model_meta, settings_for_index
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..translate.base import Translator
 from . import query_builder as qb
-from .fusion import Fused, reciprocal_rank, weighted_sum
+from .fusion import Fused, fuse
+from .tuning import SearchParams, Tuning
 from .understand import QueryAnalysis, analyze
 
 Mode = Literal["hybrid", "bm25", "knn"]
@@ -79,6 +80,7 @@ class SearchResponse:
     timings_ms: dict[str, float]
     truncated: bool = False
     notes: list[str] = field(default_factory=list)
+    tuning: dict[str, Any] = field(default_factory=dict)  # tuned parameters that applied, and their source
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +119,7 @@ class XLSearchClient:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="xlsearch")
         self.language_share = self._language_share()
         self.max_result_window = self._max_result_window()
+        self.tuning = Tuning.from_meta(meta)
         self.translation_weight: float | None = None  # None: from the catalog's language mix
 
     def _language_share(self) -> dict[str, float]:
@@ -173,14 +176,17 @@ class XLSearchClient:
     # ------------------------------------------------------------------ search --
     def search(self, query: str, lang: str | None = None, filters: qb.SearchFilters | None = None,
                k: int = 10, page: int = 1, mode: Mode = "hybrid", fusion: str = "auto",
-               explain: bool = False, rank_window: int = DEFAULT_RANK_WINDOW,
+               explain: bool = False, rank_window: int | None = None,
                knn_weight: float | None = None, query_vector: str = "mean", translate_query: bool = True,
-               query_languages: list[str] | None = None) -> SearchResponse:
+               query_languages: list[str] | None = None, translation_weight: float | None = None,
+               boosts: qb.BM25Boosts | None = None, use_tuning: bool = True) -> SearchResponse:
         """Search the alias.
 
         ``query_languages`` limits which index languages the query is expressed
         in (None: all; []: the original fields only); ``translate_query=False``
         keeps the query untranslated. Both exist to measure what each part adds.
+        Ranking knobs left at None/"auto" take the index's tuned values (``xlsearch
+        tune``) when it has them, else the built-in defaults.
         """
         if k < 1 or k > 1000:
             raise XLSearchError("k must be between 1 and 1000")
@@ -192,49 +198,109 @@ class XLSearchClient:
             raise XLSearchError("query_vector must be 'mean' or 'original'")
         if fusion not in FUSIONS:
             raise XLSearchError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}")
-        self._check_depth(mode, k, page, rank_window)
+        self._check_depth(mode, k, page, rank_window or DEFAULT_RANK_WINDOW)
         filters = filters or qb.SearchFilters()
         start = time.perf_counter()
-        targets = self.languages if query_languages is None else [l for l in self.languages if l in query_languages]
-        analysis = analyze(query, targets, self.translator, self.detector, lang, translate=translate_query)
+        analysis = self._analyze(query, lang, translate_query, query_languages)
         timings = dict(analysis.timings_ms)
         notes: list[str] = []
         if analysis.truncated:
             notes.append(f"query truncated to {len(analysis.text)} characters")
+        explicit = SearchParams(fusion=None if fusion == "auto" else fusion, knn_weight=knn_weight,
+                                rank_window=rank_window, translation_weight=translation_weight, boosts=boosts)
+        params, tuning = self._params(explicit, analysis.lang, use_tuning)
+        fusion, knn_weight = params.fusion or "auto", params.knn_weight
+        rank_window = params.rank_window or DEFAULT_RANK_WINDOW
+        self._check_depth(mode, k, page, rank_window)
         # The query's own language is one of the "translations" (the text itself):
         # it matches that language's fields, which hold translations of the rest.
-        bm25q = qb.bm25_query(analysis.text, analysis.translations, analysis.protected)
+        bm25q = qb.bm25_query(analysis.text, analysis.translations, analysis.protected, params.boosts or qb.BM25Boosts())
+        try:
+            resp = self._execute(analysis, bm25q, filters, k, page, mode, fusion, explain, rank_window, knn_weight,
+                                 query_vector, params, timings, start, notes)
+        except (ApiError, TransportError) as exc:
+            raise ClusterError(describe_error(exc, self.settings)) from None
+        resp.tuning = tuning
+        return resp
+
+    def _analyze(self, query: str, lang: str | None, translate: bool,
+                 query_languages: list[str] | None) -> QueryAnalysis:
+        targets = self.languages if query_languages is None else [lg for lg in self.languages if lg in query_languages]
+        return analyze(query, targets, self.translator, self.detector, lang, translate=translate)
+
+    def _params(self, explicit: SearchParams, lang: str, use_tuning: bool) -> tuple[SearchParams, dict[str, Any]]:
+        """Explicit arguments over the index's tuned values (the query language's override first)."""
+        if self.tuning is None or not use_tuning:
+            return explicit, {}
+        tuned, source = self.tuning.for_language(lang)
+        applied = {k: v for k, v in tuned.as_dict().items() if getattr(explicit, k) is None}
+        return explicit.over(tuned), ({"source": source, "applied": applied} if applied else {})
+
+    def _execute(self, analysis: QueryAnalysis, bm25q: dict, filters: qb.SearchFilters, k: int, page: int,
+                 mode: str, fusion: str, explain: bool, rank_window: int, knn_weight: float | None,
+                 query_vector: str, params: SearchParams, timings: dict[str, float], start: float,
+                 notes: list[str]) -> SearchResponse:
         offset = (page - 1) * k
         window = max(rank_window, offset + k)
         num_candidates = min(max(2 * window, 100), KNN_MAX_CANDIDATES)
+        if mode == "bm25":
+            resp = self._timed(timings, "bm25", lambda: self.es.search(
+                index=self.alias, **qb.bm25_request(bm25q, filters, size=k, from_=offset),
+                aggs=_facet_aggs()))
+            result = self._from_es(resp, analysis, "bm25", explain)
+            return self._finish(result, analysis, mode, None, page, k, timings, start, notes,
+                                total=resp["hits"]["total"]["value"], facets=_facets_from_aggs(resp))
+        used = self._resolve_fusion(fusion, notes) if mode == "hybrid" else "none"
+        knn_weight = KNN_WEIGHTS.get(used, 1.0) if knn_weight is None else knn_weight
+        bm25_future = None
+        if used in ("rrf", "minmax", "zscore"):
+            # BM25 does not need the vector: send it while the query is embedded.
+            body = {**qb.bm25_request(bm25q, filters, size=window, from_=0, highlight=False),
+                    "aggs": _facet_aggs()}
+            bm25_future = self._pool.submit(self._timed_search, body)
+        vector = self._embed(analysis, timings, query_vector, params.translation_weight)
+        if mode == "knn":
+            body = qb.knn_request(vector, self.vector_field, filters, k=window, num_candidates=num_candidates)
+            resp = self._timed(timings, "knn", lambda: self.es.search(index=self.alias, **body))
+            hits = self._from_es(resp, analysis, "knn", explain)
+            page_hits = self._highlight_page(hits[offset: offset + k], bm25q, analysis, timings)
+            return self._finish(page_hits, analysis, mode, None, page, k, timings, start,
+                                notes, total=len(hits), facets=_facets_from_hits(hits))
+        return self._hybrid(analysis, bm25q, vector, filters, k, page, offset, window, num_candidates,
+                            used, explain, knn_weight, timings, start, notes, bm25_future)
+
+
+    # ------------------------------------------------- ranked lists (for tuning) --
+    def understand(self, query: str, lang: str | None = None) -> QueryAnalysis:
+        """The query as search sees it: normalised, language, protected tokens, translations."""
+        return self._analyze(query, lang, True, None)
+
+    def bm25_ranked(self, analysis: QueryAnalysis, depth: int,
+                    boosts: qb.BM25Boosts | None = None) -> list[tuple[str, float]]:
+        """The BM25 list hybrid search fuses, ``depth`` deep, as (id, score)."""
+        bm25q = qb.bm25_query(analysis.text, analysis.translations, analysis.protected, boosts or qb.BM25Boosts())
+        body = {**qb.bm25_request(bm25q, qb.SearchFilters(), size=depth, highlight=False), "_source": False}
         try:
-            if mode == "bm25":
-                resp = self._timed(timings, "bm25", lambda: self.es.search(
-                    index=self.alias, **qb.bm25_request(bm25q, filters, size=k, from_=offset),
-                    aggs=_facet_aggs()))
-                result = self._from_es(resp, analysis, "bm25", explain)
-                return self._finish(result, analysis, mode, None, page, k, timings, start, notes,
-                                    total=resp["hits"]["total"]["value"], facets=_facets_from_aggs(resp))
-            used = self._resolve_fusion(fusion, notes) if mode == "hybrid" else "none"
-            knn_weight = KNN_WEIGHTS.get(used, 1.0) if knn_weight is None else knn_weight
-            bm25_future = None
-            if used in ("rrf", "minmax", "zscore"):
-                # BM25 does not need the vector: send it while the query is embedded.
-                body = {**qb.bm25_request(bm25q, filters, size=window, from_=0, highlight=False),
-                        "aggs": _facet_aggs()}
-                bm25_future = self._pool.submit(self._timed_search, body)
-            vector = self._embed(analysis, timings, query_vector)
-            if mode == "knn":
-                body = qb.knn_request(vector, self.vector_field, filters, k=window, num_candidates=num_candidates)
-                resp = self._timed(timings, "knn", lambda: self.es.search(index=self.alias, **body))
-                hits = self._from_es(resp, analysis, "knn", explain)
-                page_hits = self._highlight_page(hits[offset: offset + k], bm25q, analysis, timings)
-                return self._finish(page_hits, analysis, mode, None, page, k, timings, start,
-                                    notes, total=len(hits), facets=_facets_from_hits(hits))
-            return self._hybrid(analysis, bm25q, vector, filters, k, page, offset, window, num_candidates,
-                                used, explain, knn_weight, timings, start, notes, bm25_future)
+            hits = self.es.search(index=self.alias, **body)["hits"]["hits"]
         except (ApiError, TransportError) as exc:
             raise ClusterError(describe_error(exc, self.settings)) from None
+        return [(h["_id"], h["_score"]) for h in hits]
+
+    def knn_ranked(self, analysis: QueryAnalysis, depth: int,
+                   translation_weight: float | None = None) -> list[tuple[str, float]]:
+        """The kNN list hybrid search fuses, ``depth`` deep, as (id, score)."""
+        vector = self._embed(analysis, {}, "mean", translation_weight)
+        body = {**qb.knn_request(vector, self.vector_field, qb.SearchFilters(), k=depth,
+                                 num_candidates=min(max(2 * depth, 100), KNN_MAX_CANDIDATES)), "_source": False}
+        try:
+            hits = self.es.search(index=self.alias, **body)["hits"]["hits"]
+        except (ApiError, TransportError) as exc:
+            raise ClusterError(describe_error(exc, self.settings)) from None
+        return [(h["_id"], h["_score"]) for h in hits]
+
+    def default_fusion(self) -> str:
+        """What ``auto`` resolves to for this catalog."""
+        return self._resolve_fusion("auto", [])
 
     def _resolve_fusion(self, fusion: str, notes: list[str]) -> str:
         """The fusion to use for this catalog on this cluster (native retrievers only where probed)."""
@@ -283,8 +349,7 @@ class XLSearchClient:
         t0 = time.perf_counter()
         lists = {"bm25": [(h["_id"], h["_score"]) for h in bm25["hits"]["hits"]],
                  "knn": [(h["_id"], h["_score"]) for h in knn["hits"]["hits"]]}
-        weights = {"bm25": 1.0, "knn": knn_weight}
-        fused = reciprocal_rank(lists, weights=weights) if used == "rrf" else weighted_sum(lists, used, weights)
+        fused = fuse(lists, used, {"bm25": 1.0, "knn": knn_weight})
         docs = {h["_id"]: h for h in knn["hits"]["hits"]}
         docs.update({h["_id"]: h for h in bm25["hits"]["hits"]})
         all_hits = [self._hit(docs[f.id], analysis, f.score, f if explain else None) for f in fused]
@@ -315,7 +380,8 @@ class XLSearchClient:
                 hit.lang = hit.source_language if matched == ORIGINAL else matched
         return hits
 
-    def _embed(self, analysis: QueryAnalysis, timings: dict[str, float], query_vector: str) -> list[float]:
+    def _embed(self, analysis: QueryAnalysis, timings: dict[str, float], query_vector: str,
+               translation_weight: float | None = None) -> list[float]:
         """The kNN query vector.
 
         "mean" (default) adds to the query's embedding the mean embedding of its
@@ -326,7 +392,8 @@ class XLSearchClient:
         the query alone.
         """
         t0 = time.perf_counter()
-        weight = self.translation_weight_for(analysis.lang) if query_vector == "mean" else 0.0
+        weight = 0.0 if query_vector != "mean" else (
+            self.translation_weight_for(analysis.lang) if translation_weight is None else translation_weight)
         texts = [analysis.text]
         if weight > 0:  # embed translations only when they count
             texts += [t for t in dict.fromkeys(analysis.translations.values()) if t and t != analysis.text]

@@ -72,3 +72,13 @@ def weighted_sum(lists: dict[str, Ranked], method: str = "minmax",
         item.score = sum((weights or {}).get(name, 1.0) * normalised[name].get(item.id, floors[name])
                          for name in lists)
     return _sorted(items)
+
+
+CLIENT_FUSIONS = ("rrf", "zscore", "minmax")
+
+
+def fuse(lists: dict[str, Ranked], method: str, weights: dict[str, float]) -> list[Fused]:
+    """One client-side fusion by name: reciprocal rank, or a normalised weighted sum."""
+    if method == "rrf":
+        return reciprocal_rank(lists, weights=weights)
+    return weighted_sum(lists, method, weights)

@@ -116,28 +116,51 @@ def filter_clauses(f: SearchFilters) -> list[dict[str, Any]]:
     return out
 
 
-def bm25_query(original: str, translations: Mapping[str, str], protected: Sequence[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BM25Boosts:
+    """Weights of the BM25 clauses; the defaults are the module constants, tuned
+    values come from ``xlsearch tune``."""
+
+    title: float = FIELD_WEIGHTS["title"]
+    brand: float = FIELD_WEIGHTS["brand"]
+    category: float = FIELD_WEIGHTS["category"]
+    description: float = FIELD_WEIGHTS["description"]
+    original: float = ORIGINAL_BOOST
+    phrase: float = PHRASE_BOOST
+    protected: float = PROTECTED_BOOST
+
+    def field_weights(self) -> dict[str, float]:
+        return {"title": self.title, "brand": self.brand, "category": self.category, "description": self.description}
+
+
+def bm25_query(original: str, translations: Mapping[str, str], protected: Sequence[str],
+               boosts: BM25Boosts = BM25Boosts()) -> dict[str, Any]:
     """Scoring clauses over the original and translated fields (no filters)."""
     should: list[dict[str, Any]] = []
+    weights = boosts.field_weights()
 
     def fields_for(lang: str, boost: float) -> list[str]:
-        return [f"{f}.{lang}^{w * boost:g}" for f, w in FIELD_WEIGHTS.items()]
+        return [f"{f}.{lang}^{w * boost:g}" for f, w in weights.items() if w > 0]
+
+    def phrase(field: str, text: str) -> None:
+        if boosts.phrase > 0:
+            should.append({"match_phrase": {field: {"query": text, "boost": boosts.phrase, "slop": 1}}})
 
     if original:
-        should.append({"multi_match": {"query": original, "fields": fields_for(ORIGINAL, ORIGINAL_BOOST),
+        should.append({"multi_match": {"query": original, "fields": fields_for(ORIGINAL, boosts.original),
                                        "type": "best_fields", "tie_breaker": 0.3,
                                        "minimum_should_match": MINIMUM_SHOULD_MATCH}})
-        should.append({"match_phrase": {f"title.{ORIGINAL}": {"query": original, "boost": PHRASE_BOOST, "slop": 1}}})
+        phrase(f"title.{ORIGINAL}", original)
     for lang, text in sorted(translations.items()):
         if not text:
             continue
         should.append({"multi_match": {"query": text, "fields": fields_for(lang, 1.0),
                                        "type": "best_fields", "tie_breaker": 0.3,
                                        "minimum_should_match": TRANSLATION_MINIMUM_SHOULD_MATCH}})
-        should.append({"match_phrase": {f"title.{lang}": {"query": text, "boost": PHRASE_BOOST, "slop": 1}}})
+        phrase(f"title.{lang}", text)
     for token in dict.fromkeys(t.casefold() for t in protected):
-        should.append({"term": {"protected_tokens": {"value": token, "boost": PROTECTED_BOOST}}})
-        should.append({"term": {"brand_exact": {"value": token, "boost": PROTECTED_BOOST}}})
+        should.append({"term": {"protected_tokens": {"value": token, "boost": boosts.protected}}})
+        should.append({"term": {"brand_exact": {"value": token, "boost": boosts.protected}}})
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 

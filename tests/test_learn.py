@@ -1,0 +1,259 @@
+"""Learning from judgments: splits, click logs, fine-tuning, tuning, honest evaluation.
+
+Training runs the real e5 for a few steps on a small set built here; tuning and
+the three-command flow (train -> ingest --rebuild --model -> tune) run on the
+real node.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from xlsearch_es.cli import main
+from xlsearch_es.errors import XLSearchError
+from xlsearch_es.learn.judgments import SplitPolicy, load_beir, load_click_log
+
+# Product families, each with shopper phrasings in several languages. Phrasings
+# share words with each other, not with the product text, so there is something
+# to learn, and a held-out phrasing can profit from the training ones.
+FAMILIES = {
+    "c1": ("garden hose reel", ["wasserschlauch trommel", "manguera jardin carrete", "hose cart green",
+                                "schlauchwagen garten", "carrete de manguera", "hose reel wall mount",
+                                "gartenschlauch aufroller", "manguera enrollador"]),
+    "c2": ("kids bicycle helmet", ["fahrradhelm kinder", "casco bici niño", "toddler bike helmet",
+                                   "kinderhelm fahrrad", "casco infantil bicicleta", "helmet for kids cycling",
+                                   "helm kind rad", "casco ciclismo niños"]),
+    "c3": ("stainless steel thermos bottle", ["thermoskanne edelstahl", "termo acero inoxidable", "vacuum flask",
+                                              "isolierflasche", "botella termica", "insulated bottle 1l",
+                                              "trinkflasche warm halten", "termo para cafe"]),
+    "c4": ("wireless gaming mouse", ["kabellose maus gaming", "raton inalambrico juegos", "gamer mouse rgb",
+                                     "funkmaus spiele", "mouse gamer inalambrico", "esports mouse wireless",
+                                     "maus für gamer", "raton gaming"]),
+    "c5": ("yoga mat non slip", ["yogamatte rutschfest", "esterilla yoga antideslizante", "exercise mat thick",
+                                 "gymnastikmatte", "colchoneta ejercicio", "pilates mat",
+                                 "fitnessmatte dick", "tapete de yoga"]),
+    "c6": ("led desk lamp", ["schreibtischlampe led", "lampara escritorio led", "reading light table",
+                             "tischleuchte büro", "flexo de estudio", "study lamp dimmable",
+                             "leselampe tisch", "luz de mesa"]),
+}
+
+
+def _lang(text: str) -> str:
+    german = ("ü", "ö", "ä", "schlauch", "kinder", "maus", "matte", "lampe", "helm", "flasche", "kanne",
+              "leuchte", "gymnastik", "warm", "garten", "trommel", "spiele", "funk")
+    spanish = ("manguera", "casco", "termo", "raton", "esterilla", "lampara", "flexo", "botella", "colchoneta",
+               "tapete", "luz", "carrete", "niño", "mouse gamer", "bicicleta")
+    if any(w in text for w in spanish):
+        return "es"
+    return "de" if any(w in text for w in german) else "en"
+
+
+@pytest.fixture
+def tiny_beir(tmp_path: Path) -> Path:
+    folder = tmp_path / "tiny-shop"
+    (folder / "qrels").mkdir(parents=True)
+    docs = {cid: title for cid, (title, _) in FAMILIES.items()}
+    docs.update({"d1": "garden hose nozzle", "d2": "adult road bike helmet", "d3": "plastic water bottle",
+                 "d4": "wired office mouse", "d5": "yoga block cork", "d6": "ceiling lamp"})
+    with (folder / "corpus.jsonl").open("w") as fh:
+        for did, title in docs.items():
+            fh.write(json.dumps({"_id": did, "title": title, "text": f"home > {title}"}) + "\n")
+    rows = ["query-id\tcorpus-id\tscore"]
+    with (folder / "queries.jsonl").open("w") as fh:
+        for cid, (_, phrasings) in FAMILIES.items():
+            for i, text in enumerate(phrasings):
+                qid = f"{cid}-q{i}"
+                fh.write(json.dumps({"_id": qid, "text": text, "lang": _lang(text)}, ensure_ascii=False) + "\n")
+                rows.append(f"{qid}\t{cid}\t1")
+                rows.append(f"{qid}\td{cid[1]}\t0")  # the look-alike is judged not relevant
+    (folder / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+POLICY = SplitPolicy(holdout=0.25, validation=0.2)
+
+
+def test_split_is_stable_and_ignores_case_and_spacing() -> None:
+    policy = SplitPolicy()
+    assert policy.split_of("de", "Rotes  Kleid") == policy.split_of("de", "rotes kleid")
+    counts = {s: 0 for s in ("train", "validation", "test")}
+    for i in range(4000):
+        counts[policy.split_of("en", f"query {i}")] += 1
+    assert 0.47 < counts["test"] / 4000 < 0.53 and 0.08 < counts["validation"] / 4000 < 0.12
+    with pytest.raises(XLSearchError):
+        SplitPolicy(holdout=0.95, validation=0.1)
+
+
+def test_click_log_grades_and_dead_letters(tmp_path: Path) -> None:
+    log = tmp_path / "clicks.jsonl"
+    log.write_text("\n".join([
+        json.dumps({"query": "rotes kleid", "product_id": "p1", "clicks": 3, "lang": "de"}),
+        json.dumps({"query": "Rotes  Kleid", "product_id": "p1", "purchases": 1, "lang": "de"}),
+        json.dumps({"query": "rotes kleid", "product_id": "p2", "clicks": 0, "lang": "de"}),
+        json.dumps({"query": "red dress", "product_id": 7}),
+        "{broken",
+        json.dumps({"query": "", "product_id": "p1"}),
+        json.dumps({"query": "x", "product_id": "unknown"}),
+        json.dumps({"query": "x", "product_id": "p1", "clicks": "many"}),
+        json.dumps({"query": "x", "product_id": "p1", "lang": "german"}),
+    ]) + "\n")
+    j = load_click_log(log, {"p1": "red dress", "p2": "blue dress", "7": "red gown"})
+    grades = {j.queries[q].text: g for q, g in j.qrels.items()}
+    assert grades["rotes kleid"] == {"p1": 2, "p2": 0} and grades["red dress"] == {"7": 1}
+    reasons = {r.line: r.reason for r in j.rejected}
+    assert set(reasons) == {5, 6, 7, 8, 9}
+    assert "missing query" in reasons[6] and "not in the catalog" in reasons[7] and "clicks" in reasons[8]
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_fine_tuning_lowers_the_loss_and_lifts_held_out_queries(model_settings, tiny_beir, tmp_path) -> None:
+    from xlsearch_es.embed.encoder import Encoder, spec_from_settings
+    from xlsearch_es.learn.train import TrainOptions, train_encoder
+
+    judgments = load_beir(tiny_beir)
+    held_out = judgments.split(POLICY, "test")
+    assert held_out and judgments.split(POLICY, "train")
+    out = tmp_path / "ft"
+    options = TrainOptions(out=out, epochs=6, batch_size=8, learning_rate=1e-4, eval_every=5, patience=10,
+                           split=POLICY, seed=3)
+    manifest = train_encoder(model_settings, judgments, options, say=lambda m: None)
+    losses = manifest["training"]
+    assert manifest["fingerprint"] and manifest["training"]["data_hash"] == judgments.data_hash
+    history = [v["ndcg@10"] for v in losses["validation_history"]]
+    assert max(history) >= history[0]
+
+    def margins(model_dir: str) -> float:
+        enc = Encoder(spec_from_settings(model_settings.replace(model=model_dir)))
+        ids = sorted(judgments.passages)
+        docs = enc.encode([judgments.passages[i] for i in ids], role="passage")
+        total = 0.0
+        for q in held_out:
+            sims = dict(zip(ids, enc.encode([q.text], role="query")[0] @ docs.T))
+            rel = next(iter(judgments.relevant(q.id)))
+            total += sims[rel] - max(v for d, v in sims.items() if d != rel)
+        return total / len(held_out)
+
+    assert margins(str(out)) > margins(model_settings.model_ref) + 0.01
+    saved = json.loads((out / "xlsearch_manifest.json").read_text())
+    assert saved["training"]["base_fingerprint"] and saved["query_prefix"] == "query: "
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_training_loss_falls(model_settings, tiny_beir, tmp_path) -> None:
+    from xlsearch_es.learn.judgments import load_beir as load
+    from xlsearch_es.learn.train import TrainOptions, _Batches, _Step, hard_negatives
+    from xlsearch_es.embed.encoder import Encoder, spec_from_settings
+
+    judgments = load(tiny_beir)
+    encoder = Encoder(spec_from_settings(model_settings))
+    train_q = judgments.split(POLICY, "train")
+    negatives = hard_negatives(judgments, {q.id: sorted(judgments.passages) for q in train_q})
+    assert all(d not in judgments.relevant(q.id) for q in train_q for d in negatives[q.id])
+    batches = _Batches(judgments, train_q, negatives, batch_size=8, seed=1)
+    step = _Step(encoder, judgments, TrainOptions(out=tmp_path, learning_rate=1e-4), total_steps=24)
+    losses = [step(b) for e in range(4) for b in batches.epoch(e)][:24]
+    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4
+
+
+@pytest.mark.es
+@pytest.mark.model
+@pytest.mark.slow
+def test_three_commands_train_rebuild_tune(es_settings, model_settings, tiny_beir, index_name, tmp_path) -> None:
+    """A shop's flow: train on judgments, rebuild the index with the model, tune it."""
+    from xlsearch_es.evaluation.runner import corpus_as_catalog
+
+    catalog = tmp_path / "catalog.jsonl"
+    corpus_as_catalog(tiny_beir, catalog)
+    runner = CliRunner()
+    base = ["--url", es_settings.es_url]
+    first = runner.invoke(main, base + ["ingest", str(catalog), "--index", index_name, "--languages", "en,de,es",
+                                        "--translator", "none", "--json"])
+    assert first.exit_code == 0, first.output
+    out = tmp_path / "model"
+    trained = runner.invoke(main, base + ["train", str(tiny_beir), "--out", str(out), "--epochs", "2",
+                                          "--batch-size", "8", "--holdout", "0.25", "--validation", "0.2",
+                                          "--index", index_name, "--json"])
+    assert trained.exit_code == 0, trained.output
+    manifest = json.loads(trained.output[trained.output.index("{"):])
+    rebuilt = runner.invoke(main, base + ["--model", str(out), "ingest", str(catalog), "--index", index_name,
+                                          "--rebuild", "--translator", "none", "--json"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    tuned = runner.invoke(main, base + ["--model", str(out), "tune", str(tiny_beir), "--index", index_name,
+                                        "--holdout", "0.25", "--validation", "0.2", "--json"])
+    assert tuned.exit_code == 0, tuned.output
+    result = json.loads(tuned.output[tuned.output.index("{"):])
+    assert result["queries"] >= 10 and result["tuned"] >= result["defaults"]
+    from xlsearch_es.cluster.connection import connect
+    from xlsearch_es.cluster.indices import read_meta
+
+    meta = read_meta(connect(es_settings), index_name)
+    assert meta["model"]["fingerprint"] == manifest["fingerprint"]
+    assert meta["tuning_history"][-1]["data"] == "tiny-shop"
+    if result["improved"]:
+        assert meta["tuning"]["version"] == 1
+        shown = runner.invoke(main, base + ["--model", str(out), "search", "hose reel", "--index", index_name,
+                                            "--explain"])
+        assert shown.exit_code == 0 and "tuned (v1" in shown.output
+    else:
+        assert "tuning" not in meta and meta["tuning_history"][-1]["kept_defaults"]
+
+
+@pytest.mark.es
+@pytest.mark.model
+def test_tuning_is_stored_versioned_and_explicit_arguments_win(es_settings, model_settings, encoder, tiny_beir,
+                                                               index_name, tmp_path) -> None:
+    from xlsearch_es.cluster.connection import connect
+    from xlsearch_es.evaluation.runner import corpus_as_catalog
+    from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
+    from xlsearch_es.learn.tune import store
+    from xlsearch_es.search.client import XLSearchClient
+    from xlsearch_es.search.tuning import SearchParams
+    from xlsearch_es.translate.factory import make_translator
+
+    settings_ = es_settings.replace(index=index_name, languages=("en", "de", "es"), home=model_settings.home,
+                                    translator="none")
+    catalog = tmp_path / "catalog.jsonl"
+    corpus_as_catalog(tiny_beir, catalog)
+    es = connect(settings_)
+    translator = make_translator(settings_)
+    IngestPipeline(settings_, es, encoder, translator, IngestOptions(path=str(catalog))).run()
+    client = XLSearchClient(settings_, client=es, encoder=encoder, translator=translator)
+    judgments = load_beir(tiny_beir)
+    params = SearchParams(fusion="rrf", knn_weight=8.0, rank_window=50)
+    result = {"improved": True, "params": params, "per_language": {"de": SearchParams(knn_weight=0.5)},
+              "queries": 12, "defaults": 0.5, "tuned": 0.6}
+    assert store(client, result, judgments).version == 1
+    assert store(client, result, judgments).version == 2
+    fresh = XLSearchClient(settings_, client=es, encoder=encoder, translator=translator)
+    resp = fresh.search("hose reel", lang="en", k=3)
+    assert resp.fusion == "rrf" and resp.tuning["applied"]["knn_weight"] == 8.0
+    assert resp.tuning["source"] == "v2"
+    de = fresh.search("schlauchwagen", lang="de", k=3)
+    assert de.tuning["applied"]["knn_weight"] == 0.5 and "de override" in de.tuning["source"]
+    explicit = fresh.search("hose reel", lang="en", k=3, fusion="zscore", knn_weight=1.0)
+    assert explicit.fusion == "zscore" and "knn_weight" not in explicit.tuning.get("applied", {})
+    # A tune that does not beat the defaults clears the stored parameters and says so.
+    store(fresh, {**result, "improved": False}, judgments)
+    meta = es.indices.get_mapping(index=index_name)
+    meta = next(iter(meta.values()))["mappings"]["_meta"]
+    assert "tuning" not in meta and meta["tuning_history"][-1]["kept_defaults"]
+
+
+def test_eval_refuses_to_report_a_model_on_queries_it_was_trained_on(tiny_beir, tmp_path, base_settings) -> None:
+    from xlsearch_es.evaluation.runner import run_eval
+    from xlsearch_es.learn.judgments import beir_hash
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "xlsearch_manifest.json").write_text(json.dumps({
+        "name": "ft", "fingerprint": "abc", "dims": 384,
+        "training": {"data_hash": beir_hash(tiny_beir), "split": SplitPolicy().as_dict()}}))
+    for split in ("all", "train", "validation"):
+        with pytest.raises(XLSearchError, match="reported only on --split test"):
+            run_eval(base_settings.replace(model=str(model)), tiny_beir, split=split)

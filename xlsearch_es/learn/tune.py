@@ -1,0 +1,180 @@
+"""``xlsearch tune``: learn the search parameters of one index from judgments.
+
+On the validation split (by query hash, so never the held-out queries), each
+query's BM25 and kNN lists are fetched once per setting that changes them
+(BM25 boosts, translation blend) and fused offline for every fusion method,
+kNN weight and rank window: the same ``fuse`` the client runs, so what is
+measured here is what search does. Coordinate ascent from the defaults, then
+per-language overrides where a language has enough queries and a clear gain.
+The result is stored, versioned, in the index ``_meta``; the client applies it
+without flags. A result that does not beat the defaults leaves them in place.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from ..errors import XLSearchError
+from ..evaluation.metrics import mean, ndcg_at_k
+from ..search.client import DEFAULT_RANK_WINDOW, KNN_WEIGHTS, XLSearchClient
+from ..search.fusion import CLIENT_FUSIONS, fuse
+from ..search.query_builder import BM25Boosts
+from ..search.tuning import META_KEY, SearchParams, Tuning
+from .judgments import Judgments, Query, SplitPolicy
+
+DEPTH = 200
+KNN_WEIGHT_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+WINDOW_GRID = (50, 100, 200)
+TRANSLATION_GRID = (0.0, 1.0, 4.0)
+BOOST_GRID = (
+    BM25Boosts(phrase=0.0), BM25Boosts(phrase=4.0), BM25Boosts(original=1.0), BM25Boosts(original=2.0),
+    BM25Boosts(category=3.0), BM25Boosts(description=0.5), BM25Boosts(title=2.0, category=2.0),
+)
+MIN_GAIN = 0.002            # below this a tuned value is noise: keep the defaults
+MIN_LANGUAGE_QUERIES = 30
+MIN_LANGUAGE_GAIN = 0.02
+
+
+@dataclass
+class _Lists:
+    """Per validation query: its analysis and cached ranked lists by setting."""
+
+    query: Query
+    analysis: Any
+    bm25: dict[BM25Boosts, list[tuple[str, float]]]
+    knn: dict[float | None, list[tuple[str, float]]]
+
+
+class Tuner:
+    def __init__(self, client: XLSearchClient, judgments: Judgments, queries: list[Query],
+                 say: Callable[[str], None]):
+        self.client, self.judgments, self.say = client, judgments, say
+        self.items = [_Lists(q, client.understand(q.text, q.lang if q.lang != "und" else None), {}, {})
+                      for q in queries]
+
+    def _bm25(self, item: _Lists, boosts: BM25Boosts) -> list[tuple[str, float]]:
+        if boosts not in item.bm25:
+            item.bm25[boosts] = self.client.bm25_ranked(item.analysis, DEPTH, boosts)
+        return item.bm25[boosts]
+
+    def _knn(self, item: _Lists, weight: float | None) -> list[tuple[str, float]]:
+        if weight not in item.knn:
+            item.knn[weight] = self.client.knn_ranked(item.analysis, DEPTH, weight)
+        return item.knn[weight]
+
+    def score(self, p: SearchParams, items: list[_Lists] | None = None) -> float:
+        """Mean validation nDCG@10 of hybrid search with these (complete) parameters."""
+        values = []
+        for item in items if items is not None else self.items:
+            window = p.rank_window or DEFAULT_RANK_WINDOW
+            lists = {"bm25": self._bm25(item, p.boosts or BM25Boosts())[:window],
+                     "knn": self._knn(item, p.translation_weight)[:window]}
+            ranked = [f.id for f in fuse(lists, p.fusion or "rrf", {"bm25": 1.0, "knn": p.knn_weight or 1.0})]
+            values.append(ndcg_at_k(ranked, self.judgments.qrels.get(item.query.id, {}), 10))
+        return float(mean([v for v in values if v is not None]) or 0.0)
+
+    def best_fusion(self, base: SearchParams, items: list[_Lists] | None = None) -> tuple[SearchParams, float]:
+        """Every client-side fusion x kNN weight x rank window, lists fetched once."""
+        grid = [replace(base, fusion=f, knn_weight=w, rank_window=r)
+                for f, w, r in itertools.product(CLIENT_FUSIONS, KNN_WEIGHT_GRID, WINDOW_GRID)]
+        scored = [(self.score(p, items), p) for p in grid]
+        best_score, best = max(scored, key=lambda sp: sp[0])
+        return best, best_score
+
+    def best_of(self, candidates: list[SearchParams], items: list[_Lists] | None = None) -> tuple[SearchParams, float]:
+        scored = [(self.score(p, items), p) for p in candidates]
+        best_score, best = max(scored, key=lambda sp: sp[0])
+        return best, best_score
+
+
+def defaults_for(client: XLSearchClient) -> SearchParams:
+    """The built-in defaults, spelt out (what an untuned search does)."""
+    fusion = client.default_fusion()
+    return SearchParams(fusion=fusion, knn_weight=KNN_WEIGHTS.get(fusion, 1.0), rank_window=DEFAULT_RANK_WINDOW,
+                        translation_weight=None, boosts=BM25Boosts())
+
+
+def tune(client: XLSearchClient, judgments: Judgments, split: SplitPolicy,
+         say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
+    """Find better parameters on the validation split; a report with before/after."""
+    queries = [q for q in judgments.split(split, "validation")]
+    if len(queries) < 10:
+        raise XLSearchError(f"only {len(queries)} validation queries with a relevant product; tuning needs 10 or more")
+    t0 = time.perf_counter()
+    tuner = Tuner(client, judgments, queries, say)
+    defaults = defaults_for(client)
+    base_score = tuner.score(defaults)
+    say(f"tune: {len(queries)} validation queries; defaults score nDCG@10 {base_score:.4f}")
+    best, best_score = tuner.best_fusion(defaults)
+    best, best_score = tuner.best_of([best] + [replace(best, translation_weight=t) for t in TRANSLATION_GRID])
+    best, best_score = tuner.best_of([best] + [replace(best, boosts=b) for b in BOOST_GRID])
+    best, best_score = tuner.best_fusion(best)
+    say(f"tune: global {best_score:.4f} with {best.as_dict()}")
+    per_language = _per_language(tuner, best, say)
+    overall = _overall(tuner, best, per_language)
+    improved = overall >= base_score + MIN_GAIN
+    return {"queries": len(queries), "defaults": round(base_score, 4), "tuned": round(overall, 4),
+            "improved": improved, "params": best, "per_language": per_language if improved else {},
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _per_language(tuner: Tuner, best: SearchParams, say: Callable[[str], None]) -> dict[str, SearchParams]:
+    out = {}
+    by_lang: dict[str, list[_Lists]] = {}
+    for item in tuner.items:
+        by_lang.setdefault(item.query.lang, []).append(item)
+    for lang, items in sorted(by_lang.items()):
+        if len(items) < MIN_LANGUAGE_QUERIES:
+            continue
+        global_score = tuner.score(best, items)
+        cand, score = tuner.best_fusion(best, items)
+        cand, score = tuner.best_of([cand] + [replace(cand, translation_weight=t) for t in TRANSLATION_GRID], items)
+        if score >= global_score + MIN_LANGUAGE_GAIN:
+            diff = SearchParams(**{k: v for k, v in vars(cand).items() if getattr(best, k) != v})
+            out[lang] = diff
+            say(f"tune: {lang} override {diff.as_dict()} ({global_score:.4f} -> {score:.4f}, {len(items)} queries)")
+    return out
+
+
+def _overall(tuner: Tuner, best: SearchParams, per_language: dict[str, SearchParams]) -> float:
+    values = []
+    for item in tuner.items:
+        p = per_language[item.query.lang].over(best) if item.query.lang in per_language else best
+        values.append(tuner.score(p, [item]))
+    return float(mean(values) or 0.0)
+
+
+def store(client: XLSearchClient, result: dict[str, Any], judgments: Judgments) -> Tuning | None:
+    """Write the tuning into the index ``_meta`` (next version), or clear it when defaults won."""
+    from ..cluster.indices import index_meta, resolve_alias
+
+    es = client.es
+    target = resolve_alias(es, client.alias) or client.alias
+    meta = index_meta(es, target)
+    previous = (meta.get(META_KEY) or {}).get("version", 0) if isinstance(meta.get(META_KEY), dict) else 0
+    history = list(meta.get("tuning_history") or [])
+    tuning = None
+    if result["improved"]:
+        tuning = Tuning(version=int(previous) + 1, params=result["params"], per_language=result["per_language"],
+                        data=judgments.name, data_hash=judgments.data_hash,
+                        model_fingerprint=str((meta.get("model") or {}).get("fingerprint", "")),
+                        validation={"queries": result["queries"], "ndcg@10_defaults": result["defaults"],
+                                    "ndcg@10_tuned": result["tuned"]},
+                        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        meta[META_KEY] = tuning.as_meta()
+        history.append({"version": tuning.version, "created_at": tuning.created_at, "data": judgments.name,
+                        "validation": tuning.validation})
+    else:
+        meta.pop(META_KEY, None)
+        history.append({"version": int(previous), "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "data": judgments.name, "kept_defaults": True,
+                        "validation": {"ndcg@10_defaults": result["defaults"], "ndcg@10_tuned": result["tuned"]}})
+    meta["tuning_history"] = history[-10:]
+    es.indices.put_mapping(index=target, meta=meta)
+    client.tuning = tuning
+    return tuning
