@@ -177,17 +177,17 @@ def test_three_commands_train_rebuild_tune(es_settings, model_settings, tiny_bei
     assert first.exit_code == 0, first.output
     out = tmp_path / "model"
     trained = runner.invoke(main, base + ["train", str(tiny_beir), "--out", str(out), "--epochs", "2",
-                                          "--batch-size", "8", "--holdout", "0.25", "--validation", "0.2",
+                                          "--batch-size", "8", "--holdout", "0.2", "--validation", "0.35",
                                           "--index", index_name, "--json"])
     assert trained.exit_code == 0, trained.output
-    manifest = json.loads(trained.output[trained.output.index("{"):])
+    manifest = json.loads(trained.stdout)
     rebuilt = runner.invoke(main, base + ["--model", str(out), "ingest", str(catalog), "--index", index_name,
                                           "--rebuild", "--translator", "none", "--json"])
     assert rebuilt.exit_code == 0, rebuilt.output
     tuned = runner.invoke(main, base + ["--model", str(out), "tune", str(tiny_beir), "--index", index_name,
-                                        "--holdout", "0.25", "--validation", "0.2", "--json"])
+                                        "--holdout", "0.2", "--validation", "0.35", "--json"])
     assert tuned.exit_code == 0, tuned.output
-    result = json.loads(tuned.output[tuned.output.index("{"):])
+    result = json.loads(tuned.stdout)
     assert result["queries"] >= 10 and result["tuned"] >= result["defaults"]
     from xlsearch_es.cluster.connection import connect
     from xlsearch_es.cluster.indices import read_meta
@@ -257,3 +257,37 @@ def test_eval_refuses_to_report_a_model_on_queries_it_was_trained_on(tiny_beir, 
     for split in ("all", "train", "validation"):
         with pytest.raises(XLSearchError, match="reported only on --split test"):
             run_eval(base_settings.replace(model=str(model)), tiny_beir, split=split)
+
+
+@pytest.mark.es
+@pytest.mark.model
+@pytest.mark.slow
+def test_reranker_trains_from_the_encoder_and_reorders_the_top(es_settings, model_settings, encoder, tiny_beir,
+                                                                 index_name, tmp_path) -> None:
+    from xlsearch_es.cluster.connection import connect
+    from xlsearch_es.evaluation.runner import corpus_as_catalog
+    from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
+    from xlsearch_es.learn.rerank import Reranker, RerankOptions, train_reranker
+    from xlsearch_es.search.client import XLSearchClient
+    from xlsearch_es.translate.factory import make_translator
+
+    out = tmp_path / "reranker"
+    manifest = train_reranker(model_settings, load_beir(tiny_beir), RerankOptions(out=out, split=POLICY),
+                              say=lambda m: None)
+    assert manifest["kind"] == "reranker" and manifest["training"]["steps"] >= 3
+    reranker = Reranker(str(out))
+    assert len(reranker.score("hose reel", ["garden hose reel", "led desk lamp"])) == 2
+
+    settings_ = es_settings.replace(index=index_name, languages=("en",), home=model_settings.home, translator="none")
+    catalog = tmp_path / "catalog.jsonl"
+    corpus_as_catalog(tiny_beir, catalog)
+    es = connect(settings_)
+    translator = make_translator(settings_)
+    IngestPipeline(settings_, es, encoder, translator, IngestOptions(path=str(catalog))).run()
+    client = XLSearchClient(settings_, client=es, encoder=encoder, translator=translator, reranker=reranker)
+    ranked = client.search("garden hose", k=20, fusion="rrf", explain=True)
+    plain = client.search("garden hose", k=20, fusion="rrf", explain=True, rerank=False)
+    assert "rerank" in ranked.timings_ms and "rerank" not in plain.timings_ms
+    assert all("rerank" in h.components["scores"] for h in ranked.hits)
+    assert sorted(h.id for h in ranked.hits) == sorted(h.id for h in plain.hits)
+    assert [h.score for h in ranked.hits] == sorted((h.score for h in ranked.hits), reverse=True)

@@ -56,6 +56,7 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -
 @click.option("--ca-certs", "es_ca_certs", help="CA bundle for https (ELASTICSEARCH_CA_CERTS).")
 @click.option("--insecure", "es_insecure", is_flag=True, default=False, help="Skip TLS certificate checks.")
 @click.option("--model", help="Encoder folder or hub id (XLSEARCH_MODEL).")
+@click.option("--reranker", help="Cross-encoder folder from 'xlsearch train --reranker' (XLSEARCH_RERANKER).")
 @click.pass_context
 def main(ctx: click.Context, config_file: str | None, es_insecure: bool, **overrides: Any) -> None:
     """Cross-lingual product search on Elasticsearch."""
@@ -459,27 +460,38 @@ _validation = click.option("--validation", type=float, default=0.1, show_default
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write.")
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file).")
 @click.option("--index", "index_name", help="Mine hard negatives from this index (and read a click log's products).")
-@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option("--epochs", type=int, default=2, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--lr", "learning_rate", type=float, default=5e-5, show_default=True)
 @click.option("--max-steps", type=int, help="Stop after this many steps.")
-@click.option("--eval-every", type=int, default=40, show_default=True)
+@click.option("--eval-every", type=int, help="Validate every N steps (default: about 8 times per run).")
 @click.option("--seed", type=int, default=13, show_default=True)
 @_holdout
 @_validation
 @click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go.")
 @click.option("--force", is_flag=True, help="Overwrite a non-empty --out folder.")
+@click.option("--reranker", "as_reranker", is_flag=True,
+              help="Train a cross-encoder reranker (from the encoder's weights) instead of the encoder.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def train_cmd(ctx: click.Context, data: str, out_dir: str, catalog: str | None, index_name: str | None,
-              holdout: float, validation: float, dead_letter: str | None, as_json: bool, **opts: Any) -> None:
-    """Fine-tune the encoder on judgments (a BEIR folder or a click log)."""
+              holdout: float, validation: float, dead_letter: str | None, as_reranker: bool, as_json: bool,
+              **opts: Any) -> None:
+    """Fine-tune the encoder (or a reranker) on judgments (a BEIR folder or a click log)."""
+    from .learn.rerank import RerankOptions, train_reranker
     from .learn.train import TrainOptions, train_encoder
     from .service import model_meta
 
     settings = _settings(ctx)
     model_meta(settings)  # converts the default e5 on first use
     judgments = _judgments(ctx, data, catalog, index_name, dead_letter)
+    if as_reranker:
+        rerank_opts = RerankOptions(out=Path(out_dir), split=_split(holdout, validation), seed=opts["seed"],
+                                    force=opts["force"], epochs=min(opts["epochs"], 1))
+        manifest = train_reranker(settings, judgments, rerank_opts, say=lambda m: click.echo(m, err=True))
+        _emit(manifest, as_json, lambda d: f"{d['name']} written to {d['path']}: validation "
+              f"{d['training']['validation_ndcg@10_top20']}; use it with --reranker {d['path']}")
+        return
     options = TrainOptions(out=Path(out_dir), index=index_name, split=_split(holdout, validation), **opts)
     manifest = train_encoder(settings, judgments, options, say=lambda m: click.echo(m, err=True))
     _emit(manifest, as_json, lambda d: (
@@ -508,7 +520,7 @@ def tune_cmd(ctx: click.Context, data: str, catalog: str | None, holdout: float,
     client = XLSearchClient(settings)
     judgments = _judgments(ctx, data, catalog, settings.index, dead_letter)
     result = tune(client, judgments, _split(holdout, validation), say=lambda m: click.echo(m, err=True))
-    tuning = None if dry_run else store(client, result, judgments)
+    tuning = None if dry_run else store(client, result, judgments, split=_split(holdout, validation))
     data_out = {**result, "params": result["params"].as_dict(),
                 "per_language": {k: v.as_dict() for k, v in result["per_language"].items()},
                 "stored": None if tuning is None else {"version": tuning.version, "index": settings.index}}

@@ -56,6 +56,7 @@ class Settings:
     batch_size: int = 64
     translator: str = "lexicon"
     translator_model: str | None = None
+    reranker: str | None = None  # a cross-encoder folder from 'xlsearch train --reranker'; None = no reranking
     fallback_language: str = "en"
     # Userinfo found in es_url, kept only so messages can mask it; never printed.
     url_credentials: tuple[str | None, str | None] = field(default=(None, None), repr=False, compare=False)
@@ -125,6 +126,7 @@ ENV_VARS: dict[str, str] = {
     "quantize_int8": "XLSEARCH_QUANTIZE_INT8",
     "translator": "XLSEARCH_TRANSLATOR",
     "translator_model": "XLSEARCH_TRANSLATOR_MODEL",
+    "reranker": "XLSEARCH_RERANKER",
 }
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}

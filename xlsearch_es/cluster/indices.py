@@ -40,8 +40,9 @@ CREATED_BY = "xlsearch-es"
 
 def is_xlsearch_meta(meta: dict[str, Any] | None) -> bool:
     """Whether an index's ``_meta`` says xlsearch created it."""
-    return bool(meta) and meta.get("created_by", CREATED_BY) == CREATED_BY \
-        and "schema_version" in meta and "model" in meta  # type: ignore[operator]
+    if not meta:
+        return False
+    return meta.get("created_by", CREATED_BY) == CREATED_BY and "schema_version" in meta and "model" in meta
 
 
 def index_meta(client: Elasticsearch, index: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class Variant:
     search: dict[str, Any]
     translator: str = "configured"  # or "none"
     tuned: bool = False             # apply the parameters ``xlsearch tune`` learnt on the validation split
+    rerank: bool = False            # rerank the top with the configured cross-encoder
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -67,6 +68,8 @@ VARIANTS: tuple[Variant, ...] = (
              "query_languages": []}),
     Variant("hybrid-tuned", "hybrid with the parameters xlsearch tune learnt on the validation split",
             {"mode": "hybrid"}, tuned=True),
+    Variant("hybrid-tuned-rerank", "hybrid-tuned, top 20 reranked by the cross-encoder (--reranker)",
+            {"mode": "hybrid"}, tuned=True, rerank=True),
 )
 # What a fine-tuned model's base is measured with, beside the fine-tuned rows.
 BASELINE_VARIANTS = ("knn-mean", "hybrid-auto", "hybrid-tuned")
@@ -191,6 +194,10 @@ def run_eval(settings: Settings, dataset_dir: Path, variants: list[str] | None =
     if unknown:
         raise XLSearchError(f"unknown variants {sorted(unknown)}; known: {', '.join(v.name for v in VARIANTS)}")
     notes = []
+    if not settings.reranker and any(v.rerank for v in chosen):
+        chosen = [v for v in chosen if not v.rerank]
+        if variants:
+            notes.append("rerank rows need --reranker; left out")
     if split != "test" and any(v.tuned for v in chosen):
         chosen = [v for v in chosen if not v.tuned]
         notes.append("tuned rows need --split test (tuning learns on the validation split); left out")
@@ -236,7 +243,8 @@ def _evaluate_model(settings: Settings, dataset: Dataset, dataset_dir: Path, var
 
     index_langs = tuple(dict.fromkeys(["en"] + [lg for lg in dataset.languages if lg != "und"]))
     meta = model_meta(settings)
-    suffix = "" if settings.model is None else f"-{meta.fingerprint[:10]}"
+    default_model = settings.model is None or settings.model_ref == settings.replace(model=None).model_ref
+    suffix = "" if default_model else f"-{meta.fingerprint[:10]}"
     alias = f"eval-{dataset.name}-{settings.translator}{suffix}".lower()
     settings = settings.replace(index=alias, languages=index_langs)
     client = connect(settings)
@@ -258,21 +266,35 @@ def _evaluate_model(settings: Settings, dataset: Dataset, dataset_dir: Path, var
             searchers[key] = XLSearchClient(settings, client=client, encoder=encoder, translator=tr)
         return searchers[key]
 
-    tuning = None
-    if any(v.tuned for v in variants):
-        from ..learn.judgments import load_beir
-        from ..learn.tune import store, tune
-
-        progress(f"{prefix}tuning on the validation split of {dataset.name}")
-        result = tune(searcher("configured"), load_beir(dataset_dir), policy, say=progress)
-        stored = store(searcher("configured"), result, load_beir(dataset_dir))
-        tuning = {"defaults": result["defaults"], "tuned": result["tuned"], "improved": result["improved"],
-                  "params": result["params"].as_dict(), "version": stored.version if stored else None,
-                  "per_language": {k: v.as_dict() for k, v in result["per_language"].items()}}
+    tuning = _tuning(searcher("configured"), dataset_dir, policy, prefix, progress) \
+        if any(v.tuned for v in variants) else None
     results = [_run_variant(searcher(v.translator), dataset, v, prefix, progress) for v in variants]
     return {"results": results, "index": ingest.index, "index_languages": list(index_langs), "documents": docs,
             "ingest_seconds": round(ingest_s, 1), "model": encoder.meta().as_dict(), "translator": translator.name,
             "tuning": tuning}
+
+
+def _tuning(searcher: Any, dataset_dir: Path, policy: SplitPolicy, prefix: str,
+            progress: Callable[[str], None]) -> dict[str, Any]:
+    """Tune the eval index on this set's validation split, or reuse a tuning it
+    already holds for the same set, split and vectors."""
+    from ..learn.judgments import load_beir
+    from ..learn.tune import store, tune
+
+    current = searcher.tuning
+    if current is not None and current.data_hash == beir_hash(dataset_dir) \
+            and current.validation.get("split") == policy.as_dict():
+        progress(f"{prefix}reusing tuning v{current.version} stored in the index")
+        return {"defaults": current.validation.get("ndcg@10_defaults"), "tuned": current.validation.get("ndcg@10_tuned"),
+                "improved": True, "params": current.params.as_dict(), "version": current.version,
+                "per_language": {k: v.as_dict() for k, v in current.per_language.items()}}
+    progress(f"{prefix}tuning on the validation split of {dataset_dir.name}")
+    judgments = load_beir(dataset_dir)
+    result = tune(searcher, judgments, policy, say=progress)
+    stored = store(searcher, result, judgments, split=policy)
+    return {"defaults": result["defaults"], "tuned": result["tuned"], "improved": result["improved"],
+            "params": result["params"].as_dict(), "version": stored.version if stored else None,
+            "per_language": {k: v.as_dict() for k, v in result["per_language"].items()}}
 
 
 def _run_variant(searcher: Any, dataset: Dataset, variant: Variant, prefix: str,
@@ -284,7 +306,8 @@ def _run_variant(searcher: Any, dataset: Dataset, variant: Variant, prefix: str,
     for q in dataset.queries:
         start = time.perf_counter()
         try:
-            resp = searcher.search(q["text"], lang=q.get("lang"), k=TOP_K, use_tuning=variant.tuned, **variant.search)
+            resp = searcher.search(q["text"], lang=q.get("lang"), k=TOP_K, use_tuning=variant.tuned,
+                                   rerank=variant.rerank, **variant.search)
             runs[q["_id"]] = [h.id for h in resp.hits]
         except XLSearchError:
             errors += 1

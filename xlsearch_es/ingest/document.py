@@ -32,6 +32,16 @@ def passage_text(product: Product) -> str:
     return " | ".join(p for p in parts if p)
 
 
+SOURCE_FOR_PASSAGE = ["title.original", "brand.original", "category_path", "description.original"]
+
+
+def passage_from_source(src: Mapping[str, Any]) -> str:
+    """``passage_text`` rebuilt from an indexed document (fetch ``SOURCE_FOR_PASSAGE``)."""
+    parts = [(src.get("title") or {}).get(ORIGINAL, ""), (src.get("brand") or {}).get(ORIGINAL, ""),
+             src.get("category_path") or "", ((src.get("description") or {}).get(ORIGINAL) or "")[:EMBED_DESCRIPTION_CHARS]]
+    return " | ".join(p for p in parts if p)
+
+
 def texts_to_translate(product: Product) -> dict[str, str]:
     return {f: getattr(product, f) for f in TEXT_FIELDS if getattr(product, f)}
 

@@ -380,7 +380,7 @@ class IngestPipeline:
         self.summary.embedded += len(todo)
 
         vector_field = self._vector_field
-        actions = []
+        actions: list[tuple[dict, dict | None]] = []
         for (p, lang, digest), vec in zip(todo, vectors):
             created = existing.get(p.id, {}).get("created_at")
             doc = build_document(p, lang, translations[p.id], vec, vector_field, digest, created)

@@ -194,9 +194,9 @@ def load_click_log(path: Path, products: dict[str, str], fallback_lang: str = "u
     if not pairs:
         raise XLSearchError(f"{path} holds no usable (query, product_id) line; see the rejected lines")
     queries, qrels = {}, {}
-    for (lang, key), grades in pairs.items():
-        qid = "q" + hashlib.sha1(f"{lang}|{key}".encode()).hexdigest()[:12]
-        queries[qid] = Query(qid, texts[(lang, key)], lang)
+    for (lang, folded), grades in pairs.items():
+        qid = "q" + hashlib.sha1(f"{lang}|{folded}".encode()).hexdigest()[:12]
+        queries[qid] = Query(qid, texts[(lang, folded)], lang)
         qrels[qid] = grades
     return Judgments(name=path.stem, queries=queries, passages=products, qrels=qrels,
                      data_hash=file_hash([path]), rejected=rejected)
@@ -219,16 +219,11 @@ def index_passages(client: Any, alias: str) -> dict[str, str]:
     """Product id -> passage text, rebuilt from an xlsearch index's documents."""
     from elasticsearch import helpers
 
-    from ..mapping import ORIGINAL
+    from ..ingest.document import SOURCE_FOR_PASSAGE, passage_from_source
 
-    out: dict[str, str] = {}
-    for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}},
-                            _source=["title", "brand", "category_path", "description"]):
-        src = hit.get("_source", {})
-        parts = [(src.get("title") or {}).get(ORIGINAL, ""), (src.get("brand") or {}).get(ORIGINAL, ""),
-                 src.get("category_path") or "", ((src.get("description") or {}).get(ORIGINAL) or "")[:600]]
-        out[hit["_id"]] = " | ".join(p for p in parts if p)
-    return out
+    return {hit["_id"]: passage_from_source(hit.get("_source", {}))
+            for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}},
+                                    _source=SOURCE_FOR_PASSAGE)}
 
 
 def load_judgments(data: Path, *, products: dict[str, str] | None = None) -> Judgments:

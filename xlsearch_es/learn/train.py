@@ -23,7 +23,7 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -43,14 +43,14 @@ MAX_MINING_DOCS = 50_000
 @dataclass(frozen=True)
 class TrainOptions:
     out: Path
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 32
     learning_rate: float = 5e-5
     warmup: float = 0.1
     temperature: float = 0.05
     mine_depth: int = 30
     skip_top: int = 0          # leave the first hits out of mining (likely unjudged positives)
-    eval_every: int = 40
+    eval_every: int | None = None  # None: about 8 validations per run, at least 20 steps apart
     patience: int = 3
     max_steps: int | None = None
     max_query_length: int = 32
@@ -272,6 +272,8 @@ def train_encoder(settings: Settings, judgments: Judgments, options: TrainOption
     total = len(batches) * options.epochs
     if options.max_steps:
         total = min(total, options.max_steps)
+    if options.eval_every is None:
+        options = replace(options, eval_every=max(20, total // 8))
     step_fn = _Step(encoder, judgments, options, total)
     report = _loop(step_fn, batches, total, options, encoder, judgments, val_q, val_docs, before, say)
     report.seconds = round(time.perf_counter() - t0, 1)
@@ -287,6 +289,7 @@ def _loop(step_fn: _Step, batches: _Batches, total: int, options: TrainOptions, 
     from tqdm import tqdm
 
     report = TrainReport(validation=[{"step": 0, "ndcg@10": round(before, 4)}])
+    every = options.eval_every or 20
     best, best_state, bad_evals = before, step_fn.snapshot(), 0
     bar = None
     started = time.perf_counter()
@@ -300,18 +303,18 @@ def _loop(step_fn: _Step, batches: _Batches, total: int, options: TrainOptions, 
             if report.steps == 1:
                 per_step = time.perf_counter() - started
                 say(f"train: {total} steps of {options.batch_size} pairs, about {per_step * total / 60:.1f} min "
-                    f"plus validation every {options.eval_every} steps (stops early when it stops improving)")
+                    f"plus validation every {every} steps (stops early when it stops improving)")
                 bar = tqdm(total=total, initial=1, unit="step", file=sys.stderr, disable=not sys.stderr.isatty())
             elif bar is not None:
                 bar.update(1)
-            if report.steps % options.eval_every == 0 or report.steps == total:
+            if report.steps % every == 0 or report.steps == total:
                 score = validation_ndcg(encoder, judgments, val_q, val_docs)
                 report.validation.append({"step": report.steps, "ndcg@10": round(score, 4)})
                 if score > best:
                     best, best_state, bad_evals, report.best_step = score, step_fn.snapshot(), 0, report.steps
                 else:
                     bad_evals += 1
-                say(f"train: step {report.steps}/{total} loss {np.mean(report.losses[-options.eval_every:]):.3f} "
+                say(f"train: step {report.steps}/{total} loss {np.mean(report.losses[-every:]):.3f} "
                     f"validation nDCG@10 {score:.4f} (best {best:.4f} at step {report.best_step})")
             if bar is not None:
                 bar.set_postfix(loss=report.losses[-1], val=round(best, 4))

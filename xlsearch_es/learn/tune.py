@@ -149,7 +149,8 @@ def _overall(tuner: Tuner, best: SearchParams, per_language: dict[str, SearchPar
     return float(mean(values) or 0.0)
 
 
-def store(client: XLSearchClient, result: dict[str, Any], judgments: Judgments) -> Tuning | None:
+def store(client: XLSearchClient, result: dict[str, Any], judgments: Judgments,
+          split: SplitPolicy | None = None) -> Tuning | None:
     """Write the tuning into the index ``_meta`` (next version), or clear it when defaults won."""
     from ..cluster.indices import index_meta, resolve_alias
 
@@ -164,7 +165,7 @@ def store(client: XLSearchClient, result: dict[str, Any], judgments: Judgments) 
                         data=judgments.name, data_hash=judgments.data_hash,
                         model_fingerprint=str((meta.get("model") or {}).get("fingerprint", "")),
                         validation={"queries": result["queries"], "ndcg@10_defaults": result["defaults"],
-                                    "ndcg@10_tuned": result["tuned"]},
+                                    "ndcg@10_tuned": result["tuned"], "split": (split or SplitPolicy()).as_dict()},
                         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         meta[META_KEY] = tuning.as_meta()
         history.append({"version": tuning.version, "created_at": tuning.created_at, "data": judgments.name,

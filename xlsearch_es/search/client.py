@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
@@ -31,6 +31,9 @@ from ..translate.base import Translator
 from . import query_builder as qb
 from .fusion import Fused, fuse
 from .tuning import SearchParams, Tuning
+
+if TYPE_CHECKING:
+    from ..learn.rerank import Reranker
 from .understand import QueryAnalysis, analyze
 
 Mode = Literal["hybrid", "bm25", "knn"]
@@ -88,7 +91,8 @@ class SearchResponse:
 
 class XLSearchClient:
     def __init__(self, settings: Settings, client: Elasticsearch | None = None,
-                 encoder: Encoder | None = None, translator: Translator | None = None):
+                 encoder: Encoder | None = None, translator: Translator | None = None,
+                 reranker: "Reranker | None" = None):
         from ..translate.factory import make_translator
 
         self.settings = settings
@@ -120,6 +124,11 @@ class XLSearchClient:
         self.language_share = self._language_share()
         self.max_result_window = self._max_result_window()
         self.tuning = Tuning.from_meta(meta)
+        if reranker is None and settings.reranker:
+            from ..learn.rerank import Reranker
+
+            reranker = Reranker(settings.reranker, device=settings.device, threads=settings.threads)
+        self.reranker = reranker
         self.translation_weight: float | None = None  # None: from the catalog's language mix
 
     def _language_share(self) -> dict[str, float]:
@@ -179,14 +188,16 @@ class XLSearchClient:
                explain: bool = False, rank_window: int | None = None,
                knn_weight: float | None = None, query_vector: str = "mean", translate_query: bool = True,
                query_languages: list[str] | None = None, translation_weight: float | None = None,
-               boosts: qb.BM25Boosts | None = None, use_tuning: bool = True) -> SearchResponse:
+               boosts: qb.BM25Boosts | None = None, use_tuning: bool = True,
+               rerank: bool = True) -> SearchResponse:
         """Search the alias.
 
         ``query_languages`` limits which index languages the query is expressed
         in (None: all; []: the original fields only); ``translate_query=False``
         keeps the query untranslated. Both exist to measure what each part adds.
         Ranking knobs left at None/"auto" take the index's tuned values (``xlsearch
-        tune``) when it has them, else the built-in defaults.
+        tune``) when it has them, else the built-in defaults. A configured reranker
+        reorders the top of client-side hybrid results unless ``rerank=False``.
         """
         if k < 1 or k > 1000:
             raise XLSearchError("k must be between 1 and 1000")
@@ -217,7 +228,7 @@ class XLSearchClient:
         bm25q = qb.bm25_query(analysis.text, analysis.translations, analysis.protected, params.boosts or qb.BM25Boosts())
         try:
             resp = self._execute(analysis, bm25q, filters, k, page, mode, fusion, explain, rank_window, knn_weight,
-                                 query_vector, params, timings, start, notes)
+                                 query_vector, params, timings, start, notes, rerank and self.reranker is not None)
         except (ApiError, TransportError) as exc:
             raise ClusterError(describe_error(exc, self.settings)) from None
         resp.tuning = tuning
@@ -239,7 +250,7 @@ class XLSearchClient:
     def _execute(self, analysis: QueryAnalysis, bm25q: dict, filters: qb.SearchFilters, k: int, page: int,
                  mode: str, fusion: str, explain: bool, rank_window: int, knn_weight: float | None,
                  query_vector: str, params: SearchParams, timings: dict[str, float], start: float,
-                 notes: list[str]) -> SearchResponse:
+                 notes: list[str], rerank: bool = False) -> SearchResponse:
         offset = (page - 1) * k
         window = max(rank_window, offset + k)
         num_candidates = min(max(2 * window, 100), KNN_MAX_CANDIDATES)
@@ -267,7 +278,7 @@ class XLSearchClient:
             return self._finish(page_hits, analysis, mode, None, page, k, timings, start,
                                 notes, total=len(hits), facets=_facets_from_hits(hits))
         return self._hybrid(analysis, bm25q, vector, filters, k, page, offset, window, num_candidates,
-                            used, explain, knn_weight, timings, start, notes, bm25_future)
+                            used, explain, knn_weight, timings, start, notes, bm25_future, rerank)
 
 
     # ------------------------------------------------- ranked lists (for tuning) --
@@ -323,7 +334,7 @@ class XLSearchClient:
     def _hybrid(self, analysis: QueryAnalysis, bm25q: dict, vector: list[float], filters: qb.SearchFilters,
                 k: int, page: int, offset: int, window: int, num_candidates: int, used: str,
                 explain: bool, knn_weight: float, timings: dict[str, float], start: float,
-                notes: list[str], bm25_future: Any = None) -> SearchResponse:
+                notes: list[str], bm25_future: Any = None, rerank: bool = False) -> SearchResponse:
         if used in ("native-rrf", "native-linear"):
             body = qb.retriever_request(used.split("-")[1], bm25q, vector, self.vector_field, filters, k, offset,
                                         window, num_candidates, weights=(1.0, knn_weight))
@@ -354,11 +365,30 @@ class XLSearchClient:
         docs.update({h["_id"]: h for h in bm25["hits"]["hits"]})
         all_hits = [self._hit(docs[f.id], analysis, f.score, f if explain else None) for f in fused]
         timings["fuse"] = (time.perf_counter() - t0) * 1e3
+        if rerank:
+            all_hits = self._timed(timings, "rerank", lambda: self._rerank(all_hits, analysis))
         page_hits = self._highlight_page(all_hits[offset: offset + k], bm25q, analysis, timings)
         # Facets count the products whose text matches the query (in any of the
         # index's languages) under the filters; kNN alone would count the whole window.
         return self._finish(page_hits, analysis, "hybrid", used, page, k, timings, start,
                             notes, total=len(all_hits), facets=_facets_from_aggs(bm25))
+
+    def _rerank(self, hits: list[Hit], analysis: QueryAnalysis) -> list[Hit]:
+        """The cross-encoder reorders the top RERANK_DEPTH of the fused list (the same
+        top on every page, so pages stay without gaps or repeats)."""
+        from ..ingest.document import SOURCE_FOR_PASSAGE, passage_from_source
+        from ..learn.rerank import RERANK_DEPTH
+
+        top = hits[:RERANK_DEPTH]
+        if not top or self.reranker is None:
+            return hits
+        docs = self.es.mget(index=self.alias, ids=[h.id for h in top], source_includes=SOURCE_FOR_PASSAGE)["docs"]
+        scores = self.reranker.score(analysis.text, [passage_from_source(d.get("_source", {})) for d in docs])
+        for hit, score in zip(top, scores):
+            if hit.components:
+                hit.components.setdefault("scores", {})["rerank"] = round(score, 4)
+            hit.score = round(score, 6)
+        return sorted(top, key=lambda h: (-h.score, h.id)) + hits[RERANK_DEPTH:]
 
     def _highlight_page(self, hits: list[Hit], bm25q: dict, analysis: QueryAnalysis,
                         timings: dict[str, float]) -> list[Hit]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 Ranked = Sequence[tuple[str, float]]
 
@@ -77,8 +77,8 @@ def weighted_sum(lists: dict[str, Ranked], method: str = "minmax",
 CLIENT_FUSIONS = ("rrf", "zscore", "minmax")
 
 
-def fuse(lists: dict[str, Ranked], method: str, weights: dict[str, float]) -> list[Fused]:
+def fuse(lists: Mapping[str, Ranked], method: str, weights: dict[str, float]) -> list[Fused]:
     """One client-side fusion by name: reciprocal rank, or a normalised weighted sum."""
     if method == "rrf":
-        return reciprocal_rank(lists, weights=weights)
-    return weighted_sum(lists, method, weights)
+        return reciprocal_rank(dict(lists), weights=weights)
+    return weighted_sum(dict(lists), method, weights)

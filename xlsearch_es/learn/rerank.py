@@ -1,0 +1,201 @@
+"""A cross-encoder reranker: ``xlsearch train --reranker``, applied to the top N.
+
+The cross-encoder starts from the encoder's own weights (the same transformer,
+plus a one-number head on the first token) and reads query and product
+together, so it can weigh every word against every other, which two
+independent vectors cannot. It is trained on the same judgments and split as
+the encoder: for each query a group of one relevant product and mined hard
+negatives, with a softmax over the group. It costs one forward pass per
+(query, product) pair, so it reranks only the top of the fused list and stays
+opt-in unless ``eval`` shows it pays for its latency.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..config import Settings
+from ..embed.encoder import Encoder, spec_from_settings, weights_fingerprint
+from ..embed.store import MANIFEST, read_manifest
+from ..errors import ModelError, XLSearchError
+from ..evaluation.metrics import mean, ndcg_at_k
+from .judgments import Judgments, Query, SplitPolicy
+from .train import _mine_in_process, hard_negatives
+
+RERANK_DEPTH = 20
+MAX_PAIR_LENGTH = 96
+
+
+@dataclass(frozen=True)
+class RerankOptions:
+    out: Path
+    epochs: int = 1
+    queries_per_step: int = 8
+    group: int = 4           # 1 relevant + (group - 1) negatives per query
+    learning_rate: float = 3e-5
+    seed: int = 13
+    split: SplitPolicy = SplitPolicy()
+    force: bool = False
+
+
+class Reranker:
+    """Scores (query, passage) pairs with a sequence-classification model folder."""
+
+    def __init__(self, path: str, device: str = "cpu", threads: int | None = None):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        if not (Path(path) / "config.json").is_file():
+            raise ModelError(f"reranker folder {path} has no config.json; train one with 'xlsearch train --reranker'")
+        if threads:
+            torch.set_num_threads(threads)
+        self.manifest = read_manifest(Path(path)) or {}
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).to(device).eval()
+        self.device, self._torch = device, torch
+        self.query_prefix = self.manifest.get("query_prefix", "")
+        self.passage_prefix = self.manifest.get("passage_prefix", "")
+        self.fingerprint = str(self.manifest.get("fingerprint", ""))
+
+    def _logits(self, query: str, passages: Sequence[str]) -> Any:
+        batch = self.tokenizer([self.query_prefix + query] * len(passages),
+                               [self.passage_prefix + p for p in passages], padding=True, truncation=True,
+                               max_length=MAX_PAIR_LENGTH, return_tensors="pt")
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        return self.model(**batch).logits.squeeze(-1)
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        if not passages:
+            return []
+        with self._torch.inference_mode():
+            return [float(x) for x in self._logits(query, passages).cpu()]
+
+
+def _init_folder(settings: Settings, out: Path) -> None:
+    """The encoder's folder with a sequence-classification config: the head starts at random."""
+    base = Path(settings.model_ref)
+    out.mkdir(parents=True, exist_ok=True)
+    for item in base.iterdir():
+        if item.is_file() and item.name != MANIFEST:
+            shutil.copy(item, out / item.name)
+    config = json.loads((out / "config.json").read_text())
+    config["architectures"] = ["BertForSequenceClassification"] if config.get("model_type") == "bert" else None
+    config["num_labels"] = 1
+    (out / "config.json").write_text(json.dumps({k: v for k, v in config.items() if v is not None}, indent=2))
+
+
+def validation_ndcg(reranker: Reranker, judgments: Judgments, queries: list[Query],
+                    candidates: dict[str, list[str]]) -> float:
+    scores = []
+    for q in queries:
+        ids = candidates[q.id][:RERANK_DEPTH]
+        order = np.argsort(-np.array(reranker.score(q.text, [judgments.passages[d] for d in ids])))
+        scores.append(ndcg_at_k([ids[i] for i in order], judgments.qrels.get(q.id, {}), 10))
+    return float(mean([s for s in scores if s is not None]) or 0.0)
+
+
+def train_reranker(settings: Settings, judgments: Judgments, options: RerankOptions,
+                   say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
+    """Train a cross-encoder on ``judgments``' train split; keep it only where validation says so."""
+    import torch
+
+    out = Path(options.out)
+    if out.exists() and any(out.iterdir()) and not options.force:
+        raise XLSearchError(f"{out} is not empty; pass --force to overwrite it")
+    if out.exists():
+        shutil.rmtree(out)
+    torch.manual_seed(options.seed)
+    rng = random.Random(options.seed)
+    train_q, val_q = judgments.split(options.split, "train"), judgments.split(options.split, "validation")
+    encoder = Encoder(spec_from_settings(settings.replace(quantize_int8=False)))
+    # Candidates as search would hand them over: the encoder's top hits.
+    candidates = _mine_in_process(encoder, judgments, train_q + val_q, 30, rng)
+    negatives = hard_negatives(judgments, candidates)
+    spec = encoder.spec
+    del encoder
+    _init_folder(settings, out)
+    (out / MANIFEST).write_text(json.dumps({"query_prefix": spec.query_prefix, "passage_prefix": spec.passage_prefix}))
+    reranker = Reranker(str(out), device=settings.device, threads=settings.threads)
+    val_candidates = {q.id: list(dict.fromkeys(list(judgments.relevant(q.id)) + candidates[q.id]))[:RERANK_DEPTH]
+                      for q in val_q}
+    for ids in val_candidates.values():
+        rng.shuffle(ids)  # the relevant product must not sit first by construction
+    base_order = {q.id: [d for d in candidates[q.id] if d in val_candidates[q.id]] +
+                  [d for d in val_candidates[q.id] if d not in candidates[q.id]] for q in val_q}
+    before = validation_ndcg_order(judgments, val_q, base_order)
+    optimizer = torch.optim.AdamW([p for p in reranker.model.parameters() if p.requires_grad],
+                                  lr=options.learning_rate, weight_decay=0.01)
+    t0, steps, losses = time.perf_counter(), 0, []
+    for epoch in range(options.epochs):
+        order = list(train_q)
+        random.Random(options.seed + epoch).shuffle(order)
+        for start in range(0, len(order), options.queries_per_step):
+            loss = _rerank_step(reranker, judgments, order[start:start + options.queries_per_step], negatives,
+                                options, rng, optimizer)
+            losses.append(loss)
+            steps += 1
+            if steps == 1:
+                total = options.epochs * ((len(order) + options.queries_per_step - 1) // options.queries_per_step)
+                say(f"rerank: {total} steps, about {(time.perf_counter() - t0) * total / 60:.1f} min")
+    after = validation_ndcg(reranker, judgments, val_q, val_candidates)
+    seconds = time.perf_counter() - t0
+    reranker.model.save_pretrained(str(out), safe_serialization=True)
+    manifest = {
+        "name": f"reranker-{judgments.name}", "kind": "reranker", "query_prefix": spec.query_prefix,
+        "passage_prefix": spec.passage_prefix, "fingerprint": weights_fingerprint_of(out),
+        "training": {"data": judgments.name, "data_hash": judgments.data_hash, "split": options.split.as_dict(),
+                     "steps": steps, "seed": options.seed, "final_loss": round(losses[-1], 4) if losses else None,
+                     "validation_ndcg@10_top20": {"encoder_order": round(before, 4), "reranked": round(after, 4)},
+                     "seconds": round(seconds, 1),
+                     "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    say(f"rerank: validation nDCG@10 over the encoder's top {RERANK_DEPTH}: {before:.4f} -> {after:.4f}")
+    return {"path": str(out), **manifest}
+
+
+def weights_fingerprint_of(folder: Path) -> str:
+    manifest = folder / MANIFEST
+    saved = manifest.read_text() if manifest.is_file() else None
+    manifest.unlink(missing_ok=True)
+    try:
+        return weights_fingerprint(folder)
+    finally:
+        if saved is not None:
+            manifest.write_text(saved)
+
+
+def validation_ndcg_order(judgments: Judgments, queries: list[Query], orders: dict[str, list[str]]) -> float:
+    values = [ndcg_at_k(orders[q.id], judgments.qrels.get(q.id, {}), 10) for q in queries]
+    return float(mean([v for v in values if v is not None]) or 0.0)
+
+
+def _rerank_step(reranker: Reranker, judgments: Judgments, queries: list[Query], negatives: dict[str, list[str]],
+                 options: RerankOptions, rng: random.Random, optimizer: Any) -> float:
+    torch = reranker._torch
+    reranker.model.train()
+    losses = []
+    for q in queries:
+        rel = judgments.relevant(q.id)
+        positive = rng.choice(sorted(rel))
+        pool = negatives.get(q.id) or [d for d in judgments.passages if d not in rel][:50]
+        group = [positive] + rng.sample(pool, min(len(pool), options.group - 1))
+        logits = reranker._logits(q.text, [judgments.passages[d] for d in group])
+        losses.append(torch.nn.functional.cross_entropy(logits.unsqueeze(0), torch.zeros(1, dtype=torch.long)))
+    loss = torch.stack(losses).mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(reranker.model.parameters(), 1.0)
+    optimizer.step()
+    reranker.model.eval()
+    return float(loss.detach())
