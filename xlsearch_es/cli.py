@@ -460,7 +460,7 @@ _validation = click.option("--validation", type=float, default=0.1, show_default
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write.")
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file).")
 @click.option("--index", "index_name", help="Mine hard negatives from this index (and read a click log's products).")
-@click.option("--epochs", type=int, default=2, show_default=True)
+@click.option("--epochs", type=int, default=3, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--lr", "learning_rate", type=float, default=5e-5, show_default=True)
 @click.option("--max-steps", type=int, help="Stop after this many steps.")
@@ -487,7 +487,8 @@ def train_cmd(ctx: click.Context, data: str, out_dir: str, catalog: str | None, 
     judgments = _judgments(ctx, data, catalog, index_name, dead_letter)
     if as_reranker:
         rerank_opts = RerankOptions(out=Path(out_dir), split=_split(holdout, validation), seed=opts["seed"],
-                                    force=opts["force"], epochs=min(opts["epochs"], 1))
+                                    force=opts["force"], epochs=min(opts["epochs"], 1),
+                                    max_steps=opts["max_steps"] or RerankOptions.max_steps)
         manifest = train_reranker(settings, judgments, rerank_opts, say=lambda m: click.echo(m, err=True))
         _emit(manifest, as_json, lambda d: f"{d['name']} written to {d['path']}: validation "
               f"{d['training']['validation_ndcg@10_top20']}; use it with --reranker {d['path']}")

@@ -283,7 +283,7 @@ def _tuning(searcher: Any, dataset_dir: Path, policy: SplitPolicy, prefix: str,
 
     current = searcher.tuning
     if current is not None and current.data_hash == beir_hash(dataset_dir) \
-            and current.validation.get("split") == policy.as_dict():
+            and current.validation.get("split", SplitPolicy().as_dict()) == policy.as_dict():
         progress(f"{prefix}reusing tuning v{current.version} stored in the index")
         return {"defaults": current.validation.get("ndcg@10_defaults"), "tuned": current.validation.get("ndcg@10_tuned"),
                 "improved": True, "params": current.params.as_dict(), "version": current.version,

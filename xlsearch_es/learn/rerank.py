@@ -43,6 +43,7 @@ class RerankOptions:
     queries_per_step: int = 8
     group: int = 4           # 1 relevant + (group - 1) negatives per query
     learning_rate: float = 3e-5
+    max_steps: int | None = 150  # a cross-encoder step costs as much as an encoder step; 150 = 1,200 queries
     seed: int = 13
     split: SplitPolicy = SplitPolicy()
     force: bool = False
@@ -136,17 +137,21 @@ def train_reranker(settings: Settings, judgments: Judgments, options: RerankOpti
     optimizer = torch.optim.AdamW([p for p in reranker.model.parameters() if p.requires_grad],
                                   lr=options.learning_rate, weight_decay=0.01)
     t0, steps, losses = time.perf_counter(), 0, []
+    total = options.epochs * ((len(train_q) + options.queries_per_step - 1) // options.queries_per_step)
+    total = min(total, options.max_steps or total)
     for epoch in range(options.epochs):
         order = list(train_q)
         random.Random(options.seed + epoch).shuffle(order)
         for start in range(0, len(order), options.queries_per_step):
+            if steps >= total:
+                break
+            t_step = time.perf_counter()
             loss = _rerank_step(reranker, judgments, order[start:start + options.queries_per_step], negatives,
                                 options, rng, optimizer)
             losses.append(loss)
             steps += 1
             if steps == 1:
-                total = options.epochs * ((len(order) + options.queries_per_step - 1) // options.queries_per_step)
-                say(f"rerank: {total} steps, about {(time.perf_counter() - t0) * total / 60:.1f} min")
+                say(f"rerank: {total} steps, about {(time.perf_counter() - t_step) * total / 60:.1f} min")
     after = validation_ndcg(reranker, judgments, val_q, val_candidates)
     seconds = time.perf_counter() - t0
     reranker.model.save_pretrained(str(out), safe_serialization=True)

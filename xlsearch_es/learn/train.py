@@ -43,7 +43,7 @@ MAX_MINING_DOCS = 50_000
 @dataclass(frozen=True)
 class TrainOptions:
     out: Path
-    epochs: int = 2
+    epochs: int = 3
     batch_size: int = 32
     learning_rate: float = 5e-5
     warmup: float = 0.1
