@@ -173,20 +173,24 @@ class Encoder:
         bs = max(1, self.spec.batch_size)
         for start in range(0, len(order), bs):
             idx = order[start: start + bs]
-            batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="pt")
-            batch = {k: v.to(self.spec.device) for k, v in batch.items()}
             with torch.inference_mode():
-                hidden = self.model(**batch).last_hidden_state
-                if self.spec.pooling == "cls":
-                    pooled = hidden[:, 0]
-                else:
-                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                if self.spec.normalize:
-                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+                pooled = self.forward([texts[i] for i in idx], self.max_length)
             result[idx] = pooled.float().cpu().numpy()
         return result
+
+    def forward(self, texts: list[str], max_length: int):  # noqa: ANN201 - a torch tensor
+        """Tokenise, run the model and pool: the one place pooling is defined (training
+        calls it with gradients on, ``encode`` under inference mode)."""
+        torch = self._torch
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        batch = {k: v.to(self.spec.device) for k, v in batch.items()}
+        hidden = self.model(**batch).last_hidden_state
+        if self.spec.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, p=2, dim=-1) if self.spec.normalize else pooled
 
     def count_tokens(self, text: str, role: str = "passage") -> int:
         return len(self.tokenizer(self._prefix(role) + text)["input_ids"])

@@ -185,16 +185,8 @@ class _Step:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
 
     def _embed(self, texts: list[str], max_length: int) -> Any:
-        torch, enc = self.torch, self.encoder
-        batch = enc.tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        batch = {k: v.to(enc.spec.device) for k, v in batch.items()}
-        hidden = enc.model(**batch).last_hidden_state
-        if enc.spec.pooling == "cls":
-            pooled = hidden[:, 0]
-        else:
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, p=2, dim=-1)
+        # Training compares normalised vectors, as search does (cosine).
+        return self.torch.nn.functional.normalize(self.encoder.forward(texts, max_length), p=2, dim=-1)
 
     def __call__(self, batch: list[tuple[Query, str, str | None]]) -> float:
         torch, spec, opts = self.torch, self.encoder.spec, self.options
