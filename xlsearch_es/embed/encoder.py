@@ -72,14 +72,19 @@ def weights_fingerprint(folder: Path) -> str:
     manifest = read_manifest(folder)
     if manifest and manifest.get("fingerprint"):
         return str(manifest["fingerprint"])
-    h = hashlib.sha256()
     files = sorted(p for p in folder.iterdir()
                    if p.suffix in {".safetensors", ".bin", ".pt"} or p.name == "config.json")
     if not files:
         raise ModelError(f"model folder {folder} has no weight files")
-    for p in files:
-        h.update(p.name.encode())
-        with p.open("rb") as fh:
+    return file_hash(files)
+
+
+def file_hash(paths: list[Path]) -> str:
+    """Short SHA-256 over files' names and contents, read in chunks."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.name.encode())
+        with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     return h.hexdigest()[:16]

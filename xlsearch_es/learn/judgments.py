@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..embed.encoder import file_hash
 from ..errors import XLSearchError
 from ..ingest.document import passage_text
 from ..ingest.records import InvalidRecord, Rejection, validate
@@ -87,16 +88,6 @@ def _jsonl(path: Path) -> Iterator[tuple[int, str]]:
             text = raw.decode("utf-8", "replace")
             if text.strip():
                 yield lineno, text
-
-
-def file_hash(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for path in paths:
-        h.update(path.name.encode())
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def beir_hash(folder: Path) -> str:
