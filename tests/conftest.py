@@ -66,7 +66,7 @@ def index_name(es_client, request) -> str:
 @pytest.fixture(scope="session")
 def model_settings(base_settings: Settings) -> Settings:
     """Settings whose model is the converted e5 (converted once per machine)."""
-    from xlsearch_es.embed.store import prepare_e5
+    from xlsearch_es.embed.e5_convert import prepare_e5
 
     prepare_e5(Path(base_settings.model_ref))
     return base_settings

@@ -29,7 +29,8 @@ from xlsearch_es.cluster.connection import connect, describe_error, redact
 from xlsearch_es.cluster.indices import delete_all
 from xlsearch_es.config import load_settings
 from xlsearch_es.errors import ClusterError, ConfigError, IndexMismatchError, XLSearchError
-from xlsearch_es.ingest.pipeline import Checkpoint, IngestOptions, IngestPipeline
+from xlsearch_es.ingest.checkpoint import Checkpoint
+from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "samples" / "catalog.jsonl"

@@ -17,8 +17,10 @@ from click.testing import CliRunner
 
 from xlsearch_es.cli import main
 from xlsearch_es.errors import IndexMismatchError
-from xlsearch_es.ingest.bulk import BulkPolicy, ClusterUnavailable
-from xlsearch_es.ingest.pipeline import Checkpoint, IngestOptions, IngestPipeline, in_shard
+from xlsearch_es.ingest.checkpoint import Checkpoint
+from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
+from xlsearch_es.ingest.sink import BulkPolicy, ClusterUnavailable
+from xlsearch_es.ingest.source import in_shard
 
 pytestmark = [pytest.mark.es, pytest.mark.model]
 ROOT = Path(__file__).resolve().parents[1]

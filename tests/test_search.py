@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from xlsearch_es.cli import main
 from xlsearch_es.errors import ClusterError, IndexMismatchError, XLSearchError
 from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
-from xlsearch_es.search.client import FUSIONS, XLSearchClient
+from xlsearch_es.search.client import XLSearchClient, fusion_names
 from xlsearch_es.search.query_builder import SearchFilters
 
 pytestmark = [pytest.mark.es, pytest.mark.model]
@@ -59,7 +59,7 @@ FILTER_CASES = [
 ]
 
 
-@pytest.mark.parametrize("mode,fusion", [("bm25", "rrf"), ("knn", "rrf")] + [("hybrid", f) for f in FUSIONS])
+@pytest.mark.parametrize("mode,fusion", [("bm25", "rrf"), ("knn", "rrf")] + [("hybrid", f) for f in fusion_names()])
 def test_no_hit_violates_a_filter(catalog_index, es_client, mode, fusion):
     settings, client = catalog_index
     for f in FILTER_CASES:
@@ -139,7 +139,7 @@ def test_similar_products(catalog_index):
     resp = client.similar("en-laptop-053", k=5)
     assert "en-laptop-053" not in [h.id for h in resp.hits]
     assert sum("laptop" in h.id for h in resp.hits) >= 3
-    only_de = client.similar("en-laptop-053", SearchFilters(language="de"), k=5)
+    only_de = client.similar("en-laptop-053", filters=SearchFilters(language="de"), k=5)
     assert all(h.id.startswith("de-") for h in only_de.hits)
     with pytest.raises(XLSearchError, match="no product with id"):
         client.similar("nope")

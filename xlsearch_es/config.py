@@ -48,6 +48,8 @@ class Settings:
     vectors_in_source: bool = True
     language_analyzers: bool = True
     # --- models -------------------------------------------------------------
+    # Encoder kinds (see ``embed.base.ENCODERS``), one vector field each; the first is primary.
+    encoders: tuple[str, ...] = ("transformers",)
     model: str | None = None  # folder or hub id; None = the converted e5 under home
     device: str = "cpu"
     threads: int | None = None
@@ -121,6 +123,7 @@ ENV_VARS: dict[str, str] = {
     "index": "XLSEARCH_INDEX",
     "languages": "XLSEARCH_LANGUAGES",
     "model": "XLSEARCH_MODEL",
+    "encoders": "XLSEARCH_ENCODERS",
     "device": "XLSEARCH_DEVICE",
     "threads": "XLSEARCH_THREADS",
     "quantize_int8": "XLSEARCH_QUANTIZE_INT8",

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .errors import ConfigError
 
@@ -47,6 +47,7 @@ class ModelMeta:
     dims: int
     query_prefix: str
     passage_prefix: str
+    encoder: str = "transformers"  # the registered encoder kind that makes these vectors
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,17 +56,27 @@ class ModelMeta:
 def build_index_body(
     template: dict[str, Any],
     languages: tuple[str, ...] | list[str],
-    model: ModelMeta,
+    model: ModelMeta | Mapping[str, ModelMeta],
     translator: str,
     language_analyzers: bool,
     vectors_in_source: bool = True,
     exclude_source_vectors_setting: bool = True,
 ) -> dict[str, Any]:
-    """Complete the template for these languages, this model and this cluster."""
+    """Complete the template for these languages, these models and this cluster.
+
+    ``model`` is one model (for the template's vector field) or a mapping of
+    vector field -> model, one ``dense_vector`` field each, the first primary.
+    """
     if not languages:
         raise ConfigError("an index needs at least one language")
-    if model.dims <= 0:
-        raise ConfigError(f"embedding dims must be positive, got {model.dims}")
+    vector_template = copy.deepcopy(template["vector"])
+    default_field = vector_template.pop("field")
+    models = {default_field: model} if isinstance(model, ModelMeta) else dict(model)
+    if not models:
+        raise ConfigError("an index needs at least one encoder")
+    for meta in models.values():
+        if meta.dims <= 0:
+            raise ConfigError(f"embedding dims must be positive, got {meta.dims}")
     per_lang = template["per_language"]
     analyzers = per_lang.get("language_analyzers", {}) if language_analyzers else {}
 
@@ -80,10 +91,9 @@ def build_index_body(
             lang_props[lang] = field_spec
         properties[field] = {"properties": lang_props}
 
-    vector = copy.deepcopy(template["vector"])
-    vector_field = vector.pop("field")
-    vector["dims"] = model.dims
-    properties[vector_field] = vector
+    for vector_field, meta in models.items():
+        properties[vector_field] = {**copy.deepcopy(vector_template), "dims": meta.dims}
+    primary = next(iter(models))
 
     settings = copy.deepcopy(template.get("settings", {}))
     source: dict[str, Any] = {}
@@ -91,14 +101,16 @@ def build_index_body(
         # 9.x hides vectors from _source by default; Kibana inspection wants them.
         settings.setdefault("index", {})["mapping.exclude_source_vectors"] = not vectors_in_source
     elif not vectors_in_source:
-        source = {"excludes": [vector_field]}
+        source = {"excludes": list(models)}
 
     mappings: dict[str, Any] = {
         "dynamic": "strict",
         "_meta": {
             "schema_version": template["schema_version"],
-            "model": model.as_dict(),
-            "vector_field": vector_field,
+            "model": models[primary].as_dict(),
+            "vector_field": primary,
+            "models": {f: m.as_dict() for f, m in models.items()},
+            "vector_fields": list(models),  # the order (Elasticsearch does not keep a map's order)
             "translator": translator,
             "languages": list(languages),
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -108,3 +120,17 @@ def build_index_body(
     if source:
         mappings["_source"] = source
     return {"settings": settings, "mappings": mappings}
+
+
+def index_models(index_meta: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """vector field -> recorded model, from an index ``_meta`` (indices made before
+    multi-vector support record one ``model`` and its ``vector_field``)."""
+    meta = index_meta or {}
+    if isinstance(meta.get("models"), dict) and meta["models"]:
+        models = meta["models"]
+        order = [f for f in meta.get("vector_fields") or [] if f in models]
+        return {f: models[f] for f in dict.fromkeys([*order, str(meta.get("vector_field")), *sorted(models)])
+                if f in models}
+    if isinstance(meta.get("model"), dict):
+        return {str(meta.get("vector_field") or "embedding"): meta["model"]}
+    return {}

@@ -1,4 +1,4 @@
-"""Operations that join the parts: settings + model + cluster -> an index.
+"""Operations that join the parts: settings + models + cluster -> an index.
 
 Kept apart from mapping (pure) and cluster (transport) so each stays testable
 alone; the CLI and the Python API both call these.
@@ -6,8 +6,7 @@ alone; the CLI and the Python API both call these.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from elasticsearch import Elasticsearch
 
@@ -16,65 +15,82 @@ from .cluster.connection import connect
 from .cluster.indices import create_versioned
 from .config import Settings
 from .errors import IndexMismatchError
-from .mapping import ModelMeta, build_index_body, load_template
+from .mapping import ModelMeta, build_index_body, index_models, load_template
 
 
 def model_meta(settings: Settings) -> ModelMeta:
-    """The encoder's metadata; converts the default e5 first if needed."""
-    from .embed.encoder import encoder_meta_without_loading
-
-    meta = encoder_meta_without_loading(settings)
-    if meta is not None:
-        return meta
-    if settings.model is None:
-        from .embed.store import prepare_e5
-
-        prepare_e5(Path(settings.model_ref))
-        meta = encoder_meta_without_loading(settings)
-        assert meta is not None
-        return meta
-    from .embed.encoder import Encoder, spec_from_settings
-
-    return Encoder(spec_from_settings(settings)).meta()
+    """The primary encoder's metadata (models converted or prepared first if needed)."""
+    return next(iter(models_meta(settings).values()))
 
 
-def index_body(settings: Settings, client: Elasticsearch, meta: ModelMeta) -> dict[str, Any]:
+def models_meta(settings: Settings) -> dict[str, ModelMeta]:
+    """vector field -> metadata, for every configured encoder."""
+    from .embed.base import describe_embedders
+
+    return describe_embedders(settings)
+
+
+def index_body(settings: Settings, client: Elasticsearch, models: Mapping[str, ModelMeta]) -> dict[str, Any]:
     caps = probe(client)
     return build_index_body(
-        load_template(), settings.languages, meta, settings.translator,
+        load_template(), settings.languages, models, settings.translator,
         language_analyzers=settings.language_analyzers and caps.language_analyzers,
         vectors_in_source=settings.vectors_in_source,
         exclude_source_vectors_setting=caps.exclude_source_vectors_setting,
     )
 
 
-def create_index(settings: Settings, client: Elasticsearch | None = None,
-                 point_alias: bool = True, meta: ModelMeta | None = None) -> dict[str, Any]:
+def create_index(settings: Settings, client: Elasticsearch | None = None, *,
+                 point_alias: bool = True, models: Mapping[str, ModelMeta] | None = None) -> dict[str, Any]:
     """Create the next versioned index for ``settings.index`` (alias pointed if asked)."""
     client = client or connect(settings)
-    meta = meta or model_meta(settings)
-    body = index_body(settings, client, meta)
+    models = models or models_meta(settings)
+    body = index_body(settings, client, models)
     name = create_versioned(client, settings.index, body, point_alias=point_alias)
-    return {"alias": settings.index, "index": name, "dims": meta.dims, "model": meta.name,
-            "fingerprint": meta.fingerprint, "languages": list(settings.languages)}
+    primary = next(iter(models.values()))
+    return {"alias": settings.index, "index": name, "dims": primary.dims, "model": primary.name,
+            "fingerprint": primary.fingerprint, "languages": list(settings.languages),
+            "vector_fields": {f: m.name for f, m in models.items()}}
 
 
-def settings_for_index(settings: Settings, index_meta: dict[str, Any] | None) -> Settings:
-    """Search with the precision (fp32 or int8) the index's vectors were made with,
-    when the weights are the same: queries then match without a flag."""
+def settings_for_index(settings: Settings, index_meta: dict[str, Any] | None, *, precision: bool = True) -> Settings:
+    """The encoders the index holds vectors of, and (``precision``) the precision
+    (fp32 or int8) its transformers vectors were made with: searches then match
+    without a flag. Ingest keeps the user's precision, so a mismatch is refused."""
     from .embed.encoder import INT8_SUFFIX
 
-    recorded = str(((index_meta or {}).get("model") or {}).get("fingerprint", ""))
-    return settings.replace(quantize_int8=recorded.endswith(INT8_SUFFIX)) if recorded else settings
+    models = index_models(index_meta)
+    if not models:
+        return settings
+    kinds = tuple(str(m.get("encoder", "transformers")) for m in models.values())
+    changes: dict[str, Any] = {"encoders": kinds}
+    transformers = next((m for m in models.values() if m.get("encoder", "transformers") == "transformers"), None)
+    if precision and transformers and transformers.get("fingerprint"):
+        changes["quantize_int8"] = str(transformers["fingerprint"]).endswith(INT8_SUFFIX)
+    return settings.replace(**changes)
 
 
-def check_compatible(index_meta: dict[str, Any] | None, meta: ModelMeta, alias: str) -> None:
-    """Refuse to mix vectors from two models (or two precisions of one) in one index."""
-    from .embed.encoder import INT8_SUFFIX
-
-    if not index_meta or "model" not in index_meta:
+def check_compatible(index_meta: dict[str, Any] | None, models: ModelMeta | Mapping[str, ModelMeta],
+                     alias: str) -> None:
+    """Refuse to mix vectors from two models (or two precisions of one) in one index,
+    and an encoder set that differs from the index's vector fields."""
+    recorded = index_models(index_meta)
+    if not recorded:
         return
-    recorded = index_meta["model"]
+    given = {next(iter(recorded)): models} if isinstance(models, ModelMeta) else dict(models)
+    if set(given) != set(recorded):
+        raise IndexMismatchError(
+            f"index {alias!r} holds vectors in {', '.join(recorded)} but the configured encoders write "
+            f"{', '.join(given)}; configure --encoders "
+            f"{','.join(str(m.get('encoder', 'transformers')) for m in recorded.values())} or rebuild with "
+            f"'xlsearch ingest FILE --index {alias} --rebuild'")
+    for field, meta in given.items():
+        _check_one(recorded[field], meta, alias)
+
+
+def _check_one(recorded: dict[str, Any], meta: ModelMeta, alias: str) -> None:
+    from .embed.encoder import INT8_SUFFIX
+
     fp = str(recorded.get("fingerprint"))
     if fp != meta.fingerprint and fp.removesuffix(INT8_SUFFIX) == meta.fingerprint.removesuffix(INT8_SUFFIX):
         held, given = ("int8", "fp32") if fp.endswith(INT8_SUFFIX) else ("fp32", "int8")
@@ -91,4 +107,4 @@ def check_compatible(index_meta: dict[str, Any] | None, meta: ModelMeta, alias: 
         )
 
 
-__all__ = ["check_compatible", "create_index", "index_body", "model_meta"]
+__all__ = ["check_compatible", "create_index", "index_body", "model_meta", "models_meta", "settings_for_index"]

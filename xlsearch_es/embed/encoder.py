@@ -4,8 +4,8 @@ Pooling, role prefixes ("query: " / "passage: " for e5), max length and
 normalisation come from the spec (the model manifest when there is one), so a
 user's own model loads through the same code as the converted e5. Output is
 always L2-normalised float32, batches are sorted by length to waste little
-padding, and a bounded cache keyed by (fingerprint, role, text) embeds a
-repeated text once.
+padding, and a bounded per-encoder cache keyed by (role, text) embeds a
+repeated text once. Registered as the ``transformers`` encoder kind.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ import numpy as np
 from ..config import Settings
 from ..errors import ModelError
 from ..mapping import ModelMeta
-from .store import read_manifest
-
-ROLES = ("query", "passage")
+from .base import EncoderKind, check_role
+from .manifest import read_manifest
 
 
 @dataclass(frozen=True)
@@ -139,9 +138,7 @@ class Encoder:
                          query_prefix=self.spec.query_prefix, passage_prefix=self.spec.passage_prefix)
 
     def _prefix(self, role: str) -> str:
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-        return self.spec.query_prefix if role == "query" else self.spec.passage_prefix
+        return self.spec.query_prefix if check_role(role) == "query" else self.spec.passage_prefix
 
     def encode(self, texts: Sequence[str], role: str = "passage", use_cache: bool = True) -> np.ndarray:
         """Embed texts (row i for texts[i]), L2-normalised float32 of shape (n, dims)."""
@@ -197,14 +194,6 @@ class Encoder:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, p=2, dim=-1) if self.spec.normalize else pooled
 
-    def count_tokens(self, text: str, role: str = "passage") -> int:
-        return len(self.tokenizer(self._prefix(role) + text)["input_ids"])
-
-
-def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise cosines of already-normalised rows."""
-    return a @ b.T
-
 
 def encoder_meta_without_loading(settings: Settings) -> ModelMeta | None:
     """ModelMeta from a prepared folder's manifest, without loading weights."""
@@ -216,3 +205,31 @@ def encoder_meta_without_loading(settings: Settings) -> ModelMeta | None:
                      fingerprint=with_precision(manifest["fingerprint"], settings.quantize_int8),
                      dims=int(manifest["dims"]), query_prefix=manifest.get("query_prefix", ""),
                      passage_prefix=manifest.get("passage_prefix", ""))
+
+
+def describe_transformers(settings: Settings) -> ModelMeta:
+    """The configured model's metadata; converts the default e5 first if needed,
+    and reads a manifest rather than loading weights where one exists."""
+    meta = encoder_meta_without_loading(settings)
+    if meta is not None:
+        return meta
+    if settings.model is None:
+        from .e5_convert import prepare_e5
+
+        prepare_e5(Path(settings.model_ref))
+        meta = encoder_meta_without_loading(settings)
+        assert meta is not None
+        return meta
+    return Encoder(spec_from_settings(settings)).meta()
+
+
+def load_transformers(settings: Settings) -> Encoder:
+    """The configured model, loaded (the default e5 converted on first use)."""
+    describe_transformers(settings)
+    return Encoder(spec_from_settings(settings))
+
+
+TRANSFORMERS = EncoderKind(
+    name="transformers", vector_field="embedding",
+    description="the --model encoder (any transformers folder or hub id; default multilingual-e5-small)",
+    load=load_transformers, describe=describe_transformers)

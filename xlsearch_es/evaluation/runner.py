@@ -180,7 +180,7 @@ def run_eval(settings: Settings, dataset_dir: Path, variants: list[str] | None =
     or tuning ever sees). A fine-tuned model (its manifest names its base) is
     measured beside its base: base rows as named, fine-tuned rows prefixed ``ft-``.
     """
-    from ..embed.store import read_manifest
+    from ..embed.manifest import read_manifest
 
     if split not in SPLITS:
         raise XLSearchError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
@@ -235,7 +235,7 @@ def _evaluate_model(settings: Settings, dataset: Dataset, dataset_dir: Path, var
                     policy: SplitPolicy, progress: Callable[[str], None]) -> dict[str, Any]:
     """Index the corpus with ``settings``' model, tune if a variant wants it, run the variants."""
     from ..cluster.connection import connect
-    from ..embed.encoder import Encoder, spec_from_settings
+    from ..embed.base import load_embedders
     from ..ingest.pipeline import IngestOptions, IngestPipeline
     from ..search.client import XLSearchClient
     from ..service import model_meta
@@ -245,17 +245,19 @@ def _evaluate_model(settings: Settings, dataset: Dataset, dataset_dir: Path, var
     meta = model_meta(settings)
     default_model = settings.model is None or settings.model_ref == settings.replace(model=None).model_ref
     suffix = "" if default_model else f"-{meta.fingerprint[:10]}"
+    if settings.encoders != Settings.encoders:  # each encoder set gets its own eval index
+        suffix += "-" + "-".join(settings.encoders)
     alias = f"eval-{dataset.name}-{settings.translator}{suffix}".lower()
     settings = settings.replace(index=alias, languages=index_langs)
     client = connect(settings)
-    encoder = Encoder(spec_from_settings(settings))
+    embedders = load_embedders(settings)
     translator = make_translator(settings)
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Path(tmp) / "corpus.jsonl"
         docs = corpus_as_catalog(dataset_dir, catalog)
         progress(f"indexing {docs} documents into {alias} (languages {','.join(index_langs)})")
         t0 = time.perf_counter()
-        ingest = IngestPipeline(settings, client, encoder, translator, IngestOptions(path=str(catalog))).run()
+        ingest = IngestPipeline(settings, client, embedders, translator, IngestOptions(path=str(catalog))).run()
         ingest_s = time.perf_counter() - t0
 
     searchers: dict[str, XLSearchClient] = {}
@@ -263,14 +265,15 @@ def _evaluate_model(settings: Settings, dataset: Dataset, dataset_dir: Path, var
     def searcher(key: str) -> XLSearchClient:
         if key not in searchers:
             tr = translator if key == "configured" else make_translator(settings, "none")
-            searchers[key] = XLSearchClient(settings, client=client, encoder=encoder, translator=tr)
+            searchers[key] = XLSearchClient(settings, client=client, encoder=embedders, translator=tr)
         return searchers[key]
 
     tuning = _tuning(searcher("configured"), dataset_dir, policy, prefix, progress) \
         if any(v.tuned for v in variants) else None
     results = [_run_variant(searcher(v.translator), dataset, v, prefix, progress) for v in variants]
     return {"results": results, "index": ingest.index, "index_languages": list(index_langs), "documents": docs,
-            "ingest_seconds": round(ingest_s, 1), "model": encoder.meta().as_dict(), "translator": translator.name,
+            "ingest_seconds": round(ingest_s, 1), "model": meta.as_dict(),
+            "models": {f: e.meta().as_dict() for f, e in embedders.items()}, "translator": translator.name,
             "tuning": tuning}
 
 

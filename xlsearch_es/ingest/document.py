@@ -50,12 +50,12 @@ def build_document(
     product: Product,
     source_language: str,
     translations: Mapping[str, Mapping[str, str]],
-    vector: Sequence[float],
-    vector_field: str,
+    vectors: Mapping[str, Sequence[float]],
     digest: str,
     created_at: str | None = None,
 ) -> dict[str, Any]:
-    """``translations`` maps language -> field -> text (the source language included)."""
+    """``translations`` maps language -> field -> text (the source language included);
+    ``vectors`` maps vector field -> the product's vector."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     doc: dict[str, Any] = {
         "id": product.id,
@@ -74,8 +74,9 @@ def build_document(
         "content_hash": digest,
         "created_at": created_at or now,
         "updated_at": now,
-        vector_field: [float(x) for x in vector],
     }
+    for vector_field, vector in vectors.items():
+        doc[vector_field] = [float(x) for x in vector]
     for field in TEXT_FIELDS:
         value = getattr(product, field)
         if not value:

@@ -1,31 +1,29 @@
 """The ingest worker: a catalog file in, an up-to-date index out, nothing lost.
 
-Main thread: read -> validate -> batch -> skip unchanged (content hash already
-in the index) -> detect language -> translate -> embed -> queue. A sender
-thread takes batches off a bounded queue and bulk-indexes them, so model work
-and cluster I/O overlap while the model never runs more than a few batches
-ahead. Batches finish in order, and after each the checkpoint records the last
-input line that is fully done (indexed, unchanged or dead-lettered); a killed
-run resumes after it. Every record read ends indexed, unchanged or rejected
-(with its line and reason in the dead-letter file): the summary's counts add up.
+Stages, one module each: ``source`` (read + validate + shard), ``enrich``
+(detect, translate, embed, build documents: a batch function), ``sink``
+(``streaming_bulk``, outage retry, dead letters), ``checkpoint``, and
+``executor`` (indexing on a background thread so model work and cluster I/O
+overlap). This module runs them for one load: it prepares the target index,
+feeds batches through, and finishes (delete-missing, refresh, alias swap).
+Batches finish in order, and after each the checkpoint records the last input
+line that is fully done (indexed, unchanged or dead-lettered); a killed run
+resumes after it. Every record read ends indexed, unchanged or rejected (with
+its line and reason in the dead-letter file): the summary's counts add up.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import queue
 import signal
 import sys
 import threading
 import time
-import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 
@@ -33,15 +31,18 @@ from ..cluster.connection import describe_error
 from ..cluster.indices import create_versioned, is_xlsearch_meta, read_meta, resolve_alias, swap_alias
 from ..cluster.indices import index_meta as read_index_meta
 from ..config import Settings
-from ..embed.encoder import Encoder
+from ..embed.base import Embedder, as_embedders
 from ..errors import ClusterError, XLSearchError
-from ..mapping import TEXT_FIELDS
-from ..service import check_compatible, index_body
+from ..mapping import index_models
+from ..service import check_compatible, index_body, settings_for_index
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..translate.base import Translator
-from .bulk import BulkPolicy, ClusterUnavailable, delete_action, index_action, send_bulk
-from .document import build_document, content_hash, passage_text, texts_to_translate
-from .records import InvalidRecord, Product, RawRecord, Rejection, detect_format, read_records, validate
+from .checkpoint import Checkpoint
+from .enrich import EnrichContext, enrich_safely
+from .executor import BackgroundSender, SenderFailed
+from .records import Product, RawRecord, Rejection, detect_format, read_records
+from .sink import Action, BulkPolicy, ClusterUnavailable, DeadLetters, delete_action, send_bulk
+from .source import in_shard, validated
 
 log = logging.getLogger(__name__)
 
@@ -88,72 +89,14 @@ class IngestSummary:
         return asdict(self)
 
 
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    try:
-        i, n = (int(p) for p in text.split("/"))
-    except ValueError:
-        raise XLSearchError(f"--shard expects i/N such as 1/4, got {text!r}") from None
-    if n < 1 or not 1 <= i <= n:
-        raise XLSearchError(f"--shard {text}: i must be between 1 and N")
-    return i, n
-
-
-def in_shard(product_id: str, shard: tuple[int, int] | None) -> bool:
-    if not shard:
-        return True
-    i, n = shard
-    return zlib.crc32(product_id.encode()) % n == i - 1
-
-
-# --------------------------------------------------------------- checkpoint --
-
-class Checkpoint:
-    """Progress of one (input file, alias, shard) load, saved atomically."""
-
-    def __init__(self, home: Path, options: IngestOptions, alias: str):
-        self.enabled = options.path != "-"
-        src = str(Path(options.path).resolve()) if self.enabled else "-"
-        key = hashlib.sha256(f"{src}|{alias}|{options.shard}|{options.rebuild}".encode()).hexdigest()[:16]
-        self.path = home / "checkpoints" / f"{alias}-{key}.json"
-        self.fingerprint = self._file_fingerprint(options.path) if self.enabled else {}
-
-    @staticmethod
-    def _file_fingerprint(path: str) -> dict[str, Any]:
-        st = Path(path).stat()
-        return {"input": str(Path(path).resolve()), "size": st.st_size, "mtime": st.st_mtime}
-
-    def load(self) -> dict[str, Any] | None:
-        if not self.enabled or not self.path.is_file():
-            return None
-        try:
-            state = json.loads(self.path.read_text())
-        except json.JSONDecodeError:
-            return None
-        if {k: state.get(k) for k in self.fingerprint} != self.fingerprint:
-            log.warning("input changed since the checkpoint %s; starting over", self.path)
-            return None
-        return state
-
-    def save(self, state: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**self.fingerprint, **state}))
-        os.replace(tmp, self.path)
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
 # ----------------------------------------------------------------- pipeline --
 
 @dataclass
 class _Batch:
+    """One enriched batch on its way to the sink."""
+
     last_line: int
-    actions: list[tuple[dict, dict | None]]
+    actions: list[Action]
     rejections: list[Rejection]
     counts: dict[str, int]  # main-thread counters at the end of this batch
 
@@ -162,29 +105,14 @@ class _Batch:
 class _Work:
     """The batch being filled by the main thread, and what building it needs."""
 
-    languages: list[str]
+    context: EnrichContext
     target: str
     fresh: bool
-    detector: LanguageDetector
-    sender: threading.Thread
+    sender: "BackgroundSender[_Batch]"
     counts: dict[str, int]
     last_line: int
     products: list[Product] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-
-
-def _validated(record: RawRecord) -> tuple[Product | None, str | None]:
-    """(product, None) or (None, reason): no record content can raise out of here."""
-    if record.error is not None or record.data is None:
-        return None, record.error or "invalid record"
-    try:
-        return validate(record.line, record.data), None
-    except InvalidRecord as exc:
-        return None, str(exc)
-    except RecursionError:
-        return None, "record nested too deeply"
-    except Exception as exc:  # noqa: BLE001 - a validator bug must cost one record, not the run
-        return None, f"could not be validated: {type(exc).__name__}: {exc}"
 
 
 class IngestInterrupted(XLSearchError):
@@ -228,15 +156,14 @@ class _StopSignals:
 class IngestPipeline:
     """One load of one catalog into one alias. Models are passed in, loaded once."""
 
-    def __init__(self, settings: Settings, client: Elasticsearch, encoder: Encoder, translator: Translator,
-                 options: IngestOptions):
-        self.settings, self.client, self.encoder, self.translator = settings, client, encoder, translator
+    def __init__(self, settings: Settings, client: Elasticsearch, encoder: Embedder | Mapping[str, Embedder],
+                 translator: Translator, options: IngestOptions):
+        self.settings, self.client, self.translator = settings, client, translator
+        self.embedders = as_embedders(encoder)
         self.options = options
         self.alias = settings.index
         self.summary = IngestSummary(alias=self.alias)
         self.checkpoint = Checkpoint(settings.home_dir, options, self.alias)
-        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=max(1, options.queue_batches))
-        self._sender_error: BaseException | None = None
         self._seen: dict[str, int] = {}  # id -> line, of products accepted this run
         self._rejected_ids: set[str] = set()  # ids named on rejected lines
         self._unreadable_lines: list[int] = []  # rejected lines whose id could not be read
@@ -245,82 +172,56 @@ class IngestPipeline:
     # -- target index ------------------------------------------------------------
     def _prepare_index(self, state: dict[str, Any] | None) -> tuple[str, dict[str, Any], bool]:
         """(physical index, its _meta, fresh) — fresh means it started empty this load."""
-        meta = self.encoder.meta()
+        models = {f: e.meta() for f, e in self.embedders.items()}
         try:
             if state and state.get("index") and self.client.indices.exists(index=state["index"]):
-                target = state["index"]
-                fresh = bool(state.get("fresh"))
+                target, fresh = state["index"], bool(state.get("fresh"))
             else:
-                current = resolve_alias(self.client, self.alias)
-                if current and not is_xlsearch_meta(read_index_meta(self.client, current)):
-                    raise XLSearchError(f"{self.alias!r} points at {current}, which xlsearch did not create; "
-                                        "choose another --index name (nothing was written)")
-                if current and not self.options.rebuild:
-                    target, fresh = current, False
-                else:
-                    languages = (read_meta(self.client, self.alias) or {}).get("languages") if current else None
-                    settings = self.settings.replace(languages=languages) if languages else self.settings
-                    body = index_body(settings, self.client, meta)
-                    target = create_versioned(self.client, self.alias, body, point_alias=not current)
-                    fresh = True
+                target, fresh = self._target(models)
             index_meta = read_index_meta(self.client, target)
         except (ApiError, TransportError) as exc:
             raise ClusterError(describe_error(exc, self.settings)) from None
-        check_compatible(index_meta, meta, self.alias)
+        check_compatible(index_meta, models, self.alias)
         return target, index_meta, fresh
 
-    # -- sender thread -----------------------------------------------------------
-    def _sender(self, target: str, dead_letter: Path, state: dict[str, Any]) -> None:
-        try:
-            with dead_letter.open("a", encoding="utf-8") as dl:
-                while True:
-                    batch = self._queue.get()
-                    if batch is None:
-                        return
-                    t0 = time.perf_counter()
-                    result = send_bulk(self.client, target, batch.actions, self.options.bulk,
-                                       describe=lambda e: describe_error(e, self.settings))
-                    self._timings["bulk"] += time.perf_counter() - t0
-                    self.summary.retries += result.retries
-                    rejections = list(batch.rejections)
-                    rejections += [Rejection(line=self._seen.get(pid, -1), id=pid, reason=reason, raw="")
-                                   for pid, reason in result.failed]
-                    for rej in rejections:
-                        dl.write(json.dumps(rej.as_dict(), ensure_ascii=False) + "\n")
-                    dl.flush()
-                    state["sent"]["indexed"] += result.indexed
-                    state["sent"]["rejected_by_cluster"] += len(result.failed)
-                    state["line"] = batch.last_line
-                    state["counts"] = batch.counts
-                    self.checkpoint.save(state)
-        except BaseException as exc:  # handed to the main thread, which reports it
-            self._sender_error = exc
-            while True:  # unblock the producer
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    break
+    def _target(self, models: dict[str, Any]) -> tuple[str, bool]:
+        """The alias's index, or a new one (first load, or --rebuild)."""
+        current = resolve_alias(self.client, self.alias)
+        if current and not is_xlsearch_meta(read_index_meta(self.client, current)):
+            raise XLSearchError(f"{self.alias!r} points at {current}, which xlsearch did not create; "
+                                "choose another --index name (nothing was written)")
+        if current and not self.options.rebuild:
+            return current, False
+        languages = (read_meta(self.client, self.alias) or {}).get("languages") if current else None
+        settings = self.settings.replace(languages=languages) if languages else self.settings
+        body = index_body(settings, self.client, models)
+        return create_versioned(self.client, self.alias, body, point_alias=not current), True
 
-    def _put(self, batch: _Batch, sender: threading.Thread) -> None:
-        while True:
-            if self._sender_error is not None or not sender.is_alive():
-                raise self._sender_failure()
-            try:
-                self._queue.put(batch, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+    # -- sink (sender thread) ----------------------------------------------------
+    def _send(self, batch: _Batch, target: str, dead_letters: DeadLetters, state: dict[str, Any]) -> None:
+        """Index one batch, dead-letter its rejections, then checkpoint past it."""
+        t0 = time.perf_counter()
+        result = send_bulk(self.client, target, batch.actions, self.options.bulk,
+                           describe=lambda e: describe_error(e, self.settings))
+        self._timings["bulk"] += time.perf_counter() - t0
+        self.summary.retries += result.retries
+        dead_letters.write([*batch.rejections, *(Rejection(line=self._seen.get(pid, -1), id=pid, reason=reason,
+                                                           raw="") for pid, reason in result.failed)])
+        state["sent"]["indexed"] += result.indexed
+        state["sent"]["rejected_by_cluster"] += len(result.failed)
+        state["line"] = batch.last_line
+        state["counts"] = batch.counts
+        self.checkpoint.save(state)
 
-    def _sender_failure(self) -> BaseException:
-        err = self._sender_error
-        where = f"; progress is kept in {self.checkpoint.path}, run the same command again to resume" \
-            if self.checkpoint.enabled else ""
+    def _failure(self, failed: SenderFailed) -> BaseException:
+        err, where = failed.error, self.checkpoint.resume_hint()
         if isinstance(err, ClusterError):
             return ClusterUnavailable(f"{err}{where}")
         return XLSearchError(f"indexing stopped: {err}{where}")
 
     # -- batches -----------------------------------------------------------------
     def _existing(self, target: str, ids: list[str]) -> dict[str, dict]:
+        """Content hash and creation time of the products the index already holds."""
         if not ids:
             return {}
         t0 = time.perf_counter()
@@ -328,64 +229,35 @@ class IngestPipeline:
             resp = self.client.mget(index=target, ids=ids, source_includes=["content_hash", "created_at"])
         except (ApiError, TransportError) as exc:
             raise ClusterUnavailable(f"cannot read existing documents: {describe_error(exc, self.settings)}"
-                                     f"; progress is kept in {self.checkpoint.path}") from None
+                                     f"{self.checkpoint.resume_hint()}") from None
         finally:
             self._timings["lookup"] += time.perf_counter() - t0
         return {d["_id"]: d.get("_source", {}) for d in resp["docs"] if d.get("found")}
 
-    def _build(self, products: list[Product], languages: list[str], target: str, fresh: bool,
-               detector: LanguageDetector) -> tuple[list[tuple[dict, dict | None]], int]:
-        existing = {} if fresh else self._existing(target, [p.id for p in products])
-        model_fp = self.encoder.fingerprint
-        tr_fp = self.translator.backend.fingerprint()
-        todo: list[tuple[Product, str, str]] = []
-        unchanged = 0
-        for p in products:
-            lang = p.language or detector.detect(f"{p.title} {p.description[:200]}").lang
-            digest = content_hash(p, languages, tr_fp, model_fp)
-            if existing.get(p.id, {}).get("content_hash") == digest:
-                unchanged += 1
-            else:
-                todo.append((p, lang, digest))
-        if not todo:
-            return [], unchanged
-
-        # Translate: one call per (source, target) pair and field, each string once.
-        t0 = time.perf_counter()
-        translations: dict[str, dict[str, dict[str, str]]] = {p.id: {} for p, _, _ in todo}
-        by_src: dict[str, list[Product]] = {}
-        for p, lang, _ in todo:
-            by_src.setdefault(lang, []).append(p)
-            if lang in languages:
-                translations[p.id][lang] = texts_to_translate(p)
-        for src, group in by_src.items():
-            brands = {p.brand for p in group if p.brand}
-            for tgt in languages:
-                if tgt == src or not self.translator.backend.supports(src, tgt):
-                    continue
-                for fld in TEXT_FIELDS:
-                    items = [(p, getattr(p, fld)) for p in group if getattr(p, fld)]
-                    if fld == "brand" or not items:  # brand names are kept as written
-                        for p, text in items:
-                            translations[p.id].setdefault(tgt, {})[fld] = text
-                        continue
-                    outs = self.translator.translate([t for _, t in items], src, tgt, brands=brands)
-                    for (p, _), out in zip(items, outs):
-                        translations[p.id].setdefault(tgt, {})[fld] = out
-        self._timings["translate"] += time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        vectors = self.encoder.encode([passage_text(p) for p, _, _ in todo], role="passage")
-        self._timings["embed"] += time.perf_counter() - t0
-        self.summary.embedded += len(todo)
-
-        vector_field = self._vector_field
-        actions: list[tuple[dict, dict | None]] = []
-        for (p, lang, digest), vec in zip(todo, vectors):
-            created = existing.get(p.id, {}).get("created_at")
-            doc = build_document(p, lang, translations[p.id], vec, vector_field, digest, created)
-            actions.append((index_action(p.id), doc))
-        return actions, unchanged
+    def _flush(self, work: _Work) -> None:
+        """Enrich the batch being filled and queue it for the sink."""
+        if not work.products and not work.rejections:
+            return
+        actions: list[Action] = []
+        failed: list[Rejection] = []
+        if work.products:
+            existing = {} if work.fresh else self._existing(work.target, [p.id for p in work.products])
+            enriched = enrich_safely(work.products, existing, work.context)
+            actions, failed = enriched.actions, enriched.rejections
+            work.counts["unchanged"] += enriched.unchanged
+            self.summary.embedded += enriched.embedded
+            for key, seconds in enriched.timings.items():
+                self._timings[key] += seconds
+            for rej in failed:  # a product enrichment could not handle still counts as present
+                self._seen.pop(str(rej.id), None)
+                self._rejected_ids.add(str(rej.id))
+        work.counts["rejected"] += len(failed)
+        try:
+            work.sender.put(_Batch(last_line=work.last_line, actions=actions, rejections=work.rejections + failed,
+                                   counts=dict(work.counts)))
+        except SenderFailed as exc:
+            raise self._failure(exc) from None
+        work.products, work.rejections = [], []
 
     # -- run ---------------------------------------------------------------------
     def run(self) -> IngestSummary:
@@ -394,55 +266,58 @@ class IngestPipeline:
         fmt = detect_format(opts.path, opts.fmt)
         state = self.checkpoint.load() if opts.resume else None
         target, index_meta, fresh = self._prepare_index(state)
-        languages = list(index_meta.get("languages") or self.settings.languages)
-        self._vector_field = index_meta.get("vector_field", "embedding")
+        languages = tuple(index_meta.get("languages") or self.settings.languages)
         resume_line = int(state["line"]) if state else 0
         counts = dict(state["counts"]) if state else {"read": 0, "rejected": 0, "unchanged": 0, "other_shards": 0}
-        dead_letter = Path(state["dead_letter"] if state else (opts.dead_letter or self._default_dead_letter()))
-        dead_letter.parent.mkdir(parents=True, exist_ok=True)
+        dead_letters = DeadLetters(Path(state["dead_letter"] if state else (opts.dead_letter or self._default_dead_letter())))
         state = state or {"sent": {"indexed": 0, "rejected_by_cluster": 0}}
-        state.update({"index": target, "fresh": fresh, "dead_letter": str(dead_letter)})
-        self.summary.index, self.summary.dead_letter = target, str(dead_letter)
+        state.update({"index": target, "fresh": fresh, "dead_letter": str(dead_letters.path)})
+        self.summary.index, self.summary.dead_letter = target, str(dead_letters.path)
         self.summary.resumed_from_line = resume_line
-
-        detector = LanguageDetector(candidates=tuple(dict.fromkeys(DEFAULT_CANDIDATES + tuple(languages))),
+        detector = LanguageDetector(candidates=tuple(dict.fromkeys(DEFAULT_CANDIDATES + languages)),
                                     fallback=self.settings.fallback_language)
-        sender = threading.Thread(target=self._sender, args=(target, dead_letter, state), daemon=True)
-        sender.start()
+        context = EnrichContext(languages=languages, translator=self.translator,
+                                embedders={f: self.embedders[f] for f in index_models(index_meta)}, detector=detector)
+        sender: BackgroundSender[_Batch] = BackgroundSender(
+            lambda batch: self._send(batch, target, dead_letters, state), depth=opts.queue_batches)
         progress = _Progress(opts, resume_line)
-        work = _Work(languages=languages, target=target, fresh=fresh, detector=detector, sender=sender,
-                     counts=counts, last_line=resume_line)
+        work = _Work(context=context, target=target, fresh=fresh, sender=sender, counts=counts, last_line=resume_line)
         try:
-            with _StopSignals() as stop:
-                for record in read_records(opts.path, fmt, opts.field_map):
-                    if stop.signum is not None:
-                        break
-                    self._take(record, work, resume_line, progress)
-                    if len(work.products) >= opts.batch_size:
-                        self._flush(work)
-                if stop.signum is None:
-                    self._flush(work)
-                self._queue.put(None)
-                sender.join()
-                if self._sender_error is not None:
-                    raise self._sender_failure()
-                if stop.signum is not None:
-                    raise IngestInterrupted(stop.signum, self.checkpoint.path if self.checkpoint.enabled else None)
+            self._feed(work, fmt, resume_line, progress)
         except BaseException:
-            progress.close()
-            self._stop_sender(sender)
+            sender.abandon()
             raise
-        progress.close()
+        finally:
+            progress.close()
+            dead_letters.close()
         self._finish(state, counts, target, fresh)
         self.summary.seconds = round(time.perf_counter() - start, 3)
         return self.summary
 
-    def _take(self, record: RawRecord, work: "_Work", resume_line: int, progress: "_Progress") -> None:
+    def _feed(self, work: _Work, fmt: str, resume_line: int, progress: "_Progress") -> None:
+        """Records in, batches out, until the input ends or a signal asks to stop."""
+        with _StopSignals() as stop:
+            for record in read_records(self.options.path, fmt, self.options.field_map):
+                if stop.signum is not None:
+                    break
+                self._take(record, work, resume_line, progress)
+                if len(work.products) >= self.options.batch_size:
+                    self._flush(work)
+            if stop.signum is None:
+                self._flush(work)
+            try:
+                work.sender.close()
+            except SenderFailed as exc:
+                raise self._failure(exc) from None
+            if stop.signum is not None:
+                raise IngestInterrupted(stop.signum, self.checkpoint.path if self.checkpoint.enabled else None)
+
+    def _take(self, record: RawRecord, work: _Work, resume_line: int, progress: "_Progress") -> None:
         """One input record: validated into the batch, or rejected with its reason."""
         replay = record.line <= resume_line
         if not replay:
             progress.tick()
-        product, reason = _validated(record)
+        product, reason = validated(record)
         if product is not None and not in_shard(product.id, self.options.shard):
             if not replay:
                 work.counts["other_shards"] += 1
@@ -467,14 +342,6 @@ class IngestPipeline:
                                              id=record.id))
         else:
             work.products.append(product)
-
-    def _stop_sender(self, sender: threading.Thread) -> None:
-        if sender.is_alive():
-            self._sender_error = self._sender_error or RuntimeError("stopped")
-            try:
-                self._queue.put_nowait(None)
-            except queue.Full:
-                pass
 
     def _finish(self, state: dict[str, Any], counts: dict[str, int], target: str, fresh: bool) -> None:
         """Counts, deletes, refresh, alias swap (or removal of an index left empty).
@@ -512,42 +379,6 @@ class IngestPipeline:
         self.summary.notes.append(f"no product was indexed, so the new index {target} was removed{kept}")
         self.summary.index = current or ""
         return True
-
-    def _flush(self, work: "_Work") -> None:
-        if not work.products and not work.rejections:
-            return
-        actions, unchanged, failed = self._build_safely(work) if work.products else ([], 0, [])
-        work.counts["unchanged"] += unchanged
-        work.counts["rejected"] += len(failed)
-        self._put(_Batch(last_line=work.last_line, actions=actions, rejections=work.rejections + failed,
-                         counts=dict(work.counts)), work.sender)
-        work.products, work.rejections = [], []
-
-    def _build_safely(self, work: "_Work") -> tuple[list[tuple[dict, dict | None]], int, list[Rejection]]:
-        """Build a batch; if enrichment fails, retry product by product so only the
-        product that breaks it is rejected (with the error) and the run goes on."""
-        try:
-            actions, unchanged = self._build(work.products, work.languages, work.target, work.fresh, work.detector)
-            return actions, unchanged, []
-        except (ClusterError, KeyboardInterrupt, MemoryError):
-            raise
-        except Exception:  # noqa: BLE001 - isolated below, product by product
-            log.warning("a batch failed to build; retrying its %d products one by one", len(work.products))
-        actions, unchanged, failed = [], 0, []
-        for product in work.products:
-            try:
-                one, same = self._build([product], work.languages, work.target, work.fresh, work.detector)
-            except (ClusterError, KeyboardInterrupt, MemoryError):
-                raise
-            except Exception as exc:  # noqa: BLE001 - this product is the one that breaks enrichment
-                self._seen.pop(product.id, None)
-                self._rejected_ids.add(product.id)
-                failed.append(Rejection(line=product.line, id=product.id, raw="",
-                                        reason=f"could not be translated or embedded: {type(exc).__name__}: {exc}"))
-                continue
-            actions += one
-            unchanged += same
-        return actions, unchanged, failed
 
     def _delete_missing(self, target: str) -> int:
         """Delete documents (of this shard) whose id no line of the catalog names.
@@ -619,16 +450,19 @@ def _count_lines(path: str) -> int | None:
 
 
 def run_ingest(settings: Settings, options: IngestOptions, client: Elasticsearch | None = None,
-               encoder: Encoder | None = None, translator: Translator | None = None) -> IngestSummary:
+               encoder: Embedder | Mapping[str, Embedder] | None = None,
+               translator: Translator | None = None) -> IngestSummary:
     """Load one catalog; models and client are created when not given."""
     from ..cluster.connection import connect
-    from ..embed.encoder import spec_from_settings
-    from ..service import model_meta
+    from ..embed.base import load_embedders
     from ..translate.factory import make_translator
 
     client = client or connect(settings)
-    if encoder is None:
-        model_meta(settings)
-        encoder = Encoder(spec_from_settings(settings))
+    if encoder is None and not options.rebuild:  # an existing index keeps its encoders (and their precision)
+        try:
+            settings = settings_for_index(settings, read_meta(client, settings.index), precision=False)
+        except (ApiError, TransportError) as exc:
+            raise ClusterError(describe_error(exc, settings)) from None
+    embedders = load_embedders(settings) if encoder is None else encoder
     translator = translator or make_translator(settings)
-    return IngestPipeline(settings, client, encoder, translator, options).run()
+    return IngestPipeline(settings, client, embedders, translator, options).run()

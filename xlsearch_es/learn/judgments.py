@@ -195,12 +195,12 @@ def load_click_log(path: Path, products: dict[str, str], fallback_lang: str = "u
 
 def catalog_passages(path: str, field_map: dict[str, str] | None = None) -> dict[str, str]:
     """Product id -> passage text, from a catalog file (invalid records are skipped)."""
-    from ..ingest.pipeline import _validated
+    from ..ingest.source import validated
     from ..ingest.records import detect_format, read_records
 
     out: dict[str, str] = {}
     for record in read_records(path, detect_format(path, None), field_map):
-        product, _ = _validated(record)
+        product, _ = validated(record)
         if product is not None:
             out[product.id] = passage_text(product)
     return out

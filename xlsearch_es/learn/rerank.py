@@ -26,7 +26,7 @@ import numpy as np
 
 from ..config import Settings
 from ..embed.encoder import Encoder, spec_from_settings, weights_fingerprint
-from ..embed.store import MANIFEST, read_manifest
+from ..embed.manifest import MANIFEST, read_manifest
 from ..errors import ModelError, XLSearchError
 from ..evaluation.metrics import mean, ndcg_at_k
 from .judgments import Judgments, Query, SplitPolicy

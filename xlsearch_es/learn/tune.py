@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 from ..errors import XLSearchError
 from ..evaluation.metrics import mean, ndcg_at_k
-from ..search.client import DEFAULT_RANK_WINDOW, KNN_WEIGHTS, XLSearchClient
-from ..search.fusion import CLIENT_FUSIONS, fuse
+from ..search.client import DEFAULT_RANK_WINDOW, XLSearchClient
+from ..search.fusion import FUSIONS, ClientFusion, knn_list_weights
 from ..search.query_builder import BM25Boosts
 from ..search.tuning import META_KEY, SearchParams, Tuning
 from .judgments import Judgments, Query, SplitPolicy
@@ -47,7 +47,7 @@ class _Lists:
     query: Query
     analysis: Any
     bm25: dict[BM25Boosts, list[tuple[str, float]]]
-    knn: dict[float | None, list[tuple[str, float]]]
+    knn: dict[float | None, dict[str, list[tuple[str, float]]]]  # translation weight -> kNN lists
 
 
 class Tuner:
@@ -62,9 +62,9 @@ class Tuner:
             item.bm25[boosts] = self.client.bm25_ranked(item.analysis, DEPTH, boosts)
         return item.bm25[boosts]
 
-    def _knn(self, item: _Lists, weight: float | None) -> list[tuple[str, float]]:
+    def _knn(self, item: _Lists, weight: float | None) -> dict[str, list[tuple[str, float]]]:
         if weight not in item.knn:
-            item.knn[weight] = self.client.knn_ranked(item.analysis, DEPTH, weight)
+            item.knn[weight] = self.client.knn_lists(item.analysis, DEPTH, weight)
         return item.knn[weight]
 
     def score(self, p: SearchParams, items: list[_Lists] | None = None) -> float:
@@ -72,16 +72,20 @@ class Tuner:
         values = []
         for item in items if items is not None else self.items:
             window = p.rank_window or DEFAULT_RANK_WINDOW
+            knn = self._knn(item, p.translation_weight)
             lists = {"bm25": self._bm25(item, p.boosts or BM25Boosts())[:window],
-                     "knn": self._knn(item, p.translation_weight)[:window]}
-            ranked = [f.id for f in fuse(lists, p.fusion or "rrf", {"bm25": 1.0, "knn": p.knn_weight or 1.0})]
+                     **{name: ranked[:window] for name, ranked in knn.items()}}
+            fusion = FUSIONS.get(p.fusion or "rrf")
+            assert isinstance(fusion, ClientFusion)
+            weights = {"bm25": 1.0, **knn_list_weights(self.client.vector_fields, p.knn_weight or 1.0)}
+            ranked = [f.id for f in fusion.fuse(lists, weights)]
             values.append(ndcg_at_k(ranked, self.judgments.qrels.get(item.query.id, {}), 10))
         return float(mean([v for v in values if v is not None]) or 0.0)
 
     def best_fusion(self, base: SearchParams, items: list[_Lists] | None = None) -> tuple[SearchParams, float]:
         """Every client-side fusion x kNN weight x rank window, lists fetched once."""
         grid = [replace(base, fusion=f, knn_weight=w, rank_window=r)
-                for f, w, r in itertools.product(CLIENT_FUSIONS, KNN_WEIGHT_GRID, WINDOW_GRID)]
+                for f, w, r in itertools.product(client_fusions(), KNN_WEIGHT_GRID, WINDOW_GRID)]
         scored = [(self.score(p, items), p) for p in grid]
         best_score, best = max(scored, key=lambda sp: sp[0])
         return best, best_score
@@ -92,10 +96,15 @@ class Tuner:
         return best, best_score
 
 
+def client_fusions() -> list[str]:
+    """The registered fusions tuning can replay from cached lists (client-side ones)."""
+    return [name for name, fusion in FUSIONS.items() if isinstance(fusion, ClientFusion)]
+
+
 def defaults_for(client: XLSearchClient) -> SearchParams:
     """The built-in defaults, spelt out (what an untuned search does)."""
     fusion = client.default_fusion()
-    return SearchParams(fusion=fusion, knn_weight=KNN_WEIGHTS.get(fusion, 1.0), rank_window=DEFAULT_RANK_WINDOW,
+    return SearchParams(fusion=fusion, knn_weight=FUSIONS.get(fusion).knn_weight, rank_window=DEFAULT_RANK_WINDOW,
                         translation_weight=None, boosts=BM25Boosts())
 
 

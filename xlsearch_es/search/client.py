@@ -1,19 +1,20 @@
 """The thin client: one object that loads models once and answers searches.
 
-``XLSearchClient(settings).search("红色 连衣裙")`` understands the query,
-sends BM25 (started while the query is being embedded) and kNN with the same
-filters, fuses them, and returns typed hits with facets and per-stage timings.
-It refuses an index whose recorded model differs from its encoder, and picks
-the cluster's own retrievers only where the capability probe found them.
-Safe to share across threads.
+``XLSearchClient(settings).search("红色 连衣裙")`` runs one pipeline over a
+frozen ``SearchRequest``: analyze (normalise, detect, protect, translate) ->
+plan (parameters, fusion strategy, window) -> execute (BM25 started while the
+query is embedded, kNN per vector field, or one request the cluster fuses) ->
+fuse -> page (rerank, slice) -> highlight. It refuses an index whose recorded
+models differ from its encoders, and picks the cluster's own retrievers only
+where the capability probe found them. Safe to share across threads.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, TypeVar
 
 import numpy as np
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
@@ -22,22 +23,22 @@ from ..cluster.capabilities import probe
 from ..cluster.connection import connect, describe_error
 from ..cluster.indices import read_meta
 from ..config import Settings
-from ..embed.encoder import Encoder, spec_from_settings
+from ..embed.base import Embedder, as_embedders, load_embedders
 from ..errors import ClusterError, XLSearchError
-from ..mapping import ORIGINAL
-from ..service import check_compatible, model_meta, settings_for_index
+from ..mapping import ORIGINAL, index_models
+from ..service import check_compatible, settings_for_index
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..translate.base import Translator
 from . import query_builder as qb
-from .fusion import Fused, fuse
+from .fusion import FUSIONS, ClientFusion, Fused, FusionStrategy, HybridPlan, ServerFusion, knn_list_weights
 from .tuning import SearchParams, Tuning
+from .understand import QueryAnalysis, analyze
 
 if TYPE_CHECKING:
     from ..learn.rerank import Reranker
-from .understand import QueryAnalysis, analyze
 
 Mode = Literal["hybrid", "bm25", "knn"]
-FUSIONS = ("auto", "rrf", "minmax", "zscore", "combined", "native-rrf", "native-linear")
+MODES = ("hybrid", "bm25", "knn")
 DEFAULT_RANK_WINDOW = 100
 # "auto" fusion, chosen on seeded samples of both evaluation sets and the demo
 # catalog (see benchmarks/results): in a catalog dominated by one language, BM25
@@ -45,11 +46,15 @@ DEFAULT_RANK_WINDOW = 100
 # beats both parts; in a mixed catalog, BM25 scores come from different language
 # fields and only their ranks compare, so reciprocal rank fusion wins there.
 DOMINANT_SHARE = 0.8
-COMBINED_KNN_SCALE = 10.0
-KNN_WEIGHTS = {"rrf": 1.0, "zscore": 2.0, "minmax": 2.0, "combined": 1.0, "native-rrf": 1.0, "native-linear": 2.0}
 MAX_TRANSLATION_WEIGHT = 4.0
 # Elasticsearch caps a kNN search's num_candidates (and so k) at 10,000.
 KNN_MAX_CANDIDATES = 10_000
+T = TypeVar("T")
+
+
+def fusion_names() -> tuple[str, ...]:
+    """What ``fusion=`` accepts: "auto" and every registered strategy."""
+    return ("auto", *FUSIONS.names())
 
 
 @dataclass
@@ -89,9 +94,93 @@ class SearchResponse:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class SearchRequest:
+    """Everything one search asks for. Ranking knobs left at None/"auto" take the
+    index's tuned values (``xlsearch tune``) when it has them, else the defaults.
+    ``query_languages`` limits which index languages the query is expressed in
+    (None: all; (): the original fields only); ``translate_query=False`` keeps the
+    query untranslated: both exist to measure what each part adds."""
+
+    query: str
+    lang: str | None = None
+    filters: qb.SearchFilters = field(default_factory=qb.SearchFilters)
+    k: int = 10
+    page: int = 1
+    mode: Mode = "hybrid"
+    fusion: str = "auto"
+    explain: bool = False
+    rank_window: int | None = None
+    knn_weight: float | None = None
+    query_vector: str = "mean"
+    translate_query: bool = True
+    query_languages: tuple[str, ...] | None = None
+    translation_weight: float | None = None
+    boosts: qb.BM25Boosts | None = None
+    use_tuning: bool = True
+    rerank: bool = True
+
+    def check(self) -> None:
+        if self.k < 1 or self.k > 1000:
+            raise XLSearchError("k must be between 1 and 1000")
+        if self.page < 1:
+            raise XLSearchError("page must be 1 or more")
+        if self.mode not in MODES:
+            raise XLSearchError(f"unknown mode {self.mode!r}; use hybrid, bm25 or knn")
+        if self.query_vector not in ("mean", "original"):
+            raise XLSearchError("query_vector must be 'mean' or 'original'")
+        if self.fusion not in fusion_names():
+            raise XLSearchError(f"unknown fusion {self.fusion!r}; use one of {', '.join(fusion_names())}")
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.k
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """How a request will run: its parameters after tuning, and the fusion on this cluster."""
+
+    request: SearchRequest
+    analysis: QueryAnalysis
+    params: SearchParams
+    bm25: dict[str, Any]
+    strategy: FusionStrategy | None  # None outside hybrid mode
+    knn_weight: float
+    window: int
+    num_candidates: int
+    tuning: dict[str, Any]
+
+
+@dataclass
+class _Trace:
+    """Timings and notes one search collects on its way."""
+
+    start: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def timed(self, name: str, fn: Callable[[], T]) -> T:
+        t0 = time.perf_counter()
+        out = fn()
+        self.timings[name] = self.timings.get(name, 0.0) + (time.perf_counter() - t0) * 1e3
+        return out
+
+
+@dataclass
+class _Ranked:
+    """What execution found: hits (the whole window, or one page for server-side requests)."""
+
+    hits: list[Hit]
+    total: int
+    facets: dict[str, dict[str, int]]
+    paged: bool = False          # the cluster already applied from/size
+    highlighted: bool = False    # the hits carry highlights already
+
+
 class XLSearchClient:
-    def __init__(self, settings: Settings, client: Elasticsearch | None = None,
-                 encoder: Encoder | None = None, translator: Translator | None = None,
+    def __init__(self, settings: Settings, client: Elasticsearch | None = None, *,
+                 encoder: Embedder | Mapping[str, Embedder] | None = None, translator: Translator | None = None,
                  reranker: "Reranker | None" = None):
         from ..translate.factory import make_translator
 
@@ -99,27 +188,18 @@ class XLSearchClient:
         self.alias = settings.index
         self.es = client or connect(settings)
         self.caps = probe(self.es)
-        try:
-            meta = read_meta(self.es, self.alias)
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, settings)) from None
+        meta = self._guarded(lambda: read_meta(self.es, self.alias))
         if meta is None:
             raise XLSearchError(f"no index named {self.alias!r}; load a catalog with 'xlsearch ingest FILE --index {self.alias}'")
         if encoder is None:
-            settings = self.settings = settings_for_index(settings, meta)
-            model_meta(settings)
-            encoder = Encoder(spec_from_settings(settings))
-        check_compatible(meta, encoder.meta(), self.alias)
-        self.encoder = encoder
+            self.settings = settings = settings_for_index(settings, meta)
+        self.embedders = load_embedders(settings) if encoder is None else as_embedders(encoder)
+        check_compatible(meta, {f: e.meta() for f, e in self.embedders.items()}, self.alias)
+        self.vector_fields = [f for f in index_models(meta) if f in self.embedders] or list(self.embedders)
+        self.encoder = self.embedders[self.vector_fields[0]]
         self.translator = translator or make_translator(settings, meta.get("translator"))
         self.languages: list[str] = list(meta.get("languages") or settings.languages)
-        self.vector_field: str = meta.get("vector_field", "embedding")
-        # A query can only be in a language we can match: an index language, or
-        # one the translator brings into one. Fewer candidates, fewer wild guesses.
-        sources = [c for c in DEFAULT_CANDIDATES + ("zh", "ja", "ko", "ar")
-                   if any(c == t or self.translator.backend.supports(c, t) for t in self.languages)]
-        self.detector = LanguageDetector(candidates=tuple(dict.fromkeys(sources + self.languages)),
-                                         fallback=settings.fallback_language)
+        self.detector = self._detector(settings)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="xlsearch")
         self.language_share = self._language_share()
         self.max_result_window = self._max_result_window()
@@ -131,24 +211,36 @@ class XLSearchClient:
         self.reranker = reranker
         self.translation_weight: float | None = None  # None: from the catalog's language mix
 
-    def _language_share(self) -> dict[str, float]:
-        """Share of the catalog's products written in each language (one aggregation)."""
+    def _detector(self, settings: Settings) -> LanguageDetector:
+        """A query can only be in a language we can match: an index language, or
+        one the translator brings into one. Fewer candidates, fewer wild guesses."""
+        sources = [c for c in DEFAULT_CANDIDATES + ("zh", "ja", "ko", "ar")
+                   if any(c == t or self.translator.backend.supports(c, t) for t in self.languages)]
+        return LanguageDetector(candidates=tuple(dict.fromkeys(sources + self.languages)),
+                                fallback=settings.fallback_language)
+
+    def _guarded(self, fn: Callable[[], T]) -> T:
+        """Cluster errors become one ClusterError with a readable message."""
         try:
-            resp = self.es.search(index=self.alias, size=0,
-                                  aggs={"langs": {"terms": {"field": "source_language", "size": 100}}})
+            return fn()
         except (ApiError, TransportError) as exc:
             raise ClusterError(describe_error(exc, self.settings)) from None
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.es.search(index=self.alias, **body))
+
+    def _language_share(self) -> dict[str, float]:
+        """Share of the catalog's products written in each language (one aggregation)."""
+        resp = self._guarded(lambda: self._search(
+            {"size": 0, "aggs": {"langs": {"terms": {"field": "source_language", "size": 100}}}}))
         buckets = resp["aggregations"]["langs"]["buckets"]
         total = sum(b["doc_count"] for b in buckets) or 1
         return {b["key"]: b["doc_count"] / total for b in buckets}
 
     def _max_result_window(self) -> int:
         """How deep the cluster lets a search page (``index.max_result_window``)."""
-        try:
-            got = self.es.indices.get_settings(index=self.alias, name="index.max_result_window",
-                                               include_defaults=True)
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, self.settings)) from None
+        got = self._guarded(lambda: self.es.indices.get_settings(
+            index=self.alias, name="index.max_result_window", include_defaults=True))
         values = [int(v.get(kind, {}).get("index", {}).get("max_result_window", 10_000))
                   for v in got.values() for kind in ("settings", "defaults")
                   if v.get(kind, {}).get("index", {}).get("max_result_window")]
@@ -183,61 +275,60 @@ class XLSearchClient:
         self._pool.shutdown(wait=False)
 
     # ------------------------------------------------------------------ search --
-    def search(self, query: str, lang: str | None = None, filters: qb.SearchFilters | None = None,
+    def search(self, query: str, *, lang: str | None = None, filters: qb.SearchFilters | None = None,
                k: int = 10, page: int = 1, mode: Mode = "hybrid", fusion: str = "auto",
-               explain: bool = False, rank_window: int | None = None,
-               knn_weight: float | None = None, query_vector: str = "mean", translate_query: bool = True,
-               query_languages: list[str] | None = None, translation_weight: float | None = None,
-               boosts: qb.BM25Boosts | None = None, use_tuning: bool = True,
-               rerank: bool = True) -> SearchResponse:
-        """Search the alias.
+               explain: bool = False, rank_window: int | None = None, knn_weight: float | None = None,
+               query_vector: str = "mean", translate_query: bool = True,
+               query_languages: list[str] | tuple[str, ...] | None = None,
+               translation_weight: float | None = None, boosts: qb.BM25Boosts | None = None,
+               use_tuning: bool = True, rerank: bool = True) -> SearchResponse:
+        """Search the alias (see ``SearchRequest`` for what each argument means)."""
+        return self.run(SearchRequest(
+            query=query, lang=lang, filters=filters or qb.SearchFilters(), k=k, page=page, mode=mode,
+            fusion=fusion, explain=explain, rank_window=rank_window, knn_weight=knn_weight,
+            query_vector=query_vector, translate_query=translate_query,
+            query_languages=None if query_languages is None else tuple(query_languages),
+            translation_weight=translation_weight, boosts=boosts, use_tuning=use_tuning, rerank=rerank))
 
-        ``query_languages`` limits which index languages the query is expressed
-        in (None: all; []: the original fields only); ``translate_query=False``
-        keeps the query untranslated. Both exist to measure what each part adds.
-        Ranking knobs left at None/"auto" take the index's tuned values (``xlsearch
-        tune``) when it has them, else the built-in defaults. A configured reranker
-        reorders the top of client-side hybrid results unless ``rerank=False``.
-        """
-        if k < 1 or k > 1000:
-            raise XLSearchError("k must be between 1 and 1000")
-        if page < 1:
-            raise XLSearchError("page must be 1 or more")
-        if mode not in ("hybrid", "bm25", "knn"):
-            raise XLSearchError(f"unknown mode {mode!r}; use hybrid, bm25 or knn")
-        if query_vector not in ("mean", "original"):
-            raise XLSearchError("query_vector must be 'mean' or 'original'")
-        if fusion not in FUSIONS:
-            raise XLSearchError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}")
-        self._check_depth(mode, k, page, rank_window or DEFAULT_RANK_WINDOW)
-        filters = filters or qb.SearchFilters()
-        start = time.perf_counter()
-        analysis = self._analyze(query, lang, translate_query, query_languages)
-        timings = dict(analysis.timings_ms)
-        notes: list[str] = []
+    def run(self, request: SearchRequest) -> SearchResponse:
+        """analyze -> plan -> execute (and fuse) -> page -> highlight."""
+        request.check()
+        self._check_depth(request.mode, request.k, request.page, request.rank_window or DEFAULT_RANK_WINDOW)
+        trace = _Trace()
+        analysis = self._analyze(request.query, request.lang, request.translate_query, request.query_languages)
+        trace.timings.update(analysis.timings_ms)
         if analysis.truncated:
-            notes.append(f"query truncated to {len(analysis.text)} characters")
-        explicit = SearchParams(fusion=None if fusion == "auto" else fusion, knn_weight=knn_weight,
-                                rank_window=rank_window, translation_weight=translation_weight, boosts=boosts)
-        params, tuning = self._params(explicit, analysis.lang, use_tuning)
-        fusion, knn_weight = params.fusion or "auto", params.knn_weight
-        rank_window = params.rank_window or DEFAULT_RANK_WINDOW
-        self._check_depth(mode, k, page, rank_window)
-        # The query's own language is one of the "translations" (the text itself):
-        # it matches that language's fields, which hold translations of the rest.
-        bm25q = qb.bm25_query(analysis.text, analysis.translations, analysis.protected, params.boosts or qb.BM25Boosts())
-        try:
-            resp = self._execute(analysis, bm25q, filters, k, page, mode, fusion, explain, rank_window, knn_weight,
-                                 query_vector, params, timings, start, notes, rerank and self.reranker is not None)
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, self.settings)) from None
-        resp.tuning = tuning
-        return resp
+            trace.notes.append(f"query truncated to {len(analysis.text)} characters")
+        plan = self._plan(request, analysis, trace)
+        ranked = self._guarded(lambda: self._execute(plan, trace))
+        hits = ranked.hits if ranked.paged else self._guarded(lambda: self._page(plan, ranked.hits, trace))
+        if not ranked.highlighted:
+            hits = self._guarded(lambda: self._highlight_page(hits, plan.bm25, analysis, trace))
+        return self._respond(plan, hits, ranked, trace)
 
     def _analyze(self, query: str, lang: str | None, translate: bool,
-                 query_languages: list[str] | None) -> QueryAnalysis:
+                 query_languages: tuple[str, ...] | list[str] | None) -> QueryAnalysis:
         targets = self.languages if query_languages is None else [lg for lg in self.languages if lg in query_languages]
         return analyze(query, targets, self.translator, self.detector, lang, translate=translate)
+
+    def _plan(self, request: SearchRequest, analysis: QueryAnalysis, trace: _Trace) -> SearchPlan:
+        """Explicit arguments over the index's tuned values, the fusion resolved for this
+        catalog and cluster, and the rank window every page shares."""
+        explicit = SearchParams(fusion=None if request.fusion == "auto" else request.fusion,
+                                knn_weight=request.knn_weight, rank_window=request.rank_window,
+                                translation_weight=request.translation_weight, boosts=request.boosts)
+        params, tuning = self._params(explicit, analysis.lang, request.use_tuning)
+        rank_window = params.rank_window or DEFAULT_RANK_WINDOW
+        self._check_depth(request.mode, request.k, request.page, rank_window)
+        strategy = self._strategy(params.fusion or "auto", trace.notes) if request.mode == "hybrid" else None
+        knn_weight = params.knn_weight if params.knn_weight is not None else (strategy.knn_weight if strategy else 1.0)
+        window = max(rank_window, request.offset + request.k)
+        # The query's own language is one of the "translations" (the text itself):
+        # it matches that language's fields, which hold translations of the rest.
+        bm25 = qb.bm25_query(analysis.text, analysis.translations, analysis.protected, params.boosts or qb.BM25Boosts())
+        return SearchPlan(request=request, analysis=analysis, params=params, bm25=bm25, strategy=strategy,
+                          knn_weight=knn_weight, window=window,
+                          num_candidates=min(max(2 * window, 100), KNN_MAX_CANDIDATES), tuning=tuning)
 
     def _params(self, explicit: SearchParams, lang: str, use_tuning: bool) -> tuple[SearchParams, dict[str, Any]]:
         """Explicit arguments over the index's tuned values (the query language's override first)."""
@@ -247,39 +338,105 @@ class XLSearchClient:
         applied = {k: v for k, v in tuned.as_dict().items() if getattr(explicit, k) is None}
         return explicit.over(tuned), ({"source": source, "applied": applied} if applied else {})
 
-    def _execute(self, analysis: QueryAnalysis, bm25q: dict, filters: qb.SearchFilters, k: int, page: int,
-                 mode: str, fusion: str, explain: bool, rank_window: int, knn_weight: float | None,
-                 query_vector: str, params: SearchParams, timings: dict[str, float], start: float,
-                 notes: list[str], rerank: bool = False) -> SearchResponse:
-        offset = (page - 1) * k
-        window = max(rank_window, offset + k)
-        num_candidates = min(max(2 * window, 100), KNN_MAX_CANDIDATES)
-        if mode == "bm25":
-            resp = self._timed(timings, "bm25", lambda: self.es.search(
-                index=self.alias, **qb.bm25_request(bm25q, filters, size=k, from_=offset),
-                aggs=_facet_aggs()))
-            result = self._from_es(resp, analysis, "bm25", explain)
-            return self._finish(result, analysis, mode, None, page, k, timings, start, notes,
-                                total=resp["hits"]["total"]["value"], facets=_facets_from_aggs(resp))
-        used = self._resolve_fusion(fusion, notes) if mode == "hybrid" else "none"
-        knn_weight = KNN_WEIGHTS.get(used, 1.0) if knn_weight is None else knn_weight
-        bm25_future = None
-        if used in ("rrf", "minmax", "zscore"):
-            # BM25 does not need the vector: send it while the query is embedded.
-            body = {**qb.bm25_request(bm25q, filters, size=window, from_=0, highlight=False),
-                    "aggs": _facet_aggs()}
-            bm25_future = self._pool.submit(self._timed_search, body)
-        vector = self._embed(analysis, timings, query_vector, params.translation_weight)
-        if mode == "knn":
-            body = qb.knn_request(vector, self.vector_field, filters, k=window, num_candidates=num_candidates)
-            resp = self._timed(timings, "knn", lambda: self.es.search(index=self.alias, **body))
-            hits = self._from_es(resp, analysis, "knn", explain)
-            page_hits = self._highlight_page(hits[offset: offset + k], bm25q, analysis, timings)
-            return self._finish(page_hits, analysis, mode, None, page, k, timings, start,
-                                notes, total=len(hits), facets=_facets_from_hits(hits))
-        return self._hybrid(analysis, bm25q, vector, filters, k, page, offset, window, num_candidates,
-                            used, explain, knn_weight, timings, start, notes, bm25_future, rerank)
+    def default_fusion(self) -> str:
+        """What ``auto`` resolves to for this catalog."""
+        return self._strategy("auto", []).name
 
+    def _strategy(self, name: str, notes: list[str]) -> FusionStrategy:
+        """The fusion to use for this catalog on this cluster (native retrievers only where probed)."""
+        if name == "auto":
+            dominant = max(self.language_share.values(), default=1.0)
+            name = "zscore" if dominant >= DOMINANT_SHARE else "rrf"
+        strategy = FUSIONS.get(name)
+        fallback = strategy.fallback(self.caps)
+        if fallback is not None:
+            name, missing = fallback
+            strategy = FUSIONS.get(name)
+            where = "client-side" if isinstance(strategy, ClientFusion) else "by the cluster"
+            notes.append(f"{missing}; fused {where} with {name}")
+        return strategy
+
+    def _execute(self, plan: SearchPlan, trace: _Trace) -> _Ranked:
+        request = plan.request
+        if request.mode == "bm25":
+            return self._run_bm25(plan, trace)
+        bm25_future = None
+        if isinstance(plan.strategy, ClientFusion):
+            # BM25 does not need the vectors: send it while the query is embedded.
+            body = {**qb.bm25_request(plan.bm25, request.filters, size=plan.window, from_=0, highlight=False),
+                    "aggs": _facet_aggs()}
+            bm25_future = self._pool.submit(lambda: trace.timed("bm25", lambda: self._search(body)))
+        vectors = trace.timed("embed", lambda: self._embed(plan.analysis, request.query_vector,
+                                                           plan.params.translation_weight))
+        if request.mode == "knn":
+            return self._run_knn(plan, vectors, trace)
+        if isinstance(plan.strategy, ServerFusion):
+            return self._run_server_fusion(plan, plan.strategy, vectors, trace)
+        assert isinstance(plan.strategy, ClientFusion) and bm25_future is not None
+        return self._run_client_fusion(plan, plan.strategy, vectors, bm25_future, trace)
+
+    def _run_bm25(self, plan: SearchPlan, trace: _Trace) -> _Ranked:
+        request = plan.request
+        body = {**qb.bm25_request(plan.bm25, request.filters, size=request.k, from_=request.offset),
+                "aggs": _facet_aggs()}
+        resp = trace.timed("bm25", lambda: self._search(body))
+        return _Ranked(self._from_es(resp, plan.analysis, "bm25", request.explain), resp["hits"]["total"]["value"],
+                       _facets_from_aggs(resp), paged=True, highlighted=True)
+
+    def _run_knn(self, plan: SearchPlan, vectors: dict[str, list[float]], trace: _Trace) -> _Ranked:
+        body = qb.knn_request(vectors, plan.request.filters, k=plan.window, num_candidates=plan.num_candidates)
+        resp = trace.timed("knn", lambda: self._search(body))
+        hits = self._from_es(resp, plan.analysis, "knn", plan.request.explain)
+        return _Ranked(hits, len(hits), _facets_from_hits(hits))
+
+    def _run_server_fusion(self, plan: SearchPlan, strategy: ServerFusion, vectors: dict[str, list[float]],
+                           trace: _Trace) -> _Ranked:
+        request = plan.request
+        body = strategy.request(HybridPlan(bm25=plan.bm25, vectors=vectors, filters=request.filters, size=request.k,
+                                           offset=request.offset, window=plan.window,
+                                           num_candidates=plan.num_candidates, knn_weight=plan.knn_weight))
+        if strategy.facets:
+            body["aggs"] = _facet_aggs()
+        resp = trace.timed("search", lambda: self._search(body))
+        hits = self._from_es(resp, plan.analysis, strategy.name, request.explain)
+        return _Ranked(hits, resp["hits"]["total"]["value"], _facets_from_aggs(resp) if strategy.facets else {},
+                       paged=True, highlighted=True)
+
+    def _run_client_fusion(self, plan: SearchPlan, strategy: ClientFusion, vectors: dict[str, list[float]],
+                           bm25_future: "Future[dict[str, Any]]", trace: _Trace) -> _Ranked:
+        """Both sides cover the same rank window on every page, so pages never overlap."""
+        request = plan.request
+        knn_resps = {}
+        for name, field_name in zip(knn_list_weights(list(vectors), 1.0), vectors):
+            body = qb.knn_request({field_name: vectors[field_name]}, request.filters, k=plan.window,
+                                  num_candidates=plan.num_candidates)
+            knn_resps[name] = trace.timed("knn", lambda body=body: self._search(body))
+        bm25 = bm25_future.result()
+        t0 = time.perf_counter()
+        responses = {"bm25": bm25, **knn_resps}
+        lists = {name: [(h["_id"], h["_score"]) for h in r["hits"]["hits"]] for name, r in responses.items()}
+        fused = strategy.fuse(lists, {"bm25": 1.0, **knn_list_weights(list(vectors), plan.knn_weight)})
+        docs = {h["_id"]: h for r in reversed(list(responses.values())) for h in r["hits"]["hits"]}
+        hits = [self._hit(docs[f.id], plan.analysis, f.score, f if request.explain else None) for f in fused]
+        trace.timings["fuse"] = (time.perf_counter() - t0) * 1e3
+        if request.rerank and self.reranker is not None:
+            hits = trace.timed("rerank", lambda: self._rerank(hits, plan.analysis))
+        # Facets count the products whose text matches the query (in any of the
+        # index's languages) under the filters; kNN alone would count the whole window.
+        return _Ranked(hits, len(hits), _facets_from_aggs(bm25))
+
+    def _page(self, plan: SearchPlan, hits: list[Hit], trace: _Trace) -> list[Hit]:  # noqa: ARG002 - one stage
+        return hits[plan.request.offset: plan.request.offset + plan.request.k]
+
+    def _respond(self, plan: SearchPlan, hits: list[Hit], ranked: _Ranked, trace: _Trace) -> SearchResponse:
+        took = (time.perf_counter() - trace.start) * 1e3
+        analysis, request = plan.analysis, plan.request
+        return SearchResponse(query=analysis.text, lang=analysis.lang, mode=request.mode,
+                              fusion=plan.strategy.name if plan.strategy else None, page=request.page,
+                              size=request.k, total=ranked.total, hits=hits, facets=ranked.facets,
+                              translations=analysis.translations, took_ms=round(took, 2),
+                              timings_ms={k: round(v, 2) for k, v in trace.timings.items()},
+                              truncated=analysis.truncated, notes=trace.notes, tuning=plan.tuning)
 
     # ------------------------------------------------- ranked lists (for tuning) --
     def understand(self, query: str, lang: str | None = None) -> QueryAnalysis:
@@ -291,87 +448,25 @@ class XLSearchClient:
         """The BM25 list hybrid search fuses, ``depth`` deep, as (id, score)."""
         bm25q = qb.bm25_query(analysis.text, analysis.translations, analysis.protected, boosts or qb.BM25Boosts())
         body = {**qb.bm25_request(bm25q, qb.SearchFilters(), size=depth, highlight=False), "_source": False}
-        try:
-            hits = self.es.search(index=self.alias, **body)["hits"]["hits"]
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, self.settings)) from None
+        hits = self._guarded(lambda: self._search(body))["hits"]["hits"]
         return [(h["_id"], h["_score"]) for h in hits]
+
+    def knn_lists(self, analysis: QueryAnalysis, depth: int,
+                  translation_weight: float | None = None) -> dict[str, list[tuple[str, float]]]:
+        """The kNN lists hybrid search fuses (one per vector field, named as in fusion), ``depth`` deep."""
+        vectors = self._embed(analysis, "mean", translation_weight)
+        out = {}
+        for name, field_name in zip(knn_list_weights(list(vectors), 1.0), vectors):
+            body = {**qb.knn_request({field_name: vectors[field_name]}, qb.SearchFilters(), k=depth,
+                                     num_candidates=min(max(2 * depth, 100), KNN_MAX_CANDIDATES)), "_source": False}
+            hits = self._guarded(lambda body=body: self._search(body))["hits"]["hits"]
+            out[name] = [(h["_id"], h["_score"]) for h in hits]
+        return out
 
     def knn_ranked(self, analysis: QueryAnalysis, depth: int,
                    translation_weight: float | None = None) -> list[tuple[str, float]]:
-        """The kNN list hybrid search fuses, ``depth`` deep, as (id, score)."""
-        vector = self._embed(analysis, {}, "mean", translation_weight)
-        body = {**qb.knn_request(vector, self.vector_field, qb.SearchFilters(), k=depth,
-                                 num_candidates=min(max(2 * depth, 100), KNN_MAX_CANDIDATES)), "_source": False}
-        try:
-            hits = self.es.search(index=self.alias, **body)["hits"]["hits"]
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, self.settings)) from None
-        return [(h["_id"], h["_score"]) for h in hits]
-
-    def default_fusion(self) -> str:
-        """What ``auto`` resolves to for this catalog."""
-        return self._resolve_fusion("auto", [])
-
-    def _resolve_fusion(self, fusion: str, notes: list[str]) -> str:
-        """The fusion to use for this catalog on this cluster (native retrievers only where probed)."""
-        if fusion == "auto":
-            dominant = max(self.language_share.values(), default=1.0)
-            return "zscore" if dominant >= DOMINANT_SHARE else "rrf"
-        if fusion == "native-rrf" and not self.caps.rrf_retriever:
-            notes.append("the cluster has no rrf retriever; fused client-side with rrf")
-            return "rrf"
-        if fusion == "native-linear" and not self.caps.linear_retriever:
-            notes.append("the cluster has no linear retriever; fused client-side with minmax")
-            return "minmax"
-        return fusion
-
-    def _timed_search(self, body: dict) -> tuple[dict, float]:
-        t0 = time.perf_counter()
-        resp = self.es.search(index=self.alias, **body)
-        return resp, (time.perf_counter() - t0) * 1e3
-
-    def _hybrid(self, analysis: QueryAnalysis, bm25q: dict, vector: list[float], filters: qb.SearchFilters,
-                k: int, page: int, offset: int, window: int, num_candidates: int, used: str,
-                explain: bool, knn_weight: float, timings: dict[str, float], start: float,
-                notes: list[str], bm25_future: Any = None, rerank: bool = False) -> SearchResponse:
-        if used in ("native-rrf", "native-linear"):
-            body = qb.retriever_request(used.split("-")[1], bm25q, vector, self.vector_field, filters, k, offset,
-                                        window, num_candidates, weights=(1.0, knn_weight))
-            resp = self._timed(timings, "search", lambda: self.es.search(index=self.alias, **body))
-            hits = self._from_es(resp, analysis, used, explain)
-            return self._finish(hits, analysis, "hybrid", used, page, k, timings, start, notes,
-                                total=resp["hits"]["total"]["value"], facets={})
-        if used == "combined":
-            # Elasticsearch adds the kNN similarity (0..1) to the BM25 score (often 10-100):
-            # the boost brings them to comparable scales.
-            body = qb.combined_request(bm25q, vector, self.vector_field, filters, k, offset, window,
-                                       num_candidates, knn_boost=knn_weight * COMBINED_KNN_SCALE)
-            resp = self._timed(timings, "search", lambda: self.es.search(
-                index=self.alias, **body, aggs=_facet_aggs()))
-            hits = self._from_es(resp, analysis, used, explain)
-            return self._finish(hits, analysis, "hybrid", used, page, k, timings, start, notes,
-                                total=resp["hits"]["total"]["value"], facets=_facets_from_aggs(resp))
-
-        # Client-side fusion: both lists cover the same rank window on every page.
-        bm25, timings["bm25"] = bm25_future.result()
-        knn_body = qb.knn_request(vector, self.vector_field, filters, k=window, num_candidates=num_candidates)
-        knn = self._timed(timings, "knn", lambda: self.es.search(index=self.alias, **knn_body))
-        t0 = time.perf_counter()
-        lists = {"bm25": [(h["_id"], h["_score"]) for h in bm25["hits"]["hits"]],
-                 "knn": [(h["_id"], h["_score"]) for h in knn["hits"]["hits"]]}
-        fused = fuse(lists, used, {"bm25": 1.0, "knn": knn_weight})
-        docs = {h["_id"]: h for h in knn["hits"]["hits"]}
-        docs.update({h["_id"]: h for h in bm25["hits"]["hits"]})
-        all_hits = [self._hit(docs[f.id], analysis, f.score, f if explain else None) for f in fused]
-        timings["fuse"] = (time.perf_counter() - t0) * 1e3
-        if rerank:
-            all_hits = self._timed(timings, "rerank", lambda: self._rerank(all_hits, analysis))
-        page_hits = self._highlight_page(all_hits[offset: offset + k], bm25q, analysis, timings)
-        # Facets count the products whose text matches the query (in any of the
-        # index's languages) under the filters; kNN alone would count the whole window.
-        return self._finish(page_hits, analysis, "hybrid", used, page, k, timings, start,
-                            notes, total=len(all_hits), facets=_facets_from_aggs(bm25))
+        """The first vector field's kNN list, ``depth`` deep, as (id, score)."""
+        return self.knn_lists(analysis, depth, translation_weight)["knn"]
 
     def _rerank(self, hits: list[Hit], analysis: QueryAnalysis) -> list[Hit]:
         """The cross-encoder reorders the top RERANK_DEPTH of the fused list (the same
@@ -390,8 +485,7 @@ class XLSearchClient:
             hit.score = round(score, 6)
         return sorted(top, key=lambda h: (-h.score, h.id)) + hits[RERANK_DEPTH:]
 
-    def _highlight_page(self, hits: list[Hit], bm25q: dict, analysis: QueryAnalysis,
-                        timings: dict[str, float]) -> list[Hit]:
+    def _highlight_page(self, hits: list[Hit], bm25q: dict, analysis: QueryAnalysis, trace: _Trace) -> list[Hit]:
         """Highlights (and the matched language) for one page only: highlighting the
         whole rank window would cost more than the searches themselves."""
         if not hits:
@@ -401,7 +495,7 @@ class XLSearchClient:
         fields = [f"title.{ORIGINAL}"] + [f"title.{lang}" for lang in analysis.translations]
         body = {"query": {"ids": {"values": [h.id for h in hits]}}, "size": len(hits), "_source": False,
                 "highlight": qb.highlight_body(bm25q, fields)}
-        resp = self._timed(timings, "highlight", lambda: self.es.search(index=self.alias, **body))
+        resp = trace.timed("highlight", lambda: self._search(body))
         found = {h["_id"]: h.get("highlight", {}) for h in resp["hits"]["hits"]}
         for hit in hits:
             fragment, matched = _best_highlight(found.get(hit.id, {}), analysis.lang)
@@ -410,9 +504,9 @@ class XLSearchClient:
                 hit.lang = hit.source_language if matched == ORIGINAL else matched
         return hits
 
-    def _embed(self, analysis: QueryAnalysis, timings: dict[str, float], query_vector: str,
-               translation_weight: float | None = None) -> list[float]:
-        """The kNN query vector.
+    def _embed(self, analysis: QueryAnalysis, query_vector: str,
+               translation_weight: float | None = None) -> dict[str, list[float]]:
+        """The kNN query vector of each vector field.
 
         "mean" (default) adds to the query's embedding the mean embedding of its
         translations into the index's languages (weighted by
@@ -421,25 +515,19 @@ class XLSearchClient:
         product written in another language can rank first. "original" embeds
         the query alone.
         """
-        t0 = time.perf_counter()
         weight = 0.0 if query_vector != "mean" else (
             self.translation_weight_for(analysis.lang) if translation_weight is None else translation_weight)
         texts = [analysis.text]
         if weight > 0:  # embed translations only when they count
             texts += [t for t in dict.fromkeys(analysis.translations.values()) if t and t != analysis.text]
-        vectors = self.encoder.encode(texts, role="query")
-        vec = vectors[0].copy()
-        if len(vectors) > 1:
-            vec += weight * vectors[1:].mean(axis=0)
-        vec /= max(float(np.linalg.norm(vec)), 1e-12)
-        timings["embed"] = (time.perf_counter() - t0) * 1e3
-        return vec.tolist()
-
-    @staticmethod
-    def _timed(timings: dict[str, float], name: str, fn):  # noqa: ANN001, ANN205 - tiny local helper
-        t0 = time.perf_counter()
-        out = fn()
-        timings[name] = timings.get(name, 0.0) + (time.perf_counter() - t0) * 1e3
+        out = {}
+        for field_name in self.vector_fields:
+            vectors = self.embedders[field_name].encode(texts, role="query")
+            vec = vectors[0].copy()
+            if len(vectors) > 1:
+                vec += weight * vectors[1:].mean(axis=0)
+            vec /= max(float(np.linalg.norm(vec)), 1e-12)
+            out[field_name] = vec.tolist()
         return out
 
     # ----------------------------------------------------------------- results --
@@ -466,46 +554,34 @@ class XLSearchClient:
                    category=src.get("category_path"), price=src.get("price"), currency=src.get("currency"),
                    highlight=highlight, components=components)
 
-    def _finish(self, hits: list[Hit], analysis: QueryAnalysis, mode: str, fusion: str | None, page: int,
-                size: int, timings: dict[str, float], start: float, notes: list[str], total: int,
-                facets: dict[str, dict[str, int]]) -> SearchResponse:
-        took = (time.perf_counter() - start) * 1e3
-        return SearchResponse(query=analysis.text, lang=analysis.lang, mode=mode, fusion=fusion, page=page,
-                              size=size, total=total, hits=hits, facets=facets,
-                              translations=analysis.translations, took_ms=round(took, 2),
-                              timings_ms={k: round(v, 2) for k, v in timings.items()},
-                              truncated=analysis.truncated, notes=notes)
-
     # ----------------------------------------------------------------- similar --
-    def similar(self, product_id: str, filters: qb.SearchFilters | None = None, k: int = 10) -> SearchResponse:
-        """Products nearest to a product's own vector ("more like this")."""
+    def similar(self, product_id: str, *, filters: qb.SearchFilters | None = None, k: int = 10) -> SearchResponse:
+        """Products nearest to a product's own vectors ("more like this")."""
         if not isinstance(product_id, str) or not product_id.strip():
             raise XLSearchError("similar needs a product id; got an empty one")
         if k < 1 or k > 1000:
             raise XLSearchError("k must be between 1 and 1000")
-        start = time.perf_counter()
+        trace = _Trace()
         try:
-            doc = self.es.get(index=self.alias, id=product_id, source_includes=[self.vector_field, "title"])
+            doc = self.es.get(index=self.alias, id=product_id, source_includes=[*self.vector_fields, "title"])
         except NotFoundError:
             raise XLSearchError(f"no product with id {product_id!r} in {self.alias!r}") from None
         except (ApiError, TransportError) as exc:
             raise ClusterError(describe_error(exc, self.settings)) from None
-        vector = doc["_source"].get(self.vector_field)
-        if not vector:
+        vectors = {f: doc["_source"][f] for f in self.vector_fields if doc["_source"].get(f)}
+        if not vectors:
             raise XLSearchError(f"product {product_id!r} has no vector in _source (index created with hidden vectors)")
         base = filters or qb.SearchFilters()
-        flt = qb.SearchFilters(**{**asdict(base), "exclude_ids": (*base.exclude_ids, product_id)})
-        body = qb.knn_request(vector, self.vector_field, flt, k=k, num_candidates=max(100, 4 * k))
-        try:
-            resp = self.es.search(index=self.alias, **body)
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, self.settings)) from None
+        flt = replace(base, exclude_ids=(*base.exclude_ids, product_id))
+        resp = self._guarded(lambda: self._search(qb.knn_request(vectors, flt, k=k, num_candidates=max(100, 4 * k))))
         title = (doc["_source"].get("title") or {}).get(ORIGINAL, product_id)
         analysis = QueryAnalysis(original=product_id, text=title, lang="", lang_confidence=0.0, truncated=False,
                                  protected=[], translations={})
         hits = self._from_es(resp, analysis, "knn", False)
-        return self._finish(hits, analysis, "knn", None, 1, k, {}, start, [], total=len(hits),
-                            facets=_facets_from_hits(hits))
+        plan = SearchPlan(request=SearchRequest(query=product_id, k=k, mode="knn"), analysis=analysis,
+                          params=SearchParams(), bm25={}, strategy=None, knn_weight=1.0, window=k,
+                          num_candidates=k, tuning={})
+        return self._respond(plan, hits, _Ranked(hits, len(hits), _facets_from_hits(hits)), trace)
 
 
 def _best_highlight(hl: dict[str, list[str]], query_lang: str) -> tuple[str | None, str | None]:

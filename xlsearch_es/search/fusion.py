@@ -1,4 +1,8 @@
-"""Client-side fusion of ranked lists: reciprocal rank and normalised score sums.
+"""Fusion of BM25 and kNN: the pure list arithmetic and the registered strategies.
+
+A strategy is either client-side (it fuses ranked lists the client fetched)
+or server-side (it builds one request the cluster fuses). The client asks the
+registry by name; a new fusion is one object registered in ``FUSIONS``.
 
 Inputs are lists of (id, score), best first. Output is one list of ``Fused``,
 best first, ties broken by id so the order is the same on every call: the
@@ -8,8 +12,15 @@ property pagination relies on.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from ..registry import Registry
+from .query_builder import SearchFilters
+
+if TYPE_CHECKING:
+    from ..cluster.capabilities import Capabilities
 
 Ranked = Sequence[tuple[str, float]]
 
@@ -74,11 +85,91 @@ def weighted_sum(lists: dict[str, Ranked], method: str = "minmax",
     return _sorted(items)
 
 
-CLIENT_FUSIONS = ("rrf", "zscore", "minmax")
+# ------------------------------------------------------------ strategies --
+
+@dataclass(frozen=True)
+class HybridPlan:
+    """What a fusion strategy needs to build its request."""
+
+    bm25: dict[str, Any]                      # the BM25 scoring query (no filters)
+    vectors: Mapping[str, Sequence[float]]    # vector field -> query vector
+    filters: SearchFilters
+    size: int
+    offset: int
+    window: int                               # rank window each side covers
+    num_candidates: int
+    knn_weight: float                         # the kNN side's weight, shared by its vector fields
 
 
-def fuse(lists: Mapping[str, Ranked], method: str, weights: dict[str, float]) -> list[Fused]:
-    """One client-side fusion by name: reciprocal rank, or a normalised weighted sum."""
-    if method == "rrf":
-        return reciprocal_rank(dict(lists), weights=weights)
-    return weighted_sum(dict(lists), method, weights)
+class FusionStrategy(ABC):
+    """One way to fuse BM25 with kNN. Register an instance in ``FUSIONS``."""
+
+    name: str = ""
+    description: str = ""
+    knn_weight: float = 1.0  # the kNN side's default weight (BM25 weighs 1)
+
+    def fallback(self, caps: Capabilities) -> tuple[str, str] | None:
+        """On a cluster without what this fusion needs: (the fusion to use instead, what
+        is missing); None where it can run."""
+        return None
+
+
+class ClientFusion(FusionStrategy):
+    """The client sends BM25 and kNN over the same rank window and fuses their lists."""
+
+    @abstractmethod
+    def fuse(self, lists: Mapping[str, Ranked], weights: Mapping[str, float]) -> list[Fused]:
+        """One list, best first, ties broken by id."""
+
+
+class ServerFusion(FusionStrategy):
+    """One request; the cluster fuses and pages."""
+
+    facets: bool = False  # whether the request can carry the facet aggregations
+
+    @abstractmethod
+    def request(self, plan: HybridPlan) -> dict[str, Any]:
+        """The search body (without index)."""
+
+
+class ReciprocalRank(ClientFusion):
+    name = "rrf"
+    description = "reciprocal rank fusion: only ranks count (robust when scores are not comparable)"
+
+    def fuse(self, lists: Mapping[str, Ranked], weights: Mapping[str, float]) -> list[Fused]:
+        return reciprocal_rank(dict(lists), weights=dict(weights))
+
+
+class NormalisedSum(ClientFusion):
+    knn_weight = 2.0
+
+    def __init__(self, method: str, description: str):
+        self.name, self.method, self.description = method, method, description
+
+    def fuse(self, lists: Mapping[str, Ranked], weights: Mapping[str, float]) -> list[Fused]:
+        return weighted_sum(dict(lists), self.method, dict(weights))
+
+
+RRF = ReciprocalRank()
+MINMAX = NormalisedSum("minmax", "min-max normalised scores, weighted sum")
+ZSCORE = NormalisedSum("zscore", "z-score normalised scores, weighted sum")
+
+FUSIONS: Registry[FusionStrategy] = Registry("fusion", {
+    "rrf": "xlsearch_es.search.fusion:RRF",
+    "minmax": "xlsearch_es.search.fusion:MINMAX",
+    "zscore": "xlsearch_es.search.fusion:ZSCORE",
+    "combined": "xlsearch_es.search.fusion_server:COMBINED",
+    "native-rrf": "xlsearch_es.search.fusion_server:NATIVE_RRF",
+    "native-linear": "xlsearch_es.search.fusion_server:NATIVE_LINEAR",
+})
+
+
+def knn_list_weights(fields: Sequence[str], knn_weight: float) -> dict[str, float]:
+    """The kNN side's weight shared evenly by its vector fields (so adding a
+    vector field does not shift the BM25/kNN balance tuning found)."""
+    return {knn_list_name(f, i): knn_weight / max(1, len(fields)) for i, f in enumerate(fields)}
+
+
+def knn_list_name(field: str, position: int) -> str:
+    """"knn" for the first vector field, "knn:FIELD" for the others."""
+    return "knn" if position == 0 else f"knn:{field}"

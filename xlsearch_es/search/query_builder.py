@@ -204,37 +204,47 @@ def bm25_request(query: dict[str, Any], filters: SearchFilters, size: int, from_
     return body
 
 
-def knn_request(vector: Sequence[float], field: str, filters: SearchFilters, k: int, num_candidates: int,
-                highlight_query: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"knn": knn_clause(vector, field, k, num_candidates, filters), "size": k,
-                            "_source": SOURCE_FIELDS}
-    if highlight_query is not None:
-        body["highlight"] = highlight_body(highlight_query)
-    return body
+def knn_clauses(vectors: Mapping[str, Sequence[float]], k: int, num_candidates: int, filters: SearchFilters,
+                boost: float | None = None) -> list[dict[str, Any]]:
+    """One kNN clause per vector field; a boost is shared evenly between them."""
+    share = None if boost is None else boost / max(1, len(vectors))
+    return [knn_clause(vector, field, k, num_candidates, filters, boost=share) for field, vector in vectors.items()]
 
 
-def combined_request(query: dict[str, Any], vector: Sequence[float], field: str, filters: SearchFilters,
+def _knn_body(clauses: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+    return clauses[0] if len(clauses) == 1 else clauses
+
+
+def knn_request(vectors: Mapping[str, Sequence[float]], filters: SearchFilters, k: int,
+                num_candidates: int) -> dict[str, Any]:
+    """kNN over every vector field; with several, Elasticsearch adds their similarities."""
+    return {"knn": _knn_body(knn_clauses(vectors, k, num_candidates, filters)), "size": k, "_source": SOURCE_FIELDS}
+
+
+def combined_request(query: dict[str, Any], vectors: Mapping[str, Sequence[float]], filters: SearchFilters,
                      size: int, from_: int, window: int, num_candidates: int, knn_boost: float) -> dict[str, Any]:
-    """One request: BM25 bool plus a kNN clause; Elasticsearch adds the two scores."""
-    return {"query": filtered(query, filters), "knn": knn_clause(vector, field, window, num_candidates, filters,
-                                                                 boost=knn_boost),
+    """One request: BM25 bool plus kNN clauses; Elasticsearch adds the scores."""
+    return {"query": filtered(query, filters),
+            "knn": _knn_body(knn_clauses(vectors, window, num_candidates, filters, boost=knn_boost)),
             "size": size, "from": from_, "_source": SOURCE_FIELDS, "highlight": highlight_body(query),
             "track_total_hits": True}
 
 
-def retriever_request(kind: str, query: dict[str, Any], vector: Sequence[float], field: str,
+def retriever_request(kind: str, query: dict[str, Any], vectors: Mapping[str, Sequence[float]],
                       filters: SearchFilters, size: int, from_: int, window: int, num_candidates: int,
                       weights: tuple[float, float] = (1.0, 1.0), rank_constant: int = 60) -> dict[str, Any]:
-    """The cluster's own ``rrf`` or ``linear`` retriever over BM25 and kNN."""
+    """The cluster's own ``rrf`` or ``linear`` retriever over BM25 and one kNN retriever per vector field."""
     standard = {"standard": {"query": query, **({"filter": filters.clauses()} if filters.clauses() else {})}}
-    knn = {"knn": {**knn_clause(vector, field, window, num_candidates, filters)}}
+    knns = [{"knn": clause} for clause in knn_clauses(vectors, window, num_candidates, filters)]
     if kind == "rrf":
-        retriever = {"rrf": {"retrievers": [standard, knn], "rank_window_size": window,
+        retriever = {"rrf": {"retrievers": [standard, *knns], "rank_window_size": window,
                              "rank_constant": rank_constant}}
     elif kind == "linear":
+        knn_weight = weights[1] / max(1, len(knns))
         retriever = {"linear": {"retrievers": [
             {"retriever": standard, "weight": weights[0], "normalizer": "minmax"},
-            {"retriever": knn, "weight": weights[1], "normalizer": "minmax"}], "rank_window_size": window}}
+            *({"retriever": knn, "weight": knn_weight, "normalizer": "minmax"} for knn in knns)],
+            "rank_window_size": window}}
     else:
         raise ValueError(f"unknown retriever {kind!r}")
     return {"retriever": retriever, "size": size, "from": from_, "_source": SOURCE_FIELDS,

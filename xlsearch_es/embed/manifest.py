@@ -1,0 +1,22 @@
+"""The manifest xlsearch writes beside a model it made (converted or fine-tuned):
+name, fingerprint, dims, pooling, prefixes, and for fine-tuned models their training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError
+
+MANIFEST = "xlsearch_manifest.json"
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"model manifest {path} is corrupt: {exc}") from exc

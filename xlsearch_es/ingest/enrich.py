@@ -1,0 +1,134 @@
+"""Enrich: one batch of products into index actions (detect, translate, embed, build).
+
+A batch function with no cluster I/O: what the index already holds comes in as
+``existing`` (content hash and creation time by id), so the same step runs in
+this process's pipeline or on a distributed engine's workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from ..embed.base import Embedder
+from ..mapping import TEXT_FIELDS
+from ..text.langid import LanguageDetector
+from ..translate.base import Translator
+from .document import build_document, content_hash, passage_text, texts_to_translate
+from .records import Product, Rejection
+from .sink import Action, index_action
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EnrichContext:
+    """What enriching needs; loaded once per process (models are not pickled)."""
+
+    languages: tuple[str, ...]
+    translator: Translator
+    embedders: Mapping[str, Embedder]  # vector field -> embedder
+    detector: LanguageDetector
+
+    def models_fingerprint(self) -> str:
+        """Part of each document's content hash: a new model re-embeds every product."""
+        fps = [(f, e.fingerprint) for f, e in self.embedders.items()]
+        return fps[0][1] if len(fps) == 1 else "+".join(f"{f}={fp}" for f, fp in fps)
+
+
+@dataclass
+class Enriched:
+    actions: list[Action] = field(default_factory=list)
+    unchanged: int = 0
+    rejections: list[Rejection] = field(default_factory=list)  # products enrichment could not handle
+    embedded: int = 0
+    timings: dict[str, float] = field(default_factory=lambda: {"translate": 0.0, "embed": 0.0})
+
+
+def enrich(products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]], ctx: EnrichContext) -> Enriched:
+    """Actions for the products whose content changed; the others are counted unchanged."""
+    out = Enriched()
+    model_fp, tr_fp = ctx.models_fingerprint(), ctx.translator.backend.fingerprint()
+    todo: list[tuple[Product, str, str]] = []
+    for p in products:
+        lang = p.language or ctx.detector.detect(f"{p.title} {p.description[:200]}").lang
+        digest = content_hash(p, ctx.languages, tr_fp, model_fp)
+        if existing.get(p.id, {}).get("content_hash") == digest:
+            out.unchanged += 1
+        else:
+            todo.append((p, lang, digest))
+    if not todo:
+        return out
+    t0 = time.perf_counter()
+    translations = _translate([(p, lang) for p, lang, _ in todo], ctx)
+    out.timings["translate"] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    passages = [passage_text(p) for p, _, _ in todo]
+    vectors = {f: e.encode(passages, role="passage") for f, e in ctx.embedders.items()}
+    out.timings["embed"] += time.perf_counter() - t0
+    out.embedded = len(todo)
+    for i, (p, lang, digest) in enumerate(todo):
+        created = existing.get(p.id, {}).get("created_at")
+        doc = build_document(p, lang, translations[p.id], {f: v[i] for f, v in vectors.items()}, digest, created)
+        out.actions.append((index_action(p.id), doc))
+    return out
+
+
+def _translate(todo: list[tuple[Product, str]], ctx: EnrichContext) -> dict[str, dict[str, dict[str, str]]]:
+    """id -> language -> field -> text: one call per (source, target) pair and field, each string once."""
+    translations: dict[str, dict[str, dict[str, str]]] = {p.id: {} for p, _ in todo}
+    by_src: dict[str, list[Product]] = {}
+    for p, lang in todo:
+        by_src.setdefault(lang, []).append(p)
+        if lang in ctx.languages:
+            translations[p.id][lang] = texts_to_translate(p)
+    backend = ctx.translator.backend
+    for src, group in by_src.items():
+        brands = {p.brand for p in group if p.brand}
+        for tgt in ctx.languages:
+            if tgt == src or not backend.supports(src, tgt):
+                continue
+            for fld in TEXT_FIELDS:
+                items = [(p, getattr(p, fld)) for p in group if getattr(p, fld)]
+                if fld == "brand" or not items:  # brand names are kept as written
+                    for p, text in items:
+                        translations[p.id].setdefault(tgt, {})[fld] = text
+                    continue
+                outs = ctx.translator.translate([t for _, t in items], src, tgt, brands=brands)
+                for (p, _), translated in zip(items, outs):
+                    translations[p.id].setdefault(tgt, {})[fld] = translated
+    return translations
+
+
+# Errors that are not one product's fault: they stop the run instead of rejecting products.
+FATAL = (KeyboardInterrupt, MemoryError)
+
+
+def enrich_safely(products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]],
+                  ctx: EnrichContext) -> Enriched:
+    """``enrich``; if the batch fails, product by product, so only the product that
+    breaks it is rejected (with the error) and the run goes on."""
+    try:
+        return enrich(products, existing, ctx)
+    except FATAL:
+        raise
+    except Exception:  # noqa: BLE001 - isolated below, product by product
+        log.warning("a batch failed to build; retrying its %d products one by one", len(products))
+    out = Enriched()
+    for product in products:
+        try:
+            one = enrich([product], existing, ctx)
+        except FATAL:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this product is the one that breaks enrichment
+            out.rejections.append(Rejection(line=product.line, id=product.id, raw="",
+                                            reason=f"could not be translated or embedded: {type(exc).__name__}: {exc}"))
+            continue
+        out.actions += one.actions
+        out.unchanged += one.unchanged
+        out.embedded += one.embedded
+        for k, v in one.timings.items():
+            out.timings[k] += v
+    return out
