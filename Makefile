@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 XL      = $(VENV)/bin/xlsearch
 LANGS  ?= en,zh,ja,de,es
 
-.PHONY: install demo test es-start es-stop clean
+.PHONY: install demo test lint es-start es-stop clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ demo: install es-start
 # Runs the whole suite; tests start (or reuse) the local node themselves.
 test: install
 	$(PY) -m pytest -q
+
+# Lint, format check and type check of the package (what CI runs before the tests).
+lint: install
+	$(PY) -m ruff check xlsearch_es
+	$(PY) -m ruff format --check xlsearch_es
+	$(PY) -m mypy xlsearch_es
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -40,19 +40,36 @@ def test_bm25_query_uses_match_clauses_only_and_protects_tokens():
 
 def test_knn_carries_the_same_filters():
     f = qb.SearchFilters(brand="Sony", price_max=100)
-    body = qb.knn_request([0.1, 0.2], "embedding", f, k=50, num_candidates=20)
+    body = qb.knn_request({"embedding": [0.1, 0.2]}, f, k=50, num_candidates=20)
     assert body["knn"]["filter"] == f.clauses()
     assert body["knn"]["num_candidates"] == 50  # never below k
     bm = qb.bm25_request({"match_all": {}}, f, size=10, from_=20)
     assert bm["query"]["bool"]["filter"] == f.clauses() and bm["from"] == 20
-    combined = qb.combined_request({"match_all": {}}, [0.1], "embedding", f, 10, 0, 100, 200, knn_boost=5)
+    combined = qb.combined_request({"match_all": {}}, {"embedding": [0.1]}, f, 10, 0, 100, 200, knn_boost=5)
     assert combined["knn"]["filter"] == f.clauses() and combined["knn"]["boost"] == 5
-    rrf = qb.retriever_request("rrf", {"match_all": {}}, [0.1], "embedding", f, 10, 0, 100, 200)
+    rrf = qb.retriever_request("rrf", {"match_all": {}}, {"embedding": [0.1]}, f, 10, 0, 100, 200)
     retr = rrf["retriever"]["rrf"]
     assert retr["rank_window_size"] == 100 and retr["retrievers"][1]["knn"]["filter"] == f.clauses()
     assert retr["retrievers"][0]["standard"]["filter"] == f.clauses()
-    lin = qb.retriever_request("linear", {"match_all": {}}, [0.1], "embedding", f, 10, 0, 100, 200, (1, 2))
+    lin = qb.retriever_request("linear", {"match_all": {}}, {"embedding": [0.1]}, f, 10, 0, 100, 200, (1, 2))
     assert lin["retriever"]["linear"]["retrievers"][1]["weight"] == 2
+
+
+def test_several_vector_fields_share_the_knn_side():
+    f = qb.SearchFilters(brand="Sony")
+    vectors = {"embedding": [0.1, 0.2], "embedding_use": [0.3]}
+    body = qb.knn_request(vectors, f, k=10, num_candidates=100)
+    assert [c["field"] for c in body["knn"]] == ["embedding", "embedding_use"]
+    assert all(c["filter"] == f.clauses() for c in body["knn"])
+    combined = qb.combined_request({"match_all": {}}, vectors, f, 10, 0, 100, 200, knn_boost=6)
+    assert [c["boost"] for c in combined["knn"]] == [3, 3]
+    lin = qb.retriever_request("linear", {"match_all": {}}, vectors, f, 10, 0, 100, 200, (1, 2))
+    assert [r["weight"] for r in lin["retriever"]["linear"]["retrievers"]] == [1, 1, 1]
+    rrf = qb.retriever_request("rrf", {"match_all": {}}, vectors, f, 10, 0, 100, 200)
+    assert len(rrf["retriever"]["rrf"]["retrievers"]) == 3
+    from xlsearch_es.search.fusion import knn_list_weights
+
+    assert knn_list_weights(["embedding", "embedding_use"], 2.0) == {"knn": 1.0, "knn:embedding_use": 1.0}
 
 
 def test_rrf_hand_computed_and_deterministic_ties():

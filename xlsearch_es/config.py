@@ -13,9 +13,10 @@ import os
 import re
 import tomllib
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import unquote
 
 from .errors import ConfigError
@@ -66,8 +67,9 @@ class Settings:
     def __post_init__(self) -> None:
         check_index_name(self.index)
         object.__setattr__(self, "languages", _check_languages("languages", tuple(self.languages)))
-        object.__setattr__(self, "fallback_language", _check_languages("fallback_language",
-                                                                      (self.fallback_language,))[0])
+        object.__setattr__(
+            self, "fallback_language", _check_languages("fallback_language", (self.fallback_language,))[0]
+        )
         # Credentials written into the URL move to their own (unprinted) fields,
         # so the URL itself can appear in messages, logs and repr() safely.
         url, user, password = split_url_credentials(self.es_url)
@@ -89,7 +91,7 @@ class Settings:
             return self.model
         return str(self.home_dir / "models" / DEFAULT_MODEL_NAME)
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **coerce(changes))
 
     def redacted(self) -> dict[str, Any]:
@@ -164,8 +166,10 @@ def check_index_name(name: str) -> str:
         raise ConfigError(f"index name {text!r} names every index; give one alias name")
     bad = sorted(set(text) & _INDEX_FORBIDDEN)
     if bad:
-        raise ConfigError(f"index name {text!r} contains {' '.join(repr(c) for c in bad)}: wildcards, lists and "
-                          "these characters are not allowed; give one alias name")
+        raise ConfigError(
+            f"index name {text!r} contains {' '.join(repr(c) for c in bad)}: wildcards, lists and "
+            "these characters are not allowed; give one alias name"
+        )
     if text[0] in "-_+":
         raise ConfigError(f"index name {text!r} must not start with '-', '_' or '+'")
     if text != text.lower():

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError
 
@@ -113,7 +114,7 @@ def build_index_body(
             "vector_fields": list(models),  # the order (Elasticsearch does not keep a map's order)
             "translator": translator,
             "languages": list(languages),
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         "properties": properties,
     }
@@ -129,8 +130,9 @@ def index_models(index_meta: Mapping[str, Any] | None) -> dict[str, dict[str, An
     if isinstance(meta.get("models"), dict) and meta["models"]:
         models = meta["models"]
         order = [f for f in meta.get("vector_fields") or [] if f in models]
-        return {f: models[f] for f in dict.fromkeys([*order, str(meta.get("vector_field")), *sorted(models)])
-                if f in models}
+        return {
+            f: models[f] for f in dict.fromkeys([*order, str(meta.get("vector_field")), *sorted(models)]) if f in models
+        }
     if isinstance(meta.get("model"), dict):
         return {str(meta.get("vector_field") or "embedding"): meta["model"]}
     return {}

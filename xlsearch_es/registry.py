@@ -47,7 +47,7 @@ class Registry(Generic[T]):
         if isinstance(entry, _Lazy):
             module, _, attr = entry.path.partition(":")
             entry = self._entries[name] = getattr(importlib.import_module(module), attr)
-        return entry  # type: ignore[return-value]
+        return entry
 
     def names(self) -> tuple[str, ...]:
         """In registration order, built-ins first."""

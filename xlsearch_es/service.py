@@ -6,7 +6,8 @@ alone; the CLI and the Python API both call these.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -33,24 +34,38 @@ def models_meta(settings: Settings) -> dict[str, ModelMeta]:
 def index_body(settings: Settings, client: Elasticsearch, models: Mapping[str, ModelMeta]) -> dict[str, Any]:
     caps = probe(client)
     return build_index_body(
-        load_template(), settings.languages, models, settings.translator,
+        load_template(),
+        settings.languages,
+        models,
+        settings.translator,
         language_analyzers=settings.language_analyzers and caps.language_analyzers,
         vectors_in_source=settings.vectors_in_source,
         exclude_source_vectors_setting=caps.exclude_source_vectors_setting,
     )
 
 
-def create_index(settings: Settings, client: Elasticsearch | None = None, *,
-                 point_alias: bool = True, models: Mapping[str, ModelMeta] | None = None) -> dict[str, Any]:
+def create_index(
+    settings: Settings,
+    client: Elasticsearch | None = None,
+    *,
+    point_alias: bool = True,
+    models: Mapping[str, ModelMeta] | None = None,
+) -> dict[str, Any]:
     """Create the next versioned index for ``settings.index`` (alias pointed if asked)."""
     client = client or connect(settings)
     models = models or models_meta(settings)
     body = index_body(settings, client, models)
     name = create_versioned(client, settings.index, body, point_alias=point_alias)
     primary = next(iter(models.values()))
-    return {"alias": settings.index, "index": name, "dims": primary.dims, "model": primary.name,
-            "fingerprint": primary.fingerprint, "languages": list(settings.languages),
-            "vector_fields": {f: m.name for f, m in models.items()}}
+    return {
+        "alias": settings.index,
+        "index": name,
+        "dims": primary.dims,
+        "model": primary.name,
+        "fingerprint": primary.fingerprint,
+        "languages": list(settings.languages),
+        "vector_fields": {f: m.name for f, m in models.items()},
+    }
 
 
 def settings_for_index(settings: Settings, index_meta: dict[str, Any] | None, *, precision: bool = True) -> Settings:
@@ -70,8 +85,9 @@ def settings_for_index(settings: Settings, index_meta: dict[str, Any] | None, *,
     return settings.replace(**changes)
 
 
-def check_compatible(index_meta: dict[str, Any] | None, models: ModelMeta | Mapping[str, ModelMeta],
-                     alias: str) -> None:
+def check_compatible(
+    index_meta: dict[str, Any] | None, models: ModelMeta | Mapping[str, ModelMeta], alias: str
+) -> None:
     """Refuse to mix vectors from two models (or two precisions of one) in one index,
     and an encoder set that differs from the index's vector fields."""
     recorded = index_models(index_meta)
@@ -83,7 +99,8 @@ def check_compatible(index_meta: dict[str, Any] | None, models: ModelMeta | Mapp
             f"index {alias!r} holds vectors in {', '.join(recorded)} but the configured encoders write "
             f"{', '.join(given)}; configure --encoders "
             f"{','.join(str(m.get('encoder', 'transformers')) for m in recorded.values())} or rebuild with "
-            f"'xlsearch ingest FILE --index {alias} --rebuild'")
+            f"'xlsearch ingest FILE --index {alias} --rebuild'"
+        )
     for field, meta in given.items():
         _check_one(recorded[field], meta, alias)
 
@@ -97,7 +114,8 @@ def _check_one(recorded: dict[str, Any], meta: ModelMeta, alias: str) -> None:
         raise IndexMismatchError(
             f"index {alias!r} holds {held} vectors of {recorded.get('name')} but the encoder is {given}; "
             f"{'add' if held == 'int8' else 'drop'} --int8 (XLSEARCH_QUANTIZE_INT8), or rebuild with "
-            f"'xlsearch ingest FILE --index {alias} --rebuild'")
+            f"'xlsearch ingest FILE --index {alias} --rebuild'"
+        )
     if fp != meta.fingerprint or int(recorded.get("dims", -1)) != meta.dims:
         raise IndexMismatchError(
             f"index {alias!r} was built with model {recorded.get('name')} "

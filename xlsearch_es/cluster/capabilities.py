@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-_NO_MATCH = {"standard": {"query": {"match_none": {}}}}
+_NO_MATCH: dict[str, Any] = {"standard": {"query": {"match_none": {}}}}
 _PROBE_INDEX = "xlsearch-capability-probe-none*"
-_cache: "weakref.WeakKeyDictionary[Elasticsearch, Capabilities]" = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[Elasticsearch, Capabilities] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,9 @@ class Capabilities:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
-    @property
-    def version_tuple(self) -> tuple[int, ...]:
-        return tuple(int(p) for p in self.version.split("-")[0].split(".")[:3] if p.isdigit())
-
 
 def _server_version(client: Elasticsearch) -> str:
-    nodes = client.nodes.info(node_id="_local", metric="_none").get("nodes", {})
+    nodes: dict[str, dict[str, Any]] = client.nodes.info(node_id="_local", metric="_none").get("nodes", {})
     return str(next(iter(nodes.values()), {}).get("version", "unknown"))
 
 
@@ -48,8 +45,7 @@ def _has_analyzer(client: Elasticsearch, name: str) -> bool:
 
 def _has_retriever(client: Elasticsearch, retriever: dict) -> bool:
     try:
-        client.search(index=_PROBE_INDEX, allow_no_indices=True, ignore_unavailable=True,
-                      retriever=retriever, size=0)
+        client.search(index=_PROBE_INDEX, allow_no_indices=True, ignore_unavailable=True, retriever=retriever, size=0)
         return True
     except ApiError:
         return False
@@ -67,8 +63,14 @@ def probe(client: Elasticsearch, refresh: bool = False) -> Capabilities:
         version=version,
         language_analyzers=_has_analyzer(client, "english"),
         rrf_retriever=_has_retriever(client, {"rrf": {"retrievers": [_NO_MATCH, _NO_MATCH]}}),
-        linear_retriever=_has_retriever(client, {"linear": {"retrievers": [
-            {"retriever": _NO_MATCH, "weight": 1.0}, {"retriever": _NO_MATCH, "weight": 1.0}]}}),
+        linear_retriever=_has_retriever(
+            client,
+            {
+                "linear": {
+                    "retrievers": [{"retriever": _NO_MATCH, "weight": 1.0}, {"retriever": _NO_MATCH, "weight": 1.0}]
+                }
+            },
+        ),
         exclude_source_vectors_setting=_version_at_least(version, (9, 1)),
     )
     _cache[client] = caps

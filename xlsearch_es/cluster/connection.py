@@ -12,9 +12,15 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    ConnectionTimeout,
+    Elasticsearch,
+    TransportError,
+)
 from elasticsearch import ConnectionError as ESConnectionError
-from elasticsearch import ConnectionTimeout, TransportError
 
 from ..config import Settings
 from ..errors import ClusterError
@@ -24,7 +30,7 @@ def redact(text: str, settings: Settings) -> str:
     """Remove credentials from a message: URL userinfo, API key, passwords (as
     written and percent-encoded, longest first so no fragment survives)."""
     text = re.sub(r"([A-Za-z][A-Za-z0-9+.-]*://)\S*@", r"\1***@", text)
-    secrets = {settings.es_api_key, settings.es_password, settings.url_credentials[1]} - {None, ""}
+    secrets = {s for s in (settings.es_api_key, settings.es_password, settings.url_credentials[1]) if s}
     forms = {form for secret in secrets for form in (secret, quote(secret, safe=""), quote(secret))}
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, "***")
@@ -62,7 +68,9 @@ def describe_error(exc: Exception, settings: Settings) -> str:
     """A one-line, secret-free explanation of a client exception."""
     url = safe_url(settings)
     if isinstance(exc, AuthenticationException):
-        return f"Elasticsearch at {url} rejected the credentials (401); check ELASTICSEARCH_API_KEY / username / password"
+        return (
+            f"Elasticsearch at {url} rejected the credentials (401); check ELASTICSEARCH_API_KEY / username / password"
+        )
     if isinstance(exc, AuthorizationException):
         return f"Elasticsearch at {url} refused the request (403): the user lacks a privilege"
     if isinstance(exc, ConnectionTimeout):
@@ -72,7 +80,7 @@ def describe_error(exc: Exception, settings: Settings) -> str:
     if isinstance(exc, ApiError):
         reason = exc.message
         try:
-            err = exc.body.get("error", {})  # type: ignore[union-attr]
+            err = exc.body.get("error", {})
             reason = err.get("reason") or err.get("type") or reason
         except AttributeError:
             pass

@@ -152,7 +152,7 @@ def list_aliases(client: Elasticsearch) -> list[IndexInfo]:
     """Aliases that point at xlsearch indices (those carrying our ``_meta``)."""
     out = []
     aliases = client.indices.get_alias(index="*", expand_wildcards="open")
-    for index, body in sorted(aliases.items()):
+    for _index, body in sorted(aliases.items()):
         for alias in body.get("aliases", {}):
             try:
                 found = info(client, alias)

@@ -30,11 +30,17 @@ def saved_objects_file(alias: str) -> bytes:
 def import_saved_objects(kibana_url: str, alias: str, timeout: float = 30.0) -> dict:
     boundary = uuid.uuid4().hex
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"xlsearch.ndjson\"\r\n"
-        "Content-Type: application/ndjson\r\n\r\n"
-    ).encode() + saved_objects_file(alias) + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="xlsearch.ndjson"\r\n'
+            "Content-Type: application/ndjson\r\n\r\n"
+        ).encode()
+        + saved_objects_file(alias)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     req = urllib.request.Request(
-        kibana_url.rstrip("/") + "/api/saved_objects/_import?overwrite=true", data=body, method="POST",
+        kibana_url.rstrip("/") + "/api/saved_objects/_import?overwrite=true",
+        data=body,
+        method="POST",
         headers={"kbn-xsrf": "true", "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     try:

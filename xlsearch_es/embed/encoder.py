@@ -14,9 +14,9 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -51,10 +51,18 @@ def spec_from_settings(settings: Settings) -> EncoderSpec:
     qp = (manifest or {}).get("query_prefix", "query: " if looks_e5 else "")
     pp = (manifest or {}).get("passage_prefix", "passage: " if looks_e5 else "")
     max_len = min(settings.max_length, int((manifest or {}).get("max_length", settings.max_length)))
-    return EncoderSpec(path=ref, pooling=pooling, query_prefix=qp, passage_prefix=pp,
-                       normalize=True, max_length=max_len, device=settings.device,
-                       threads=settings.threads, quantize_int8=settings.quantize_int8,
-                       batch_size=settings.batch_size)
+    return EncoderSpec(
+        path=ref,
+        pooling=pooling,
+        query_prefix=qp,
+        passage_prefix=pp,
+        normalize=True,
+        max_length=max_len,
+        device=settings.device,
+        threads=settings.threads,
+        quantize_int8=settings.quantize_int8,
+        batch_size=settings.batch_size,
+    )
 
 
 INT8_SUFFIX = "-int8"
@@ -71,8 +79,9 @@ def weights_fingerprint(folder: Path) -> str:
     manifest = read_manifest(folder)
     if manifest and manifest.get("fingerprint"):
         return str(manifest["fingerprint"])
-    files = sorted(p for p in folder.iterdir()
-                   if p.suffix in {".safetensors", ".bin", ".pt"} or p.name == "config.json")
+    files = sorted(
+        p for p in folder.iterdir() if p.suffix in {".safetensors", ".bin", ".pt"} or p.name == "config.json"
+    )
     if not files:
         raise ModelError(f"model folder {folder} has no weight files")
     return file_hash(files)
@@ -134,8 +143,13 @@ class Encoder:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def meta(self) -> ModelMeta:
-        return ModelMeta(name=str(self.name), fingerprint=self.fingerprint, dims=self.dims,
-                         query_prefix=self.spec.query_prefix, passage_prefix=self.spec.passage_prefix)
+        return ModelMeta(
+            name=str(self.name),
+            fingerprint=self.fingerprint,
+            dims=self.dims,
+            query_prefix=self.spec.query_prefix,
+            passage_prefix=self.spec.passage_prefix,
+        )
 
     def _prefix(self, role: str) -> str:
         return self.spec.query_prefix if check_role(role) == "query" else self.spec.passage_prefix
@@ -174,7 +188,7 @@ class Encoder:
         result = np.zeros((len(texts), self.dims), dtype=np.float32)
         bs = max(1, self.spec.batch_size)
         for start in range(0, len(order), bs):
-            idx = order[start: start + bs]
+            idx = order[start : start + bs]
             with torch.inference_mode():
                 pooled = self.forward([texts[i] for i in idx], self.max_length)
             result[idx] = pooled.float().cpu().numpy()
@@ -201,10 +215,13 @@ def encoder_meta_without_loading(settings: Settings) -> ModelMeta | None:
     manifest = read_manifest(folder) if folder.is_dir() else None
     if not manifest:
         return None
-    return ModelMeta(name=manifest.get("name", folder.name),
-                     fingerprint=with_precision(manifest["fingerprint"], settings.quantize_int8),
-                     dims=int(manifest["dims"]), query_prefix=manifest.get("query_prefix", ""),
-                     passage_prefix=manifest.get("passage_prefix", ""))
+    return ModelMeta(
+        name=manifest.get("name", folder.name),
+        fingerprint=with_precision(manifest["fingerprint"], settings.quantize_int8),
+        dims=int(manifest["dims"]),
+        query_prefix=manifest.get("query_prefix", ""),
+        passage_prefix=manifest.get("passage_prefix", ""),
+    )
 
 
 def describe_transformers(settings: Settings) -> ModelMeta:
@@ -230,6 +247,9 @@ def load_transformers(settings: Settings) -> Encoder:
 
 
 TRANSFORMERS = EncoderKind(
-    name="transformers", vector_field="embedding",
+    name="transformers",
+    vector_field="embedding",
     description="the --model encoder (any transformers folder or hub id; default multilingual-e5-small)",
-    load=load_transformers, describe=describe_transformers)
+    load=load_transformers,
+    describe=describe_transformers,
+)

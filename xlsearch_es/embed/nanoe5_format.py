@@ -86,9 +86,9 @@ def _parse(buf: memoryview) -> PackedModel:
     off += 4 * (n + 1)
     scores = np.frombuffer(buf, dtype="<f4", count=n, offset=off).copy()
     off += 4 * n
-    blob = bytes(buf[off: off + blob_len])
+    blob = bytes(buf[off : off + blob_len])
     off += blob_len
-    pieces = [blob[offs[i]: offs[i + 1]].decode("utf-8") for i in range(n)]
+    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n)]
 
     n_norm, norm_bytes = struct.unpack_from("<iI", buf, off)
     off += 8
@@ -106,13 +106,13 @@ def _parse(buf: memoryview) -> PackedModel:
     tensors: dict[str, np.ndarray] = {}
     for _ in range(ndir):
         (name_len,) = struct.unpack_from("<H", buf, off)
-        name = bytes(buf[off + 2: off + 2 + name_len]).decode()
+        name = bytes(buf[off + 2 : off + 2 + name_len]).decode()
         off += 2 + name_len
         dtype = buf[off]
         (count,) = struct.unpack_from("<I", buf, off + 1)
         t_off, t_bytes = struct.unpack_from("<QQ", buf, off + 5)
         off += 21
-        raw = buf[t_off: t_off + t_bytes]
+        raw = buf[t_off : t_off + t_bytes]
         if dtype == 0:
             tensors[name] = np.frombuffer(raw, dtype="<f4", count=count).copy()
         elif dtype == 1:
@@ -120,9 +120,22 @@ def _parse(buf: memoryview) -> PackedModel:
         else:
             raise ValueError(f"tensor {name} has unknown dtype {dtype}")
     return PackedModel(
-        hidden=hidden, layers=layers, heads=heads, intermediate=ff, vocab_size=vocab,
-        max_positions=maxp, type_vocab_size=tvs, eps=float(eps), pieces=pieces, scores=scores,
-        bos=bos, eos=eos, pad=pad, unk=unk, norm_map=norm_map, tensors=tensors,
+        hidden=hidden,
+        layers=layers,
+        heads=heads,
+        intermediate=ff,
+        vocab_size=vocab,
+        max_positions=maxp,
+        type_vocab_size=tvs,
+        eps=float(eps),
+        pieces=pieces,
+        scores=scores,
+        bos=bos,
+        eos=eos,
+        pad=pad,
+        unk=unk,
+        norm_map=norm_map,
+        tensors=tensors,
     )
 
 
@@ -138,9 +151,12 @@ def bert_state_dict(model: PackedModel) -> dict[str, np.ndarray]:
         "embeddings.LayerNorm.bias": t["emb.ln.b"],
     }
     parts = {
-        "q": ("attention.self.query", (h, h)), "k": ("attention.self.key", (h, h)),
-        "v": ("attention.self.value", (h, h)), "ao": ("attention.output.dense", (h, h)),
-        "fi": ("intermediate.dense", (ff, h)), "fo": ("output.dense", (h, ff)),
+        "q": ("attention.self.query", (h, h)),
+        "k": ("attention.self.key", (h, h)),
+        "v": ("attention.self.value", (h, h)),
+        "ao": ("attention.output.dense", (h, h)),
+        "fi": ("intermediate.dense", (ff, h)),
+        "fo": ("output.dense", (h, ff)),
     }
     norms = {"aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
     for layer in range(model.layers):

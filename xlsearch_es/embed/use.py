@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib.metadata
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -44,8 +44,14 @@ def _weights() -> Path:
 def describe_use(settings: Settings) -> ModelMeta:  # noqa: ARG001 - one model, no settings
     weights = _weights()
     version = importlib.metadata.version(PACKAGE)
-    return ModelMeta(name=f"{NAME} ({PACKAGE} {version})", fingerprint=file_hash([weights]), dims=DIMS,
-                     query_prefix="", passage_prefix="", encoder="use")
+    return ModelMeta(
+        name=f"{NAME} ({PACKAGE} {version})",
+        fingerprint=file_hash([weights]),
+        dims=DIMS,
+        query_prefix="",
+        passage_prefix="",
+        encoder="use",
+    )
 
 
 class UniversalSentenceEncoder:
@@ -72,7 +78,7 @@ class UniversalSentenceEncoder:
         with self._lock:  # one forward pass at a time; the cache is read and written under it
             unique = list(dict.fromkeys(t for t in texts if t not in self._cache))
             for start in range(0, len(unique), self.batch_size):
-                chunk = unique[start: start + self.batch_size]
+                chunk = unique[start : start + self.batch_size]
                 vectors = np.atleast_2d(self._model.encode([t[:MAX_CHARS] or " " for t in chunk]))
                 for text, vec in zip(chunk, vectors):
                     self._cache[text] = vec.astype(np.float32)
@@ -85,6 +91,9 @@ class UniversalSentenceEncoder:
 
 
 USE_KIND = EncoderKind(
-    name="use", vector_field="embedding_use",
+    name="use",
+    vector_field="embedding_use",
     description="multilingual Universal Sentence Encoder v3 (numpy; 512 dims)",
-    load=UniversalSentenceEncoder, describe=describe_use)
+    load=UniversalSentenceEncoder,
+    describe=describe_use,
+)

@@ -12,7 +12,7 @@ averages and counted separately, as BEIR does.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 
 def dcg(gains: Sequence[float]) -> float:

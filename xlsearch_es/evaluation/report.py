@@ -14,48 +14,71 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# {report['dataset']}: relevance by variant",
         "",
-        f"{report['queries']} queries ({'all' if not report['sample_per_language'] else str(report['sample_per_language']) + ' per language'}), "
+        f"{report['queries']} queries ({_sample_text(report['sample_per_language'])}), "
         f"{report['documents']} documents, model {report['model']['name']} ({report['model']['fingerprint']}), "
         f"translator {report['translator']}, index languages {', '.join(report['index_languages'])}. "
         f"Top {report['top_k']} per query. {report['unjudged_policy'].capitalize()}.",
         "",
         f"Queries from the `{report.get('split', 'all')}` split (by query hash; `test` is never trained or "
-        "tuned on)." + (f" Fine-tuned from {report['base_model']}: `ft-` rows use the fine-tuned model, the "
-                        "others its base." if report.get("base_model") else ""),
+        "tuned on)."
+        + (
+            f" Fine-tuned from {report['base_model']}: `ft-` rows use the fine-tuned model, the others its base."
+            if report.get("base_model")
+            else ""
+        ),
         "",
         "| variant | nDCG@10 | recall@100 | MRR@10 | p50 ms | p95 ms | what it is |",
         "|---|---|---|---|---|---|---|",
     ]
     for v in report["variants"]:
         o = v["overall"]
-        lines.append(f"| {v['variant']} | {_fmt(o['ndcg@10'])} | {_fmt(o['recall@100'])} | {_fmt(o['mrr@10'])} | "
-                     f"{v['latency_ms']['p50']:.0f} | {v['latency_ms']['p95']:.0f} | {v['description']} |")
+        lines.append(
+            f"| {v['variant']} | {_fmt(o['ndcg@10'])} | {_fmt(o['recall@100'])} | {_fmt(o['mrr@10'])} | "
+            f"{v['latency_ms']['p50']:.0f} | {v['latency_ms']['p95']:.0f} | {v['description']} |"
+        )
     tuning = report.get("tuning")
     if tuning:
-        lines += ["", f"Tuning (validation split): nDCG@10 {tuning['defaults']} with defaults, {tuning['tuned']} tuned"
-                  + ("" if tuning["improved"] else " (not better: defaults kept)")
-                  + f"; parameters {tuning['params']}"
-                  + "".join(f"; {lang}: {p}" for lang, p in (tuning.get("per_language") or {}).items()) + "."]
+        lines += [
+            "",
+            f"Tuning (validation split): nDCG@10 {tuning['defaults']} with defaults, {tuning['tuned']} tuned"
+            + ("" if tuning["improved"] else " (not better: defaults kept)")
+            + f"; parameters {tuning['params']}"
+            + "".join(f"; {lang}: {p}" for lang, p in (tuning.get("per_language") or {}).items())
+            + ".",
+        ]
     for note in report.get("notes") or []:
         lines += ["", f"Note: {note}."]
     langs = report["languages"]
-    lines += ["", "## nDCG@10 per query language", "",
-              "| variant | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]
+    lines += [
+        "",
+        "## nDCG@10 per query language",
+        "",
+        "| variant | " + " | ".join(langs) + " |",
+        "|---|" + "---|" * len(langs),
+    ]
     for v in report["variants"]:
-        lines.append(f"| {v['variant']} | " + " | ".join(_fmt(v["per_language"].get(l, {}).get("ndcg@10"))
-                                                           for l in langs) + " |")
-    lines += ["", "## MRR@10 per query language", "",
-              "| variant | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]
+        lines.append(f"| {v['variant']} | " + " | ".join(_fmt(_metric(v, lg, "ndcg@10")) for lg in langs) + " |")
+    lines += [
+        "",
+        "## MRR@10 per query language",
+        "",
+        "| variant | " + " | ".join(langs) + " |",
+        "|---|" + "---|" * len(langs),
+    ]
     for v in report["variants"]:
-        lines.append(f"| {v['variant']} | " + " | ".join(_fmt(v["per_language"].get(l, {}).get("mrr@10"))
-                                                           for l in langs) + " |")
+        lines.append(f"| {v['variant']} | " + " | ".join(_fmt(_metric(v, lg, "mrr@10")) for lg in langs) + " |")
     gap = report.get("cross_lingual_gap") or {}
     if gap:
-        others = [l for l in langs if l != "en"]
-        lines += ["", "## Cross-lingual gap: 1 - MRR(lang) / MRR(en)", "",
-                  "| variant | " + " | ".join(others) + " |", "|---|" + "---|" * len(others)]
+        others = [lg for lg in langs if lg != "en"]
+        lines += [
+            "",
+            "## Cross-lingual gap: 1 - MRR(lang) / MRR(en)",
+            "",
+            "| variant | " + " | ".join(others) + " |",
+            "|---|" + "---|" * len(others),
+        ]
         for name, per in gap.items():
-            lines.append(f"| {name} | " + " | ".join(_fmt(per.get(l)) for l in others) + " |")
+            lines.append(f"| {name} | " + " | ".join(_fmt(per.get(lg)) for lg in others) + " |")
     lines.append("")
     return "\n".join(lines)
 
@@ -69,12 +92,14 @@ def render_chart(report: dict[str, Any], path: Path) -> None:
     langs = report["languages"]
     variants = report["variants"]
     width = 0.8 / max(1, len(variants))
-    colors = plt.get_cmap("tab20").colors
+    cmap = plt.get_cmap("tab20")
+    colors = [cmap(i) for i in range(cmap.N)]
     fig, ax = plt.subplots(figsize=(max(9, 1.3 * len(langs) + 5), 5))
     for i, v in enumerate(variants):
-        values = [v["per_language"].get(l, {}).get("ndcg@10") or 0.0 for l in langs]
-        ax.bar([x + i * width for x in range(len(langs))], values, width, label=v["variant"],
-               color=colors[i % len(colors)])
+        values = [v["per_language"].get(lg, {}).get("ndcg@10") or 0.0 for lg in langs]
+        ax.bar(
+            [x + i * width for x in range(len(langs))], values, width, label=v["variant"], color=colors[i % len(colors)]
+        )
     ax.set_xticks([x + width * (len(variants) - 1) / 2 for x in range(len(langs))])
     ax.set_xticklabels(langs)
     ax.set_ylabel("nDCG@10")
@@ -83,3 +108,11 @@ def render_chart(report: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _sample_text(sample: int | None) -> str:
+    return "all" if not sample else f"{sample} per language"
+
+
+def _metric(variant: dict, lang: str, name: str) -> float | None:
+    return variant["per_language"].get(lang, {}).get(name)

@@ -16,9 +16,10 @@ import random
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..config import Settings
 from ..errors import XLSearchError
@@ -36,41 +37,73 @@ class Variant:
     description: str
     search: dict[str, Any]
     translator: str = "configured"  # or "none"
-    tuned: bool = False             # apply the parameters ``xlsearch tune`` learnt on the validation split
-    rerank: bool = False            # rerank the top with the configured cross-encoder
+    tuned: bool = False  # apply the parameters ``xlsearch tune`` learnt on the validation split
+    rerank: bool = False  # rerank the top with the configured cross-encoder
 
 
-VARIANTS: tuple[Variant, ...] = (
-    Variant("bm25-original", "BM25 on the original text only (a plain Elasticsearch setup)",
-            {"mode": "bm25", "translate_query": False, "query_languages": []}),
-    Variant("bm25+qt", "BM25, query translated into the catalog language",
-            {"mode": "bm25", "query_languages": ["en"]}),
-    Variant("bm25+dt", "BM25 over documents translated into the query's language",
-            {"mode": "bm25", "translate_query": False}),
-    Variant("bm25+qt+dt", "BM25 with query and document translation",
-            {"mode": "bm25"}),
-    Variant("knn", "kNN only, query embedded alone",
-            {"mode": "knn", "query_vector": "original"}),
-    Variant("knn-mean", "kNN only, query vector blended with its translations",
-            {"mode": "knn"}),
-    Variant("hybrid-auto", "the default: z-score here (one-language catalog), kNN weight 2",
-            {"mode": "hybrid", "fusion": "auto"}),
-    Variant("hybrid-rrf", "BM25 (qt+dt) + kNN-mean, reciprocal rank fusion",
-            {"mode": "hybrid", "fusion": "rrf"}),
-    Variant("hybrid-minmax", "BM25 (qt+dt) + kNN-mean, min-max weighted sum (kNN weight 2)",
-            {"mode": "hybrid", "fusion": "minmax"}),
-    Variant("hybrid-zscore", "BM25 (qt+dt) + kNN-mean, z-score weighted sum (kNN weight 2)",
-            {"mode": "hybrid", "fusion": "zscore"}),
-    Variant("hybrid-combined", "BM25 (qt+dt) + kNN-mean in one request (scores added)",
-            {"mode": "hybrid", "fusion": "combined"}),
-    Variant("hybrid-rrf-notranslate", "hybrid rrf with translation off (BM25 original + kNN alone)",
-            {"mode": "hybrid", "fusion": "rrf", "query_vector": "original", "translate_query": False,
-             "query_languages": []}),
-    Variant("hybrid-tuned", "hybrid with the parameters xlsearch tune learnt on the validation split",
-            {"mode": "hybrid"}, tuned=True),
-    Variant("hybrid-tuned-rerank", "hybrid-tuned, top 20 reranked by the cross-encoder (--reranker)",
-            {"mode": "hybrid"}, tuned=True, rerank=True),
+_BASE_VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "bm25-original",
+        "BM25 on the original text only (a plain Elasticsearch setup)",
+        {"mode": "bm25", "translate_query": False, "query_languages": []},
+    ),
+    Variant("bm25+qt", "BM25, query translated into the catalog language", {"mode": "bm25", "query_languages": ["en"]}),
+    Variant(
+        "bm25+dt",
+        "BM25 over documents translated into the query's language",
+        {"mode": "bm25", "translate_query": False},
+    ),
+    Variant("bm25+qt+dt", "BM25 with query and document translation", {"mode": "bm25"}),
+    Variant("knn", "kNN only, query embedded alone", {"mode": "knn", "query_vector": "original"}),
+    Variant("knn-mean", "kNN only, query vector blended with its translations", {"mode": "knn"}),
+    Variant(
+        "hybrid-auto",
+        "the default: z-score here (one-language catalog), kNN weight 2",
+        {"mode": "hybrid", "fusion": "auto"},
+    ),
+    Variant(
+        "hybrid-rrf-notranslate",
+        "hybrid rrf with translation off (BM25 original + kNN alone)",
+        {
+            "mode": "hybrid",
+            "fusion": "rrf",
+            "query_vector": "original",
+            "translate_query": False,
+            "query_languages": [],
+        },
+    ),
+    Variant(
+        "hybrid-tuned",
+        "hybrid with the parameters xlsearch tune learnt on the validation split",
+        {"mode": "hybrid"},
+        tuned=True,
+    ),
+    Variant(
+        "hybrid-tuned-rerank",
+        "hybrid-tuned, top 20 reranked by the cross-encoder (--reranker)",
+        {"mode": "hybrid"},
+        tuned=True,
+        rerank=True,
+    ),
 )
+
+
+def fusion_variants() -> list[Variant]:
+    """One hybrid row per registered fusion (``hybrid-NAME``)."""
+    from ..search.fusion import FUSIONS
+
+    return [
+        Variant(f"hybrid-{name}", f"BM25 (qt+dt) + kNN-mean, {fusion.description}", {"mode": "hybrid", "fusion": name})
+        for name, fusion in FUSIONS.items()
+    ]
+
+
+def all_variants() -> list[Variant]:
+    """The fixed rows, with the fusion rows (read from the registry) after hybrid-auto."""
+    at = next(i for i, v in enumerate(_BASE_VARIANTS) if v.name == "hybrid-auto") + 1
+    return [*_BASE_VARIANTS[:at], *fusion_variants(), *_BASE_VARIANTS[at:]]
+
+
 # What a fine-tuned model's base is measured with, beside the fine-tuned rows.
 BASELINE_VARIANTS = ("knn-mean", "hybrid-auto", "hybrid-tuned")
 SPLITS = ("test", "validation", "train", "all")
@@ -88,9 +121,14 @@ class Dataset:
         return sorted({q.get("lang") or "und" for q in self.queries})
 
 
-def load_dataset(path: Path, sample: int | None = None, seed: int = 13,
-                 languages: list[str] | None = None, split: str = "all",
-                 policy: SplitPolicy | None = None) -> Dataset:
+def load_dataset(
+    path: Path,
+    sample: int | None = None,
+    seed: int = 13,
+    languages: list[str] | None = None,
+    split: str = "all",
+    policy: SplitPolicy | None = None,
+) -> Dataset:
     """Queries and qrels of a BEIR folder; ``split`` keeps one hash split of the
     queries (see ``learn.judgments``), ``sample`` then keeps N per language."""
     for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
@@ -109,15 +147,19 @@ def load_dataset(path: Path, sample: int | None = None, seed: int = 13,
         queries = [q for q in queries if q.get("lang") in languages]
     if split != "all":
         policy = policy or SplitPolicy()
-        queries = [q for q in queries
-                   if policy.split_of(iso639_1(q.get("lang")) or "und", normalize(str(q["text"]))) == split]
+        queries = [
+            q for q in queries if policy.split_of(iso639_1(q.get("lang")) or "und", normalize(str(q["text"]))) == split
+        ]
     if sample:
         by_lang: dict[str, list[dict]] = defaultdict(list)
         for q in queries:
             by_lang[q.get("lang") or "und"].append(q)
         rng = random.Random(seed)
-        queries = [q for lang in sorted(by_lang) for q in sorted(rng.sample(by_lang[lang], min(sample, len(by_lang[lang]))),
-                                                                  key=lambda q: q["_id"])]
+        queries = [
+            q
+            for lang in sorted(by_lang)
+            for q in sorted(rng.sample(by_lang[lang], min(sample, len(by_lang[lang]))), key=lambda q: q["_id"])
+        ]
     return Dataset(name=path.name, path=path, queries=queries, qrels=dict(qrels))
 
 
@@ -158,8 +200,11 @@ def evaluate_runs(dataset: Dataset, runs: dict[str, list[str]]) -> tuple[dict, d
     for q in dataset.queries:
         ranked = runs.get(q["_id"], [])
         rels = dataset.qrels.get(q["_id"], {})
-        values = {"ndcg@10": ndcg_at_k(ranked, rels, 10), "recall@100": recall_at_k(ranked, rels, 100),
-                  "mrr@10": mrr_at_k(ranked, rels, 10)}
+        values = {
+            "ndcg@10": ndcg_at_k(ranked, rels, 10),
+            "recall@100": recall_at_k(ranked, rels, 100),
+            "mrr@10": mrr_at_k(ranked, rels, 10),
+        }
         for name, v in values.items():
             overall[name].append(v)
             per_lang[q.get("lang") or "und"][name].append(v)
@@ -171,9 +216,16 @@ def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
-def run_eval(settings: Settings, dataset_dir: Path, variants: list[str] | None = None, sample: int | None = None,
-             languages: list[str] | None = None, out_dir: Path | None = None,
-             progress: Callable[[str], None] = lambda m: None, split: str = "test") -> dict[str, Any]:
+def run_eval(
+    settings: Settings,
+    dataset_dir: Path,
+    variants: list[str] | None = None,
+    sample: int | None = None,
+    languages: list[str] | None = None,
+    out_dir: Path | None = None,
+    progress: Callable[[str], None] = lambda m: None,
+    split: str = "test",
+) -> dict[str, Any]:
     """Index the corpus, run every variant, write JSON/Markdown/PNG reports; return the report.
 
     Queries come from one hash split (``test`` by default: the half no training
@@ -184,15 +236,20 @@ def run_eval(settings: Settings, dataset_dir: Path, variants: list[str] | None =
 
     if split not in SPLITS:
         raise XLSearchError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
-    training = (read_manifest(Path(settings.model_ref)) or {}).get("training") if Path(settings.model_ref).is_dir() else None
+    training = (
+        (read_manifest(Path(settings.model_ref)) or {}).get("training") if Path(settings.model_ref).is_dir() else None
+    )
     policy = SplitPolicy(**training["split"]) if training and training.get("split") else SplitPolicy()
     if training and training.get("data_hash") == beir_hash(dataset_dir) and split != "test":
-        raise XLSearchError(f"the model was trained on the {split!r} queries of {dataset_dir.name} (its manifest "
-                            "records this set's hash); it is reported only on --split test")
-    chosen = [v for v in VARIANTS if not variants or v.name in variants]
-    unknown = set(variants or []) - {v.name for v in VARIANTS}
+        raise XLSearchError(
+            f"the model was trained on the {split!r} queries of {dataset_dir.name} (its manifest "
+            "records this set's hash); it is reported only on --split test"
+        )
+    known = all_variants()
+    chosen = [v for v in known if not variants or v.name in variants]
+    unknown = set(variants or []) - {v.name for v in known}
     if unknown:
-        raise XLSearchError(f"unknown variants {sorted(unknown)}; known: {', '.join(v.name for v in VARIANTS)}")
+        raise XLSearchError(f"unknown variants {sorted(unknown)}; known: {', '.join(v.name for v in known)}")
     notes = []
     if not settings.reranker and any(v.rerank for v in chosen):
         chosen = [v for v in chosen if not v.rerank]
@@ -217,11 +274,22 @@ def run_eval(settings: Settings, dataset_dir: Path, variants: list[str] | None =
         info = _evaluate_model(settings, dataset, dataset_dir, chosen, "", policy, progress)
         rows = info["results"]
     report = {
-        "dataset": dataset.name, "queries": len(dataset.queries), "sample_per_language": sample, "split": split,
-        "split_policy": policy.as_dict(), "languages": dataset.languages, "index": info["index"],
-        "index_languages": info["index_languages"], "documents": info["documents"],
-        "ingest_seconds": info["ingest_seconds"], "model": info["model"], "base_model": (training or {}).get("base_model"),
-        "translator": info["translator"], "top_k": TOP_K, "tuning": info["tuning"], "notes": notes,
+        "dataset": dataset.name,
+        "queries": len(dataset.queries),
+        "sample_per_language": sample,
+        "split": split,
+        "split_policy": policy.as_dict(),
+        "languages": dataset.languages,
+        "index": info["index"],
+        "index_languages": info["index_languages"],
+        "documents": info["documents"],
+        "ingest_seconds": info["ingest_seconds"],
+        "model": info["model"],
+        "base_model": (training or {}).get("base_model"),
+        "translator": info["translator"],
+        "top_k": TOP_K,
+        "tuning": info["tuning"],
+        "notes": notes,
         "variants": [r.__dict__ for r in rows],
         "cross_lingual_gap": cross_lingual_gap(rows),
         "unjudged_policy": "unjudged documents count as not relevant; queries without a relevant document are left out",
@@ -231,8 +299,15 @@ def run_eval(settings: Settings, dataset_dir: Path, variants: list[str] | None =
     return report
 
 
-def _evaluate_model(settings: Settings, dataset: Dataset, dataset_dir: Path, variants: list[Variant], prefix: str,
-                    policy: SplitPolicy, progress: Callable[[str], None]) -> dict[str, Any]:
+def _evaluate_model(
+    settings: Settings,
+    dataset: Dataset,
+    dataset_dir: Path,
+    variants: list[Variant],
+    prefix: str,
+    policy: SplitPolicy,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
     """Index the corpus with ``settings``' model, tune if a variant wants it, run the variants."""
     from ..cluster.connection import connect
     from ..embed.base import load_embedders
@@ -268,40 +343,77 @@ def _evaluate_model(settings: Settings, dataset: Dataset, dataset_dir: Path, var
             searchers[key] = XLSearchClient(settings, client=client, encoder=embedders, translator=tr)
         return searchers[key]
 
-    tuning = _tuning(searcher("configured"), dataset_dir, policy, prefix, progress) \
-        if any(v.tuned for v in variants) else None
-    results = [_run_variant(searcher(v.translator), dataset, v, prefix, progress) for v in variants]
-    return {"results": results, "index": ingest.index, "index_languages": list(index_langs), "documents": docs,
-            "ingest_seconds": round(ingest_s, 1), "model": meta.as_dict(),
-            "models": {f: e.meta().as_dict() for f, e in embedders.items()}, "translator": translator.name,
-            "tuning": tuning}
+    tuning = (
+        _tuning(searcher("configured"), dataset_dir, policy, prefix, progress)
+        if any(v.tuned for v in variants)
+        else None
+    )
+    runnable = [v for v in variants if _runs_here(v, searcher("configured"), progress)]
+    results = [_run_variant(searcher(v.translator), dataset, v, prefix, progress) for v in runnable]
+    return {
+        "results": results,
+        "index": ingest.index,
+        "index_languages": list(index_langs),
+        "documents": docs,
+        "ingest_seconds": round(ingest_s, 1),
+        "model": meta.as_dict(),
+        "models": {f: e.meta().as_dict() for f, e in embedders.items()},
+        "translator": translator.name,
+        "tuning": tuning,
+    }
 
 
-def _tuning(searcher: Any, dataset_dir: Path, policy: SplitPolicy, prefix: str,
-            progress: Callable[[str], None]) -> dict[str, Any]:
+def _runs_here(variant: Variant, searcher: Any, progress: Callable[[str], None]) -> bool:
+    """A fusion row the cluster cannot run would only repeat its fallback's row: left out."""
+    from ..search.fusion import FUSIONS
+
+    name = variant.search.get("fusion")
+    if not name or name == "auto" or FUSIONS.get(name).fallback(searcher.caps) is None:
+        return True
+    progress(f"{variant.name}: left out (this cluster cannot run {name})")
+    return False
+
+
+def _tuning(
+    searcher: Any, dataset_dir: Path, policy: SplitPolicy, prefix: str, progress: Callable[[str], None]
+) -> dict[str, Any]:
     """Tune the eval index on this set's validation split, or reuse a tuning it
     already holds for the same set, split and vectors."""
     from ..learn.judgments import load_beir
     from ..learn.tune import store, tune
 
     current = searcher.tuning
-    if current is not None and current.data_hash == beir_hash(dataset_dir) \
-            and current.validation.get("split", SplitPolicy().as_dict()) == policy.as_dict():
+    if (
+        current is not None
+        and current.data_hash == beir_hash(dataset_dir)
+        and current.validation.get("split", SplitPolicy().as_dict()) == policy.as_dict()
+    ):
         progress(f"{prefix}reusing tuning v{current.version} stored in the index")
-        return {"defaults": current.validation.get("ndcg@10_defaults"), "tuned": current.validation.get("ndcg@10_tuned"),
-                "improved": True, "params": current.params.as_dict(), "version": current.version,
-                "per_language": {k: v.as_dict() for k, v in current.per_language.items()}}
+        return {
+            "defaults": current.validation.get("ndcg@10_defaults"),
+            "tuned": current.validation.get("ndcg@10_tuned"),
+            "improved": True,
+            "params": current.params.as_dict(),
+            "version": current.version,
+            "per_language": {k: v.as_dict() for k, v in current.per_language.items()},
+        }
     progress(f"{prefix}tuning on the validation split of {dataset_dir.name}")
     judgments = load_beir(dataset_dir)
     result = tune(searcher, judgments, policy, say=progress)
     stored = store(searcher, result, judgments, split=policy)
-    return {"defaults": result["defaults"], "tuned": result["tuned"], "improved": result["improved"],
-            "params": result["params"].as_dict(), "version": stored.version if stored else None,
-            "per_language": {k: v.as_dict() for k, v in result["per_language"].items()}}
+    return {
+        "defaults": result["defaults"],
+        "tuned": result["tuned"],
+        "improved": result["improved"],
+        "params": result["params"].as_dict(),
+        "version": stored.version if stored else None,
+        "per_language": {k: v.as_dict() for k, v in result["per_language"].items()},
+    }
 
 
-def _run_variant(searcher: Any, dataset: Dataset, variant: Variant, prefix: str,
-                 progress: Callable[[str], None]) -> VariantResult:
+def _run_variant(
+    searcher: Any, dataset: Dataset, variant: Variant, prefix: str, progress: Callable[[str], None]
+) -> VariantResult:
     progress(f"{prefix}{variant.name}: {len(dataset.queries)} queries")
     runs: dict[str, list[str]] = {}
     latencies: list[float] = []
@@ -309,8 +421,15 @@ def _run_variant(searcher: Any, dataset: Dataset, variant: Variant, prefix: str,
     for q in dataset.queries:
         start = time.perf_counter()
         try:
-            resp = searcher.search(q["text"], lang=q.get("lang"), k=TOP_K, use_tuning=variant.tuned,
-                                   rerank=variant.rerank, **variant.search)
+            resp = searcher.search(
+                q["text"],
+                lang=q.get("lang"),
+                k=TOP_K,
+                use_tuning=variant.tuned,
+                rerank=variant.rerank,
+                highlight=False,
+                **variant.search,
+            )
             runs[q["_id"]] = [h.id for h in resp.hits]
         except XLSearchError:
             errors += 1
@@ -318,10 +437,13 @@ def _run_variant(searcher: Any, dataset: Dataset, variant: Variant, prefix: str,
         latencies.append((time.perf_counter() - start) * 1e3)
     overall, per_lang = evaluate_runs(dataset, runs)
     return VariantResult(
-        variant=prefix + variant.name, description=("fine-tuned model: " if prefix else "") + variant.description,
-        overall=overall, per_language=per_lang,
+        variant=prefix + variant.name,
+        description=("fine-tuned model: " if prefix else "") + variant.description,
+        overall=overall,
+        per_language=per_lang,
         latency_ms={"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1)},
-        queries=len(dataset.queries), errors=errors,
+        queries=len(dataset.queries),
+        errors=errors,
     )
 
 
@@ -332,13 +454,16 @@ def cross_lingual_gap(results: list[VariantResult]) -> dict[str, dict[str, float
         en = (r.per_language.get("en") or {}).get("mrr@10")
         if not en:
             continue
-        out[r.variant] = {lang: (None if m.get("mrr@10") is None else round(1 - m["mrr@10"] / en, 4))
-                          for lang, m in r.per_language.items() if lang != "en"}
+        out[r.variant] = {
+            lang: (None if m.get("mrr@10") is None else round(1 - float(m["mrr@10"] or 0.0) / en, 4))
+            for lang, m in r.per_language.items()
+            if lang != "en"
+        }
     return out
 
 
 def write_reports(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
-    from .report import render_markdown, render_chart
+    from .report import render_chart, render_markdown
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / report["dataset"]

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class Checkpoint:
-    def __init__(self, home: Path, options: "IngestOptions", alias: str):
+    def __init__(self, home: Path, options: IngestOptions, alias: str):
         self.enabled = options.path != "-"
         src = str(Path(options.path).resolve()) if self.enabled else "-"
         key = hashlib.sha256(f"{src}|{alias}|{options.shard}|{options.rebuild}".encode()).hexdigest()[:16]

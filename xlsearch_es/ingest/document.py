@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from ..mapping import ORIGINAL, TEXT_FIELDS
 from ..text.normalize import protected_strings
@@ -21,8 +22,12 @@ EMBED_DESCRIPTION_CHARS = 600
 
 
 def content_hash(product: Product, languages: Sequence[str], translator_fp: str, model_fp: str) -> str:
-    payload = {"product": product.content(), "languages": list(languages),
-               "translator": translator_fp, "model": model_fp}
+    payload = {
+        "product": product.content(),
+        "languages": list(languages),
+        "translator": translator_fp,
+        "model": model_fp,
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -37,8 +42,12 @@ SOURCE_FOR_PASSAGE = ["title.original", "brand.original", "category_path", "desc
 
 def passage_from_source(src: Mapping[str, Any]) -> str:
     """``passage_text`` rebuilt from an indexed document (fetch ``SOURCE_FOR_PASSAGE``)."""
-    parts = [(src.get("title") or {}).get(ORIGINAL, ""), (src.get("brand") or {}).get(ORIGINAL, ""),
-             src.get("category_path") or "", ((src.get("description") or {}).get(ORIGINAL) or "")[:EMBED_DESCRIPTION_CHARS]]
+    parts = [
+        (src.get("title") or {}).get(ORIGINAL, ""),
+        (src.get("brand") or {}).get(ORIGINAL, ""),
+        src.get("category_path") or "",
+        ((src.get("description") or {}).get(ORIGINAL) or "")[:EMBED_DESCRIPTION_CHARS],
+    ]
     return " | ".join(p for p in parts if p)
 
 
@@ -56,7 +65,7 @@ def build_document(
 ) -> dict[str, Any]:
     """``translations`` maps language -> field -> text (the source language included);
     ``vectors`` maps vector field -> the product's vector."""
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     doc: dict[str, Any] = {
         "id": product.id,
         "source_language": source_language,
@@ -69,8 +78,14 @@ def build_document(
         "availability": product.availability,
         "url": product.url,
         "image_url": product.image_url,
-        "protected_tokens": sorted({t.casefold() for t in protected_strings(
-            f"{product.title} {product.description[:EMBED_DESCRIPTION_CHARS]}", [product.brand])}),
+        "protected_tokens": sorted(
+            {
+                t.casefold()
+                for t in protected_strings(
+                    f"{product.title} {product.description[:EMBED_DESCRIPTION_CHARS]}", [product.brand]
+                )
+            }
+        ),
         "content_hash": digest,
         "created_at": created_at or now,
         "updated_at": now,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..embed.base import Embedder
 from ..mapping import TEXT_FIELDS
@@ -106,8 +107,9 @@ def _translate(todo: list[tuple[Product, str]], ctx: EnrichContext) -> dict[str,
 FATAL = (KeyboardInterrupt, MemoryError)
 
 
-def enrich_safely(products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]],
-                  ctx: EnrichContext) -> Enriched:
+def enrich_safely(
+    products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]], ctx: EnrichContext
+) -> Enriched:
     """``enrich``; if the batch fails, product by product, so only the product that
     breaks it is rejected (with the error) and the run goes on."""
     try:
@@ -123,8 +125,14 @@ def enrich_safely(products: Sequence[Product], existing: Mapping[str, Mapping[st
         except FATAL:
             raise
         except Exception as exc:  # noqa: BLE001 - this product is the one that breaks enrichment
-            out.rejections.append(Rejection(line=product.line, id=product.id, raw="",
-                                            reason=f"could not be translated or embedded: {type(exc).__name__}: {exc}"))
+            out.rejections.append(
+                Rejection(
+                    line=product.line,
+                    id=product.id,
+                    raw="",
+                    reason=f"could not be translated or embedded: {type(exc).__name__}: {exc}",
+                )
+            )
             continue
         out.actions += one.actions
         out.unchanged += one.unchanged

@@ -20,10 +20,11 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 
@@ -91,6 +92,7 @@ class IngestSummary:
 
 # ----------------------------------------------------------------- pipeline --
 
+
 @dataclass
 class _Batch:
     """One enriched batch on its way to the sink."""
@@ -108,7 +110,7 @@ class _Work:
     context: EnrichContext
     target: str
     fresh: bool
-    sender: "BackgroundSender[_Batch]"
+    sender: BackgroundSender[_Batch]
     counts: dict[str, int]
     last_line: int
     products: list[Product] = field(default_factory=list)
@@ -139,10 +141,14 @@ class _StopSignals:
         if self.signum is not None:
             os._exit(128 + signum)
         self.signum = signum
-        print(f"ingest: {signal.Signals(signum).name} received; finishing the batches in flight "
-              "(send it again to stop at once)", file=sys.stderr, flush=True)
+        print(
+            f"ingest: {signal.Signals(signum).name} received; finishing the batches in flight "
+            "(send it again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
 
-    def __enter__(self) -> "_StopSignals":
+    def __enter__(self) -> _StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -156,8 +162,14 @@ class _StopSignals:
 class IngestPipeline:
     """One load of one catalog into one alias. Models are passed in, loaded once."""
 
-    def __init__(self, settings: Settings, client: Elasticsearch, encoder: Embedder | Mapping[str, Embedder],
-                 translator: Translator, options: IngestOptions):
+    def __init__(
+        self,
+        settings: Settings,
+        client: Elasticsearch,
+        encoder: Embedder | Mapping[str, Embedder],
+        translator: Translator,
+        options: IngestOptions,
+    ):
         self.settings, self.client, self.translator = settings, client, translator
         self.embedders = as_embedders(encoder)
         self.options = options
@@ -188,8 +200,10 @@ class IngestPipeline:
         """The alias's index, or a new one (first load, or --rebuild)."""
         current = resolve_alias(self.client, self.alias)
         if current and not is_xlsearch_meta(read_index_meta(self.client, current)):
-            raise XLSearchError(f"{self.alias!r} points at {current}, which xlsearch did not create; "
-                                "choose another --index name (nothing was written)")
+            raise XLSearchError(
+                f"{self.alias!r} points at {current}, which xlsearch did not create; "
+                "choose another --index name (nothing was written)"
+            )
         if current and not self.options.rebuild:
             return current, False
         languages = (read_meta(self.client, self.alias) or {}).get("languages") if current else None
@@ -201,12 +215,20 @@ class IngestPipeline:
     def _send(self, batch: _Batch, target: str, dead_letters: DeadLetters, state: dict[str, Any]) -> None:
         """Index one batch, dead-letter its rejections, then checkpoint past it."""
         t0 = time.perf_counter()
-        result = send_bulk(self.client, target, batch.actions, self.options.bulk,
-                           describe=lambda e: describe_error(e, self.settings))
+        result = send_bulk(
+            self.client, target, batch.actions, self.options.bulk, describe=lambda e: describe_error(e, self.settings)
+        )
         self._timings["bulk"] += time.perf_counter() - t0
         self.summary.retries += result.retries
-        dead_letters.write([*batch.rejections, *(Rejection(line=self._seen.get(pid, -1), id=pid, reason=reason,
-                                                           raw="") for pid, reason in result.failed)])
+        dead_letters.write(
+            [
+                *batch.rejections,
+                *(
+                    Rejection(line=self._seen.get(pid, -1), id=pid, reason=reason, raw="")
+                    for pid, reason in result.failed
+                ),
+            ]
+        )
         state["sent"]["indexed"] += result.indexed
         state["sent"]["rejected_by_cluster"] += len(result.failed)
         state["line"] = batch.last_line
@@ -228,8 +250,9 @@ class IngestPipeline:
         try:
             resp = self.client.mget(index=target, ids=ids, source_includes=["content_hash", "created_at"])
         except (ApiError, TransportError) as exc:
-            raise ClusterUnavailable(f"cannot read existing documents: {describe_error(exc, self.settings)}"
-                                     f"{self.checkpoint.resume_hint()}") from None
+            raise ClusterUnavailable(
+                f"cannot read existing documents: {describe_error(exc, self.settings)}{self.checkpoint.resume_hint()}"
+            ) from None
         finally:
             self._timings["lookup"] += time.perf_counter() - t0
         return {d["_id"]: d.get("_source", {}) for d in resp["docs"] if d.get("found")}
@@ -253,8 +276,14 @@ class IngestPipeline:
                 self._rejected_ids.add(str(rej.id))
         work.counts["rejected"] += len(failed)
         try:
-            work.sender.put(_Batch(last_line=work.last_line, actions=actions, rejections=work.rejections + failed,
-                                   counts=dict(work.counts)))
+            work.sender.put(
+                _Batch(
+                    last_line=work.last_line,
+                    actions=actions,
+                    rejections=work.rejections + failed,
+                    counts=dict(work.counts),
+                )
+            )
         except SenderFailed as exc:
             raise self._failure(exc) from None
         work.products, work.rejections = [], []
@@ -269,17 +298,25 @@ class IngestPipeline:
         languages = tuple(index_meta.get("languages") or self.settings.languages)
         resume_line = int(state["line"]) if state else 0
         counts = dict(state["counts"]) if state else {"read": 0, "rejected": 0, "unchanged": 0, "other_shards": 0}
-        dead_letters = DeadLetters(Path(state["dead_letter"] if state else (opts.dead_letter or self._default_dead_letter())))
+        dead_letters = DeadLetters(
+            Path(state["dead_letter"] if state else (opts.dead_letter or self._default_dead_letter()))
+        )
         state = state or {"sent": {"indexed": 0, "rejected_by_cluster": 0}}
         state.update({"index": target, "fresh": fresh, "dead_letter": str(dead_letters.path)})
         self.summary.index, self.summary.dead_letter = target, str(dead_letters.path)
         self.summary.resumed_from_line = resume_line
-        detector = LanguageDetector(candidates=tuple(dict.fromkeys(DEFAULT_CANDIDATES + languages)),
-                                    fallback=self.settings.fallback_language)
-        context = EnrichContext(languages=languages, translator=self.translator,
-                                embedders={f: self.embedders[f] for f in index_models(index_meta)}, detector=detector)
+        detector = LanguageDetector(
+            candidates=tuple(dict.fromkeys(DEFAULT_CANDIDATES + languages)), fallback=self.settings.fallback_language
+        )
+        context = EnrichContext(
+            languages=languages,
+            translator=self.translator,
+            embedders={f: self.embedders[f] for f in index_models(index_meta)},
+            detector=detector,
+        )
         sender: BackgroundSender[_Batch] = BackgroundSender(
-            lambda batch: self._send(batch, target, dead_letters, state), depth=opts.queue_batches)
+            lambda batch: self._send(batch, target, dead_letters, state), depth=opts.queue_batches
+        )
         progress = _Progress(opts, resume_line)
         work = _Work(context=context, target=target, fresh=fresh, sender=sender, counts=counts, last_line=resume_line)
         try:
@@ -294,7 +331,7 @@ class IngestPipeline:
         self.summary.seconds = round(time.perf_counter() - start, 3)
         return self.summary
 
-    def _feed(self, work: _Work, fmt: str, resume_line: int, progress: "_Progress") -> None:
+    def _feed(self, work: _Work, fmt: str, resume_line: int, progress: _Progress) -> None:
         """Records in, batches out, until the input ends or a signal asks to stop."""
         with _StopSignals() as stop:
             for record in read_records(self.options.path, fmt, self.options.field_map):
@@ -312,7 +349,7 @@ class IngestPipeline:
             if stop.signum is not None:
                 raise IngestInterrupted(stop.signum, self.checkpoint.path if self.checkpoint.enabled else None)
 
-    def _take(self, record: RawRecord, work: _Work, resume_line: int, progress: "_Progress") -> None:
+    def _take(self, record: RawRecord, work: _Work, resume_line: int, progress: _Progress) -> None:
         """One input record: validated into the batch, or rejected with its reason."""
         replay = record.line <= resume_line
         if not replay:
@@ -338,8 +375,9 @@ class IngestPipeline:
         work.last_line = record.end_line or record.line
         if product is None:
             work.counts["rejected"] += 1
-            work.rejections.append(Rejection(line=record.line, reason=reason or "invalid record", raw=record.raw,
-                                             id=record.id))
+            work.rejections.append(
+                Rejection(line=record.line, reason=reason or "invalid record", raw=record.raw, id=record.id)
+            )
         else:
             work.products.append(product)
 
@@ -361,8 +399,11 @@ class IngestPipeline:
             if opts.delete_missing:
                 self.summary.deleted = self._delete_missing(target)
             self.client.indices.refresh(index=target)
-            if not (fresh and self._left_empty(target)) and opts.rebuild \
-                    and resolve_alias(self.client, self.alias) != target:
+            if (
+                not (fresh and self._left_empty(target))
+                and opts.rebuild
+                and resolve_alias(self.client, self.alias) != target
+            ):
                 old = swap_alias(self.client, self.alias, target, delete_old=not opts.keep_old)
                 log.info("alias %s now points at %s (was %s)", self.alias, target, old)
         except (ApiError, TransportError) as exc:
@@ -388,24 +429,32 @@ class IngestPipeline:
         name any product.
         """
         if self._unreadable_lines and not self.options.force_delete_missing:
-            shown = ", ".join(map(str, self._unreadable_lines[:5])) + (" ..." if len(self._unreadable_lines) > 5 else "")
+            shown = ", ".join(map(str, self._unreadable_lines[:5])) + (
+                " ..." if len(self._unreadable_lines) > 5 else ""
+            )
             self.summary.delete_skipped = (
                 f"{len(self._unreadable_lines)} rejected line(s) (line {shown}) have no readable id, so a "
                 "product they name could be deleted by mistake; nothing was deleted. Fix those lines, or pass "
-                "--force-delete-missing")
+                "--force-delete-missing"
+            )
             self.summary.notes.append(f"--delete-missing skipped: {self.summary.delete_skipped}")
             return 0
-        stale = [h["_id"] for h in helpers.scan(self.client, index=target, query={"query": {"match_all": {}}},
-                                                 _source=False, size=1000)
-                 if h["_id"] not in self._seen and h["_id"] not in self._rejected_ids
-                 and in_shard(h["_id"], self.options.shard)]
+        stale = [
+            h["_id"]
+            for h in helpers.scan(
+                self.client, index=target, query={"query": {"match_all": {}}}, _source=False, size=1000
+            )
+            if h["_id"] not in self._seen
+            and h["_id"] not in self._rejected_ids
+            and in_shard(h["_id"], self.options.shard)
+        ]
         if not stale:
             return 0
         result = send_bulk(self.client, target, [(delete_action(i), None) for i in stale], self.options.bulk)
         return result.deleted
 
     def _default_dead_letter(self) -> Path:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         return self.settings.home_dir / "dead-letter" / f"{self.alias}-{stamp}-{os.getpid()}.jsonl"
 
 
@@ -422,8 +471,12 @@ class _Progress:
             from tqdm import tqdm
 
             total = _count_lines(options.path)
-            self.bar = tqdm(total=max(0, total - skip) if total is not None else None, unit="rec",
-                            file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=max(0, total - skip) if total is not None else None,
+                unit="rec",
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
 
     def tick(self) -> None:
         self.count += 1
@@ -449,9 +502,13 @@ def _count_lines(path: str) -> int | None:
     return n
 
 
-def run_ingest(settings: Settings, options: IngestOptions, client: Elasticsearch | None = None,
-               encoder: Embedder | Mapping[str, Embedder] | None = None,
-               translator: Translator | None = None) -> IngestSummary:
+def run_ingest(
+    settings: Settings,
+    options: IngestOptions,
+    client: Elasticsearch | None = None,
+    encoder: Embedder | Mapping[str, Embedder] | None = None,
+    translator: Translator | None = None,
+) -> IngestSummary:
     """Load one catalog; models and client are created when not given."""
     from ..cluster.connection import connect
     from ..embed.base import load_embedders

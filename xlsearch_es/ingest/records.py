@@ -31,9 +31,10 @@ import json
 import math
 import re
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Mapping
+from typing import Any, BinaryIO
 
 from ..errors import XLSearchError
 from ..text.languages import iso639_1
@@ -43,8 +44,20 @@ MAX_ID_BYTES = 512
 MAX_TITLE_CHARS = 1_000
 MAX_DESCRIPTION_CHARS = 100_000
 MAX_FIELD_CHARS = 2_000
-KNOWN_FIELDS = ("id", "title", "description", "brand", "category", "attributes", "price", "currency",
-                "availability", "language", "url", "image_url")
+KNOWN_FIELDS = (
+    "id",
+    "title",
+    "description",
+    "brand",
+    "category",
+    "attributes",
+    "price",
+    "currency",
+    "availability",
+    "language",
+    "url",
+    "image_url",
+)
 MAX_ATTRIBUTES = 200
 MAX_LONG, MIN_LONG = 2**63 - 1, -(2**63)
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -71,10 +84,18 @@ class Product:
     def content(self) -> dict[str, Any]:
         """The fields that define the product (what the content hash covers)."""
         return {
-            "id": self.id, "title": self.title, "description": self.description, "brand": self.brand,
-            "category": self.category, "attributes": dict(self.attributes), "price": self.price,
-            "currency": self.currency, "availability": self.availability, "language": self.language,
-            "url": self.url, "image_url": self.image_url,
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "brand": self.brand,
+            "category": self.category,
+            "attributes": dict(self.attributes),
+            "price": self.price,
+            "currency": self.currency,
+            "availability": self.availability,
+            "language": self.language,
+            "url": self.url,
+            "image_url": self.image_url,
         }
 
 
@@ -94,6 +115,7 @@ class InvalidRecord(ValueError):
 
 
 # ------------------------------------------------------------------ readers --
+
 
 @dataclass(frozen=True)
 class RawRecord:
@@ -169,7 +191,7 @@ def _parse_json_line(text: str) -> tuple[dict[str, Any] | None, str | None]:
 def read_jsonl(stream: BinaryIO, field_map: Mapping[str, str] | None = None) -> Iterator[RawRecord]:
     for lineno, raw in enumerate(stream, start=1):
         if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
+            raw = raw[len(codecs.BOM_UTF8) :]
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -179,8 +201,13 @@ def read_jsonl(stream: BinaryIO, field_map: Mapping[str, str] | None = None) -> 
             data = _rename(data, field_map) if data else None
             rid = data.get("id") if data else None
             readable = isinstance(rid, (str, int)) and "\ufffd" not in str(rid)
-            yield RawRecord(lineno, {"id": rid} if readable else None, shown,
-                            f"invalid UTF-8 at byte {exc.start}", id_readable=readable)
+            yield RawRecord(
+                lineno,
+                {"id": rid} if readable else None,
+                shown,
+                f"invalid UTF-8 at byte {exc.start}",
+                id_readable=readable,
+            )
             continue
         if not text.strip():
             continue
@@ -236,13 +263,25 @@ def read_csv(stream: BinaryIO, field_map: Mapping[str, str] | None = None) -> It
             continue
         raw = ",".join(row)
         if any(re.search(r"[\udc80-\udcff]", v) for v in row):
-            yield RawRecord(start, None, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
-                            "invalid UTF-8", end_line=end, id_readable=False)
+            yield RawRecord(
+                start,
+                None,
+                raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+                "invalid UTF-8",
+                end_line=end,
+                id_readable=False,
+            )
             continue
         if len(row) != len(header):
             span = f"line {start}" if end == start else f"lines {start}-{end}"
-            yield RawRecord(start, None, raw, f"row has {len(row)} fields, header has {len(header)} ({span})",
-                            end_line=end, id_readable=False)
+            yield RawRecord(
+                start,
+                None,
+                raw,
+                f"row has {len(row)} fields, header has {len(header)} ({span})",
+                end_line=end,
+                id_readable=False,
+            )
             continue
         data: dict[str, Any] = {k: v for k, v in zip(header, row) if v != ""}
         error = _coerce_csv(data)
@@ -259,6 +298,7 @@ def read_records(path: str, fmt: str, field_map: Mapping[str, str] | None = None
 
 
 # --------------------------------------------------------------- validation --
+
 
 def _id_text(value: str | int) -> str:
     """An id as given: strings untouched, integers in decimal."""
@@ -349,8 +389,7 @@ def validate(line: int, data: Mapping[str, Any]) -> Product:
         raise InvalidRecord(f"attributes must be an object, got {type(attributes).__name__}")
     if len(attributes) > MAX_ATTRIBUTES:
         raise InvalidRecord(f"too many attributes ({len(attributes)}, limit {MAX_ATTRIBUTES})")
-    attributes = {normalize(str(k), max_chars=200): _scalar(str(k), v)
-                  for k, v in attributes.items() if v is not None}
+    attributes = {normalize(str(k), max_chars=200): _scalar(str(k), v) for k, v in attributes.items() if v is not None}
     if "" in attributes:
         raise InvalidRecord("attribute names must not be blank")
     currency = data.get("currency")
@@ -366,10 +405,19 @@ def validate(line: int, data: Mapping[str, Any]) -> Product:
         language = code
     availability = _text(data, "availability", 64).lower().replace(" ", "_") or None
     return Product(
-        line=line, id=pid, title=title, description=_text(data, "description", MAX_DESCRIPTION_CHARS),
-        brand=_text(data, "brand", 200), category=_text(data, "category"), attributes=attributes,
-        price=_price(data.get("price")), currency=currency, availability=availability, language=language,
-        url=_text(data, "url") or None, image_url=_text(data, "image_url") or None,
+        line=line,
+        id=pid,
+        title=title,
+        description=_text(data, "description", MAX_DESCRIPTION_CHARS),
+        brand=_text(data, "brand", 200),
+        category=_text(data, "category"),
+        attributes=attributes,
+        price=_price(data.get("price")),
+        currency=currency,
+        availability=availability,
+        language=language,
+        url=_text(data, "url") or None,
+        image_url=_text(data, "image_url") or None,
     )
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable
+from typing import IO, Any
 
 from elasticsearch import Elasticsearch, TransportError, helpers
 
@@ -63,31 +64,54 @@ def delete_action(doc_id: str) -> dict[str, Any]:
     return {"delete": {"_id": doc_id}}
 
 
-def send_bulk(client: Elasticsearch, index: str, actions: list[Action], policy: BulkPolicy = BulkPolicy(),
-              describe: Callable[[Exception], str] = str, sleep: Callable[[float], None] = time.sleep) -> BulkResult:
+def send_bulk(
+    client: Elasticsearch,
+    index: str,
+    actions: list[Action],
+    policy: BulkPolicy = BulkPolicy(),
+    describe: Callable[[Exception], str] = str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> BulkResult:
     """Send ``(action, source)`` pairs to ``index``; every action ends counted or in ``failed``."""
     result = BulkResult()
     _send(client, index, actions, policy, describe, sleep, result)
     return result
 
 
-def _send(client: Elasticsearch, index: str, actions: list[Action], policy: BulkPolicy,
-          describe: Callable[[Exception], str], sleep: Callable[[float], None], result: BulkResult) -> None:
+def _send(
+    client: Elasticsearch,
+    index: str,
+    actions: list[Action],
+    policy: BulkPolicy,
+    describe: Callable[[Exception], str],
+    sleep: Callable[[float], None],
+    result: BulkResult,
+) -> None:
     pending, attempt = actions, 0
     while pending:
         by_id = {_id_of(a): a for a in pending}
         refused: dict[str, tuple[Action, str]] = {}  # id -> (action, why the whole request was refused)
         try:
             for ok, item in helpers.streaming_bulk(
-                    client, (_helper_action(a) for a in pending), index=index, chunk_size=policy.chunk_docs,
-                    max_chunk_bytes=policy.chunk_bytes, max_retries=policy.max_retries,
-                    initial_backoff=policy.initial_backoff, max_backoff=policy.max_backoff,
-                    retry_on_status=RETRY_STATUSES, raise_on_error=False, raise_on_exception=False,
-                    yield_ok=True):
+                client,
+                (_helper_action(a) for a in pending),
+                index=index,
+                chunk_size=policy.chunk_docs,
+                max_chunk_bytes=policy.chunk_bytes,
+                max_retries=policy.max_retries,
+                initial_backoff=policy.initial_backoff,
+                max_backoff=policy.max_backoff,
+                retry_on_status=RETRY_STATUSES,
+                raise_on_error=False,
+                raise_on_exception=False,
+                yield_ok=True,
+            ):
                 action = by_id.pop(_item_id(item), None)
                 if action is not None and _tally(ok, item, action, refused, result, describe):
-                    raise ClusterUnavailable(f"the cluster kept refusing documents with {_status(item)} after "
-                                             f"{policy.max_retries} retries (is it overloaded, or its disk full?)")
+                    raise ClusterUnavailable(
+                        f"the cluster kept refusing documents with {_status(item)} after "
+                        f"{policy.max_retries} retries (is it overloaded, or its disk full?)"
+                    )
         except TransportError as exc:  # an outage: retry what was not acknowledged
             attempt += 1
             if attempt > policy.max_retries:
@@ -108,8 +132,14 @@ def _send(client: Elasticsearch, index: str, actions: list[Action], policy: Bulk
         pending = []
 
 
-def _tally(ok: bool, item: dict, action: Action, refused: dict[str, tuple[Action, str]], result: BulkResult,
-           describe: Callable[[Exception], str]) -> bool:
+def _tally(
+    ok: bool,
+    item: dict,
+    action: Action,
+    refused: dict[str, tuple[Action, str]],
+    result: BulkResult,
+    describe: Callable[[Exception], str],
+) -> bool:
     """Count one item's outcome; True when it failed for a reason retries could not fix."""
     op, info = next(iter(item.items()))
     status = info.get("status")

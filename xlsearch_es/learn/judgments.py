@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..embed.encoder import file_hash
 from ..errors import XLSearchError
@@ -29,7 +30,7 @@ from ..text.languages import iso639_1
 from ..text.normalize import normalize
 
 SPLIT_SALT = "xlsearch-split-v1"
-DEFAULT_HOLDOUT = 0.5     # share of queries held out for honest evaluation
+DEFAULT_HOLDOUT = 0.5  # share of queries held out for honest evaluation
 DEFAULT_VALIDATION = 0.1  # share of all queries used for early stopping and tuning
 SPLITS = ("train", "validation", "test")
 
@@ -68,8 +69,8 @@ class Judgments:
 
     name: str
     queries: dict[str, Query]
-    passages: dict[str, str]                 # product id -> text the encoder sees
-    qrels: dict[str, dict[str, int]]         # query id -> product id -> grade (0 = judged not relevant)
+    passages: dict[str, str]  # product id -> text the encoder sees
+    qrels: dict[str, dict[str, int]]  # query id -> product id -> grade (0 = judged not relevant)
     data_hash: str
     rejected: list[Rejection] = field(default_factory=list)
 
@@ -78,8 +79,11 @@ class Judgments:
 
     def split(self, policy: SplitPolicy, which: str) -> list[Query]:
         """Queries of one split that have a relevant product, in a stable order."""
-        return [q for qid, q in sorted(self.queries.items())
-                if self.relevant(qid) and policy.split_of(q.lang, q.text) == which]
+        return [
+            q
+            for qid, q in sorted(self.queries.items())
+            if self.relevant(qid) and policy.split_of(q.lang, q.text) == which
+        ]
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, str]]:
@@ -137,10 +141,17 @@ def load_beir(folder: Path) -> Judgments:
             try:
                 qrels[parts[0]][parts[1]] = int(parts[2])
             except ValueError:
-                rejected.append(Rejection(line=lineno, reason=f"{path.name}: grade {parts[2]!r} is not an integer",
-                                          raw=line))
-    return Judgments(name=folder.name, queries=queries, passages=passages, qrels=dict(qrels),
-                     data_hash=beir_hash(folder), rejected=rejected)
+                rejected.append(
+                    Rejection(line=lineno, reason=f"{path.name}: grade {parts[2]!r} is not an integer", raw=line)
+                )
+    return Judgments(
+        name=folder.name,
+        queries=queries,
+        passages=passages,
+        qrels=dict(qrels),
+        data_hash=beir_hash(folder),
+        rejected=rejected,
+    )
 
 
 def _grade(record: dict[str, Any]) -> int:
@@ -189,14 +200,15 @@ def load_click_log(path: Path, products: dict[str, str], fallback_lang: str = "u
         qid = "q" + hashlib.sha1(f"{lang}|{folded}".encode()).hexdigest()[:12]
         queries[qid] = Query(qid, texts[(lang, folded)], lang)
         qrels[qid] = grades
-    return Judgments(name=path.stem, queries=queries, passages=products, qrels=qrels,
-                     data_hash=file_hash([path]), rejected=rejected)
+    return Judgments(
+        name=path.stem, queries=queries, passages=products, qrels=qrels, data_hash=file_hash([path]), rejected=rejected
+    )
 
 
 def catalog_passages(path: str, field_map: dict[str, str] | None = None) -> dict[str, str]:
     """Product id -> passage text, from a catalog file (invalid records are skipped)."""
-    from ..ingest.source import validated
     from ..ingest.records import detect_format, read_records
+    from ..ingest.source import validated
 
     out: dict[str, str] = {}
     for record in read_records(path, detect_format(path, None), field_map):
@@ -212,9 +224,10 @@ def index_passages(client: Any, alias: str) -> dict[str, str]:
 
     from ..ingest.document import SOURCE_FOR_PASSAGE, passage_from_source
 
-    return {hit["_id"]: passage_from_source(hit.get("_source", {}))
-            for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}},
-                                    _source=SOURCE_FOR_PASSAGE)}
+    return {
+        hit["_id"]: passage_from_source(hit.get("_source", {}))
+        for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}}, _source=SOURCE_FOR_PASSAGE)
+    }
 
 
 def load_judgments(data: Path, *, products: dict[str, str] | None = None) -> Judgments:

@@ -17,10 +17,11 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class RerankOptions:
     out: Path
     epochs: int = 1
     queries_per_step: int = 8
-    group: int = 4           # 1 relevant + (group - 1) negatives per query
+    group: int = 4  # 1 relevant + (group - 1) negatives per query
     learning_rate: float = 3e-5
     max_steps: int | None = 150  # a cross-encoder step costs as much as an encoder step; 150 = 1,200 queries
     seed: int = 13
@@ -69,9 +70,14 @@ class Reranker:
         self.fingerprint = str(self.manifest.get("fingerprint", ""))
 
     def _logits(self, query: str, passages: Sequence[str]) -> Any:
-        batch = self.tokenizer([self.query_prefix + query] * len(passages),
-                               [self.passage_prefix + p for p in passages], padding=True, truncation=True,
-                               max_length=MAX_PAIR_LENGTH, return_tensors="pt")
+        batch = self.tokenizer(
+            [self.query_prefix + query] * len(passages),
+            [self.passage_prefix + p for p in passages],
+            padding=True,
+            truncation=True,
+            max_length=MAX_PAIR_LENGTH,
+            return_tensors="pt",
+        )
         batch = {k: v.to(self.device) for k, v in batch.items()}
         return self.model(**batch).logits.squeeze(-1)
 
@@ -95,8 +101,9 @@ def _init_folder(settings: Settings, out: Path) -> None:
     (out / "config.json").write_text(json.dumps({k: v for k, v in config.items() if v is not None}, indent=2))
 
 
-def validation_ndcg(reranker: Reranker, judgments: Judgments, queries: list[Query],
-                    candidates: dict[str, list[str]]) -> float:
+def validation_ndcg(
+    reranker: Reranker, judgments: Judgments, queries: list[Query], candidates: dict[str, list[str]]
+) -> float:
     scores = []
     for q in queries:
         ids = candidates[q.id][:RERANK_DEPTH]
@@ -105,8 +112,12 @@ def validation_ndcg(reranker: Reranker, judgments: Judgments, queries: list[Quer
     return float(mean([s for s in scores if s is not None]) or 0.0)
 
 
-def train_reranker(settings: Settings, judgments: Judgments, options: RerankOptions,
-                   say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
+def train_reranker(
+    settings: Settings,
+    judgments: Judgments,
+    options: RerankOptions,
+    say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> dict[str, Any]:
     """Train a cross-encoder on ``judgments``' train split; keep it only where validation says so."""
     import torch
 
@@ -127,15 +138,20 @@ def train_reranker(settings: Settings, judgments: Judgments, options: RerankOpti
     _init_folder(settings, out)
     (out / MANIFEST).write_text(json.dumps({"query_prefix": spec.query_prefix, "passage_prefix": spec.passage_prefix}))
     reranker = Reranker(str(out), device=settings.device, threads=settings.threads)
-    val_candidates = {q.id: list(dict.fromkeys(list(judgments.relevant(q.id)) + candidates[q.id]))[:RERANK_DEPTH]
-                      for q in val_q}
+    val_candidates = {
+        q.id: list(dict.fromkeys(list(judgments.relevant(q.id)) + candidates[q.id]))[:RERANK_DEPTH] for q in val_q
+    }
     for ids in val_candidates.values():
         rng.shuffle(ids)  # the relevant product must not sit first by construction
-    base_order = {q.id: [d for d in candidates[q.id] if d in val_candidates[q.id]] +
-                  [d for d in val_candidates[q.id] if d not in candidates[q.id]] for q in val_q}
+    base_order = {
+        q.id: [d for d in candidates[q.id] if d in val_candidates[q.id]]
+        + [d for d in val_candidates[q.id] if d not in candidates[q.id]]
+        for q in val_q
+    }
     before = validation_ndcg_order(judgments, val_q, base_order)
-    optimizer = torch.optim.AdamW([p for p in reranker.model.parameters() if p.requires_grad],
-                                  lr=options.learning_rate, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(
+        [p for p in reranker.model.parameters() if p.requires_grad], lr=options.learning_rate, weight_decay=0.01
+    )
     t0, steps, losses = time.perf_counter(), 0, []
     total = options.epochs * ((len(train_q) + options.queries_per_step - 1) // options.queries_per_step)
     total = min(total, options.max_steps or total)
@@ -146,8 +162,9 @@ def train_reranker(settings: Settings, judgments: Judgments, options: RerankOpti
             if steps >= total:
                 break
             t_step = time.perf_counter()
-            loss = _rerank_step(reranker, judgments, order[start:start + options.queries_per_step], negatives,
-                                options, rng, optimizer)
+            loss = _rerank_step(
+                reranker, judgments, order[start : start + options.queries_per_step], negatives, options, rng, optimizer
+            )
             losses.append(loss)
             steps += 1
             if steps == 1:
@@ -156,13 +173,22 @@ def train_reranker(settings: Settings, judgments: Judgments, options: RerankOpti
     seconds = time.perf_counter() - t0
     reranker.model.save_pretrained(str(out), safe_serialization=True)
     manifest = {
-        "name": f"reranker-{judgments.name}", "kind": "reranker", "query_prefix": spec.query_prefix,
-        "passage_prefix": spec.passage_prefix, "fingerprint": weights_fingerprint_of(out),
-        "training": {"data": judgments.name, "data_hash": judgments.data_hash, "split": options.split.as_dict(),
-                     "steps": steps, "seed": options.seed, "final_loss": round(losses[-1], 4) if losses else None,
-                     "validation_ndcg@10_top20": {"encoder_order": round(before, 4), "reranked": round(after, 4)},
-                     "seconds": round(seconds, 1),
-                     "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+        "name": f"reranker-{judgments.name}",
+        "kind": "reranker",
+        "query_prefix": spec.query_prefix,
+        "passage_prefix": spec.passage_prefix,
+        "fingerprint": weights_fingerprint_of(out),
+        "training": {
+            "data": judgments.name,
+            "data_hash": judgments.data_hash,
+            "split": options.split.as_dict(),
+            "steps": steps,
+            "seed": options.seed,
+            "final_loss": round(losses[-1], 4) if losses else None,
+            "validation_ndcg@10_top20": {"encoder_order": round(before, 4), "reranked": round(after, 4)},
+            "seconds": round(seconds, 1),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     say(f"rerank: validation nDCG@10 over the encoder's top {RERANK_DEPTH}: {before:.4f} -> {after:.4f}")
@@ -185,8 +211,15 @@ def validation_ndcg_order(judgments: Judgments, queries: list[Query], orders: di
     return float(mean([v for v in values if v is not None]) or 0.0)
 
 
-def _rerank_step(reranker: Reranker, judgments: Judgments, queries: list[Query], negatives: dict[str, list[str]],
-                 options: RerankOptions, rng: random.Random, optimizer: Any) -> float:
+def _rerank_step(
+    reranker: Reranker,
+    judgments: Judgments,
+    queries: list[Query],
+    negatives: dict[str, list[str]],
+    options: RerankOptions,
+    rng: random.Random,
+    optimizer: Any,
+) -> float:
     torch = reranker._torch
     reranker.model.train()
     losses = []

@@ -23,10 +23,11 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class TrainOptions:
     warmup: float = 0.1
     temperature: float = 0.05
     mine_depth: int = 30
-    skip_top: int = 0          # leave the first hits out of mining (likely unjudged positives)
+    skip_top: int = 0  # leave the first hits out of mining (likely unjudged positives)
     eval_every: int | None = None  # None: about 8 validations per run, at least 20 steps apart
     patience: int = 3
     max_steps: int | None = None
@@ -58,8 +59,8 @@ class TrainOptions:
     seed: int = 13
     split: SplitPolicy = SplitPolicy()
     max_validation_docs: int = 20_000
-    index: str | None = None   # mine negatives from this live index
-    merge: bool = True         # average with the base weights where that keeps most of the gain
+    index: str | None = None  # mine negatives from this live index
+    merge: bool = True  # average with the base weights where that keeps most of the gain
     force: bool = False
 
 
@@ -75,8 +76,9 @@ class TrainReport:
     merge: dict[str, Any] = field(default_factory=dict)
 
 
-def _mine_in_process(encoder: Encoder, judgments: Judgments, queries: list[Query], depth: int,
-                     rng: random.Random) -> dict[str, list[str]]:
+def _mine_in_process(
+    encoder: Encoder, judgments: Judgments, queries: list[Query], depth: int, rng: random.Random
+) -> dict[str, list[str]]:
     """Top-``depth`` products by exact cosine with the current encoder, per query."""
     ids = list(judgments.passages)
     if len(ids) > MAX_MINING_DOCS:
@@ -86,15 +88,16 @@ def _mine_in_process(encoder: Encoder, judgments: Judgments, queries: list[Query
     qv = encoder.encode([q.text for q in queries], role="query", use_cache=False)
     out: dict[str, list[str]] = {}
     for start in range(0, len(queries), 256):
-        sims = qv[start:start + 256] @ docs.T
+        sims = qv[start : start + 256] @ docs.T
         top = np.argsort(-sims, axis=1)[:, :depth]
-        for q, row in zip(queries[start:start + 256], top):
+        for q, row in zip(queries[start : start + 256], top):
             out[q.id] = [ids[j] for j in row]
     return out
 
 
-def _mine_from_index(settings: Settings, encoder: Encoder, queries: list[Query], index: str,
-                     depth: int) -> dict[str, list[str]]:
+def _mine_from_index(
+    settings: Settings, encoder: Encoder, queries: list[Query], index: str, depth: int
+) -> dict[str, list[str]]:
     """Top BM25 and kNN hits of the live index (what the shop's search shows today)."""
     from ..search.client import XLSearchClient
 
@@ -129,9 +132,9 @@ def validation_ndcg(encoder: Encoder, judgments: Judgments, queries: list[Query]
     qv = encoder.encode([q.text for q in queries], role="query", use_cache=False)
     scores = []
     for start in range(0, len(queries), 256):
-        sims = qv[start:start + 256] @ docs.T
+        sims = qv[start : start + 256] @ docs.T
         top = np.argsort(-sims, axis=1)[:, :10]
-        for q, row in zip(queries[start:start + 256], top):
+        for q, row in zip(queries[start : start + 256], top):
             scores.append(ndcg_at_k([doc_ids[j] for j in row], judgments.qrels.get(q.id, {}), 10))
     return float(mean([s for s in scores if s is not None]) or 0.0)
 
@@ -139,8 +142,9 @@ def validation_ndcg(encoder: Encoder, judgments: Judgments, queries: list[Query]
 class _Batches:
     """Deterministic batches of (query, positive, hard negative) per epoch."""
 
-    def __init__(self, judgments: Judgments, queries: list[Query], negatives: dict[str, list[str]],
-                 batch_size: int, seed: int):
+    def __init__(
+        self, judgments: Judgments, queries: list[Query], negatives: dict[str, list[str]], batch_size: int, seed: int
+    ):
         self.judgments, self.queries, self.negatives = judgments, queries, negatives
         self.batch_size, self.seed = batch_size, seed
 
@@ -154,7 +158,7 @@ class _Batches:
         batches = []
         for start in range(0, len(order), self.batch_size):
             batch = []
-            for q in order[start:start + self.batch_size]:
+            for q in order[start : start + self.batch_size]:
                 rel = self.judgments.relevant(q.id)
                 positive = rng.choices(sorted(rel), weights=[rel[d] for d in sorted(rel)])[0]
                 negs = self.negatives.get(q.id) or []
@@ -222,8 +226,9 @@ class _Step:
                     p.copy_(state[n])
 
 
-def _validation_docs(judgments: Judgments, queries: list[Query], negatives: dict[str, list[str]],
-                     limit: int, rng: random.Random) -> list[str]:
+def _validation_docs(
+    judgments: Judgments, queries: list[Query], negatives: dict[str, list[str]], limit: int, rng: random.Random
+) -> list[str]:
     ids = list(judgments.passages)
     if len(ids) <= limit:
         return ids
@@ -233,8 +238,12 @@ def _validation_docs(judgments: Judgments, queries: list[Query], negatives: dict
     return sorted(keep | set(rng.sample(rest, max(0, min(len(rest), limit - len(keep))))))
 
 
-def train_encoder(settings: Settings, judgments: Judgments, options: TrainOptions,
-                  say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
+def train_encoder(
+    settings: Settings,
+    judgments: Judgments,
+    options: TrainOptions,
+    say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> dict[str, Any]:
     """Fine-tune ``settings``' encoder on ``judgments``; write the model folder; return its manifest."""
     import torch
 
@@ -251,14 +260,21 @@ def train_encoder(settings: Settings, judgments: Judgments, options: TrainOption
     encoder = Encoder(spec_from_settings(base_settings))
     base_fp = encoder.fingerprint
 
-    say(f"train: {len(train_q)} training and {len(val_q)} validation queries, {len(judgments.passages)} products; "
-        f"{len([q for q in judgments.queries.values()])} queries in all, the rest held out")
+    say(
+        f"train: {len(train_q)} training and {len(val_q)} validation queries, {len(judgments.passages)} products; "
+        f"{len([q for q in judgments.queries.values()])} queries in all, the rest held out"
+    )
     t0 = time.perf_counter()
-    mined = (_mine_from_index(base_settings, encoder, train_q + val_q, options.index, options.mine_depth)
-             if options.index else _mine_in_process(encoder, judgments, train_q + val_q, options.mine_depth, rng))
+    mined = (
+        _mine_from_index(base_settings, encoder, train_q + val_q, options.index, options.mine_depth)
+        if options.index
+        else _mine_in_process(encoder, judgments, train_q + val_q, options.mine_depth, rng)
+    )
     negatives = hard_negatives(judgments, mined, options.skip_top)
-    say(f"train: mined hard negatives ({'index ' + options.index if options.index else 'exact cosine'}) "
-        f"in {time.perf_counter() - t0:.0f}s")
+    say(
+        f"train: mined hard negatives ({'index ' + options.index if options.index else 'exact cosine'}) "
+        f"in {time.perf_counter() - t0:.0f}s"
+    )
     val_docs = _validation_docs(judgments, val_q, negatives, options.max_validation_docs, rng)
     before = validation_ndcg(encoder, judgments, val_q, val_docs)
 
@@ -272,17 +288,27 @@ def train_encoder(settings: Settings, judgments: Judgments, options: TrainOption
     base_state = step_fn.snapshot()
     report = _loop(step_fn, batches, total, options, encoder, judgments, val_q, val_docs, before, say)
     if options.merge:
-        report.merge = choose_merge(step_fn, base_state, lambda: validation_ndcg(encoder, judgments, val_q, val_docs),
-                                    before, say)
+        report.merge = choose_merge(
+            step_fn, base_state, lambda: validation_ndcg(encoder, judgments, val_q, val_docs), before, say
+        )
     report.seconds = round(time.perf_counter() - t0, 1)
     report.pairs = report.steps * options.batch_size
     after = report.merge.get("ndcg@10") or max([v["ndcg@10"] for v in report.validation] + [before])
     return _save(encoder, out, settings, judgments, options, report, base_fp, before, after)
 
 
-def _loop(step_fn: _Step, batches: _Batches, total: int, options: TrainOptions, encoder: Encoder,
-          judgments: Judgments, val_q: list[Query], val_docs: list[str], before: float,
-          say: Callable[[str], None]) -> TrainReport:
+def _loop(
+    step_fn: _Step,
+    batches: _Batches,
+    total: int,
+    options: TrainOptions,
+    encoder: Encoder,
+    judgments: Judgments,
+    val_q: list[Query],
+    val_docs: list[str],
+    before: float,
+    say: Callable[[str], None],
+) -> TrainReport:
     """Steps with periodic validation; the best weights are restored at the end."""
     from tqdm import tqdm
 
@@ -300,8 +326,10 @@ def _loop(step_fn: _Step, batches: _Batches, total: int, options: TrainOptions, 
             report.steps += 1
             if report.steps == 1:
                 per_step = time.perf_counter() - started
-                say(f"train: {total} steps of {options.batch_size} pairs, about {per_step * total / 60:.1f} min "
-                    f"plus validation every {every} steps (stops early when it stops improving)")
+                say(
+                    f"train: {total} steps of {options.batch_size} pairs, about {per_step * total / 60:.1f} min "
+                    f"plus validation every {every} steps (stops early when it stops improving)"
+                )
                 bar = tqdm(total=total, initial=1, unit="step", file=sys.stderr, disable=not sys.stderr.isatty())
             elif bar is not None:
                 bar.update(1)
@@ -312,8 +340,10 @@ def _loop(step_fn: _Step, batches: _Batches, total: int, options: TrainOptions, 
                     best, best_state, bad_evals, report.best_step = score, step_fn.snapshot(), 0, report.steps
                 else:
                     bad_evals += 1
-                say(f"train: step {report.steps}/{total} loss {np.mean(report.losses[-every:]):.3f} "
-                    f"validation nDCG@10 {score:.4f} (best {best:.4f} at step {report.best_step})")
+                say(
+                    f"train: step {report.steps}/{total} loss {np.mean(report.losses[-every:]):.3f} "
+                    f"validation nDCG@10 {score:.4f} (best {best:.4f} at step {report.best_step})"
+                )
             if bar is not None:
                 bar.set_postfix(loss=report.losses[-1], val=round(best, 4))
         epoch += 1
@@ -329,8 +359,9 @@ MERGE_ALPHAS = (0.25, 0.5, 0.75)
 MERGE_KEEP = 0.9
 
 
-def choose_merge(step_fn: "_Step", base_state: dict[str, Any], score: Callable[[], float], before: float,
-                 say: Callable[[str], None]) -> dict[str, Any]:
+def choose_merge(
+    step_fn: _Step, base_state: dict[str, Any], score: Callable[[], float], before: float, say: Callable[[str], None]
+) -> dict[str, Any]:
     """Average the fine-tuned weights with the base ones (alpha * tuned + (1 - alpha) * base).
 
     Fine-tuning on one shop's queries costs some of what the base model knew
@@ -350,14 +381,29 @@ def choose_merge(step_fn: "_Step", base_state: dict[str, Any], score: Callable[[
             chosen = alpha
             break
     step_fn.restore({n: chosen * tuned_state[n] + (1 - chosen) * base_state[n] for n in tuned_state})
-    say(f"train: weight averaging with the base: alpha {chosen} keeps validation nDCG@10 {scores[chosen]:.4f} "
-        f"(fine-tuned alone {full:.4f}, base {before:.4f})")
-    return {"alpha": chosen, "ndcg@10": round(scores[chosen], 4),
-            "tried": {str(a): round(v, 4) for a, v in sorted(scores.items())}, "keep": MERGE_KEEP}
+    say(
+        f"train: weight averaging with the base: alpha {chosen} keeps validation nDCG@10 {scores[chosen]:.4f} "
+        f"(fine-tuned alone {full:.4f}, base {before:.4f})"
+    )
+    return {
+        "alpha": chosen,
+        "ndcg@10": round(scores[chosen], 4),
+        "tried": {str(a): round(v, 4) for a, v in sorted(scores.items())},
+        "keep": MERGE_KEEP,
+    }
 
 
-def _save(encoder: Encoder, out: Path, settings: Settings, judgments: Judgments, options: TrainOptions,
-          report: TrainReport, base_fp: str, before: float, after: float) -> dict[str, Any]:
+def _save(
+    encoder: Encoder,
+    out: Path,
+    settings: Settings,
+    judgments: Judgments,
+    options: TrainOptions,
+    report: TrainReport,
+    base_fp: str,
+    before: float,
+    after: float,
+) -> dict[str, Any]:
     if out.exists() and options.force:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -371,22 +417,37 @@ def _save(encoder: Encoder, out: Path, settings: Settings, judgments: Judgments,
     fingerprint = weights_fingerprint(out)  # no manifest yet: hashes the saved weights
     manifest = {
         "name": f"{base_manifest.get('name', Path(settings.model_ref).name)}-ft-{judgments.name}",
-        "dims": encoder.dims, "pooling": encoder.spec.pooling, "normalize": True,
-        "max_length": encoder.spec.max_length, "query_prefix": encoder.spec.query_prefix,
-        "passage_prefix": encoder.spec.passage_prefix, "fingerprint": fingerprint,
+        "dims": encoder.dims,
+        "pooling": encoder.spec.pooling,
+        "normalize": True,
+        "max_length": encoder.spec.max_length,
+        "query_prefix": encoder.spec.query_prefix,
+        "passage_prefix": encoder.spec.passage_prefix,
+        "fingerprint": fingerprint,
         "licence": base_manifest.get("licence", "as the base model"),
         "training": {
-            "base_model": base_manifest.get("name", settings.model_ref), "base_fingerprint": base_fp,
+            "base_model": base_manifest.get("name", settings.model_ref),
+            "base_fingerprint": base_fp,
             "base_model_path": settings.model_ref,
-            "data": judgments.name, "data_hash": judgments.data_hash, "split": options.split.as_dict(),
-            "steps": report.steps, "best_step": report.best_step, "seed": options.seed,
-            "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()
-                        if k not in ("out", "split", "force")},
+            "data": judgments.name,
+            "data_hash": judgments.data_hash,
+            "split": options.split.as_dict(),
+            "steps": report.steps,
+            "best_step": report.best_step,
+            "seed": options.seed,
+            "options": {
+                k: (str(v) if isinstance(v, Path) else v)
+                for k, v in asdict(options).items()
+                if k not in ("out", "split", "force")
+            },
             "validation_ndcg@10": {"before": round(before, 4), "after": round(after, 4)},
-            "validation_history": report.validation, "merge": report.merge, "first_loss": report.losses[0] if report.losses else None,
+            "validation_history": report.validation,
+            "merge": report.merge,
+            "first_loss": report.losses[0] if report.losses else None,
             "final_loss": report.losses[-1] if report.losses else None,
-            "seconds": report.seconds, "pairs_per_second": report.pairs_per_second,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": report.seconds,
+            "pairs_per_second": report.pairs_per_second,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

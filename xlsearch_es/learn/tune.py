@@ -15,9 +15,10 @@ from __future__ import annotations
 import itertools
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from ..errors import XLSearchError
 from ..evaluation.metrics import mean, ndcg_at_k
@@ -32,10 +33,15 @@ KNN_WEIGHT_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 WINDOW_GRID = (50, 100, 200)
 TRANSLATION_GRID = (0.0, 1.0, 4.0)
 BOOST_GRID = (
-    BM25Boosts(phrase=0.0), BM25Boosts(phrase=4.0), BM25Boosts(original=1.0), BM25Boosts(original=2.0),
-    BM25Boosts(category=3.0), BM25Boosts(description=0.5), BM25Boosts(title=2.0, category=2.0),
+    BM25Boosts(phrase=0.0),
+    BM25Boosts(phrase=4.0),
+    BM25Boosts(original=1.0),
+    BM25Boosts(original=2.0),
+    BM25Boosts(category=3.0),
+    BM25Boosts(description=0.5),
+    BM25Boosts(title=2.0, category=2.0),
 )
-MIN_GAIN = 0.002            # below this a tuned value is noise: keep the defaults
+MIN_GAIN = 0.002  # below this a tuned value is noise: keep the defaults
 MIN_LANGUAGE_QUERIES = 30
 MIN_LANGUAGE_GAIN = 0.02
 
@@ -51,11 +57,11 @@ class _Lists:
 
 
 class Tuner:
-    def __init__(self, client: XLSearchClient, judgments: Judgments, queries: list[Query],
-                 say: Callable[[str], None]):
+    def __init__(self, client: XLSearchClient, judgments: Judgments, queries: list[Query], say: Callable[[str], None]):
         self.client, self.judgments, self.say = client, judgments, say
-        self.items = [_Lists(q, client.understand(q.text, q.lang if q.lang != "und" else None), {}, {})
-                      for q in queries]
+        self.items = [
+            _Lists(q, client.understand(q.text, q.lang if q.lang != "und" else None), {}, {}) for q in queries
+        ]
 
     def _bm25(self, item: _Lists, boosts: BM25Boosts) -> list[tuple[str, float]]:
         if boosts not in item.bm25:
@@ -73,8 +79,10 @@ class Tuner:
         for item in items if items is not None else self.items:
             window = p.rank_window or DEFAULT_RANK_WINDOW
             knn = self._knn(item, p.translation_weight)
-            lists = {"bm25": self._bm25(item, p.boosts or BM25Boosts())[:window],
-                     **{name: ranked[:window] for name, ranked in knn.items()}}
+            lists = {
+                "bm25": self._bm25(item, p.boosts or BM25Boosts())[:window],
+                **{name: ranked[:window] for name, ranked in knn.items()},
+            }
             fusion = FUSIONS.get(p.fusion or "rrf")
             assert isinstance(fusion, ClientFusion)
             weights = {"bm25": 1.0, **knn_list_weights(self.client.vector_fields, p.knn_weight or 1.0)}
@@ -84,8 +92,10 @@ class Tuner:
 
     def best_fusion(self, base: SearchParams, items: list[_Lists] | None = None) -> tuple[SearchParams, float]:
         """Every client-side fusion x kNN weight x rank window, lists fetched once."""
-        grid = [replace(base, fusion=f, knn_weight=w, rank_window=r)
-                for f, w, r in itertools.product(client_fusions(), KNN_WEIGHT_GRID, WINDOW_GRID)]
+        grid = [
+            replace(base, fusion=f, knn_weight=w, rank_window=r)
+            for f, w, r in itertools.product(client_fusions(), KNN_WEIGHT_GRID, WINDOW_GRID)
+        ]
         scored = [(self.score(p, items), p) for p in grid]
         best_score, best = max(scored, key=lambda sp: sp[0])
         return best, best_score
@@ -104,12 +114,21 @@ def client_fusions() -> list[str]:
 def defaults_for(client: XLSearchClient) -> SearchParams:
     """The built-in defaults, spelt out (what an untuned search does)."""
     fusion = client.default_fusion()
-    return SearchParams(fusion=fusion, knn_weight=FUSIONS.get(fusion).knn_weight, rank_window=DEFAULT_RANK_WINDOW,
-                        translation_weight=None, boosts=BM25Boosts())
+    return SearchParams(
+        fusion=fusion,
+        knn_weight=FUSIONS.get(fusion).knn_weight,
+        rank_window=DEFAULT_RANK_WINDOW,
+        translation_weight=None,
+        boosts=BM25Boosts(),
+    )
 
 
-def tune(client: XLSearchClient, judgments: Judgments, split: SplitPolicy,
-         say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
+def tune(
+    client: XLSearchClient,
+    judgments: Judgments,
+    split: SplitPolicy,
+    say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> dict[str, Any]:
     """Find better parameters on the validation split; a report with before/after."""
     queries = [q for q in judgments.split(split, "validation")]
     if len(queries) < 10:
@@ -127,9 +146,15 @@ def tune(client: XLSearchClient, judgments: Judgments, split: SplitPolicy,
     per_language = _per_language(tuner, best, say)
     overall = _overall(tuner, best, per_language)
     improved = overall >= base_score + MIN_GAIN
-    return {"queries": len(queries), "defaults": round(base_score, 4), "tuned": round(overall, 4),
-            "improved": improved, "params": best, "per_language": per_language if improved else {},
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "queries": len(queries),
+        "defaults": round(base_score, 4),
+        "tuned": round(overall, 4),
+        "improved": improved,
+        "params": best,
+        "per_language": per_language if improved else {},
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def _per_language(tuner: Tuner, best: SearchParams, say: Callable[[str], None]) -> dict[str, SearchParams]:
@@ -158,8 +183,9 @@ def _overall(tuner: Tuner, best: SearchParams, per_language: dict[str, SearchPar
     return float(mean(values) or 0.0)
 
 
-def store(client: XLSearchClient, result: dict[str, Any], judgments: Judgments,
-          split: SplitPolicy | None = None) -> Tuning | None:
+def store(
+    client: XLSearchClient, result: dict[str, Any], judgments: Judgments, split: SplitPolicy | None = None
+) -> Tuning | None:
     """Write the tuning into the index ``_meta`` (next version), or clear it when defaults won."""
     from ..cluster.indices import index_meta, resolve_alias
 
@@ -170,20 +196,41 @@ def store(client: XLSearchClient, result: dict[str, Any], judgments: Judgments,
     history = list(meta.get("tuning_history") or [])
     tuning = None
     if result["improved"]:
-        tuning = Tuning(version=int(previous) + 1, params=result["params"], per_language=result["per_language"],
-                        data=judgments.name, data_hash=judgments.data_hash,
-                        model_fingerprint=str((meta.get("model") or {}).get("fingerprint", "")),
-                        validation={"queries": result["queries"], "ndcg@10_defaults": result["defaults"],
-                                    "ndcg@10_tuned": result["tuned"], "split": (split or SplitPolicy()).as_dict()},
-                        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        tuning = Tuning(
+            version=int(previous) + 1,
+            params=result["params"],
+            per_language=result["per_language"],
+            data=judgments.name,
+            data_hash=judgments.data_hash,
+            model_fingerprint=str((meta.get("model") or {}).get("fingerprint", "")),
+            validation={
+                "queries": result["queries"],
+                "ndcg@10_defaults": result["defaults"],
+                "ndcg@10_tuned": result["tuned"],
+                "split": (split or SplitPolicy()).as_dict(),
+            },
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
         meta[META_KEY] = tuning.as_meta()
-        history.append({"version": tuning.version, "created_at": tuning.created_at, "data": judgments.name,
-                        "validation": tuning.validation})
+        history.append(
+            {
+                "version": tuning.version,
+                "created_at": tuning.created_at,
+                "data": judgments.name,
+                "validation": tuning.validation,
+            }
+        )
     else:
         meta.pop(META_KEY, None)
-        history.append({"version": int(previous), "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        "data": judgments.name, "kept_defaults": True,
-                        "validation": {"ndcg@10_defaults": result["defaults"], "ndcg@10_tuned": result["tuned"]}})
+        history.append(
+            {
+                "version": int(previous),
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "data": judgments.name,
+                "kept_defaults": True,
+                "validation": {"ndcg@10_defaults": result["defaults"], "ndcg@10_tuned": result["tuned"]},
+            }
+        )
     meta["tuning_history"] = history[-10:]
     es.indices.put_mapping(index=target, meta=meta)
     client.tuning = tuning

@@ -12,9 +12,11 @@ where the capability probe found them. Safe to share across threads.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
@@ -119,6 +121,7 @@ class SearchRequest:
     boosts: qb.BM25Boosts | None = None
     use_tuning: bool = True
     rerank: bool = True
+    highlight: bool = True  # False: ids and scores only (evaluation, bulk scoring)
 
     def check(self) -> None:
         if self.k < 1 or self.k > 1000:
@@ -174,14 +177,20 @@ class _Ranked:
     hits: list[Hit]
     total: int
     facets: dict[str, dict[str, int]]
-    paged: bool = False          # the cluster already applied from/size
-    highlighted: bool = False    # the hits carry highlights already
+    paged: bool = False  # the cluster already applied from/size
+    highlighted: bool = False  # the hits carry highlights already
 
 
 class XLSearchClient:
-    def __init__(self, settings: Settings, client: Elasticsearch | None = None, *,
-                 encoder: Embedder | Mapping[str, Embedder] | None = None, translator: Translator | None = None,
-                 reranker: "Reranker | None" = None):
+    def __init__(
+        self,
+        settings: Settings,
+        client: Elasticsearch | None = None,
+        *,
+        encoder: Embedder | Mapping[str, Embedder] | None = None,
+        translator: Translator | None = None,
+        reranker: Reranker | None = None,
+    ):
         from ..translate.factory import make_translator
 
         self.settings = settings
@@ -190,7 +199,9 @@ class XLSearchClient:
         self.caps = probe(self.es)
         meta = self._guarded(lambda: read_meta(self.es, self.alias))
         if meta is None:
-            raise XLSearchError(f"no index named {self.alias!r}; load a catalog with 'xlsearch ingest FILE --index {self.alias}'")
+            raise XLSearchError(
+                f"no index named {self.alias!r}; load a catalog with 'xlsearch ingest FILE --index {self.alias}'"
+            )
         if encoder is None:
             self.settings = settings = settings_for_index(settings, meta)
         self.embedders = load_embedders(settings) if encoder is None else as_embedders(encoder)
@@ -214,10 +225,14 @@ class XLSearchClient:
     def _detector(self, settings: Settings) -> LanguageDetector:
         """A query can only be in a language we can match: an index language, or
         one the translator brings into one. Fewer candidates, fewer wild guesses."""
-        sources = [c for c in DEFAULT_CANDIDATES + ("zh", "ja", "ko", "ar")
-                   if any(c == t or self.translator.backend.supports(c, t) for t in self.languages)]
-        return LanguageDetector(candidates=tuple(dict.fromkeys(sources + self.languages)),
-                                fallback=settings.fallback_language)
+        sources = [
+            c
+            for c in DEFAULT_CANDIDATES + ("zh", "ja", "ko", "ar")
+            if any(c == t or self.translator.backend.supports(c, t) for t in self.languages)
+        ]
+        return LanguageDetector(
+            candidates=tuple(dict.fromkeys(sources + self.languages)), fallback=settings.fallback_language
+        )
 
     def _guarded(self, fn: Callable[[], T]) -> T:
         """Cluster errors become one ClusterError with a readable message."""
@@ -231,19 +246,26 @@ class XLSearchClient:
 
     def _language_share(self) -> dict[str, float]:
         """Share of the catalog's products written in each language (one aggregation)."""
-        resp = self._guarded(lambda: self._search(
-            {"size": 0, "aggs": {"langs": {"terms": {"field": "source_language", "size": 100}}}}))
+        resp = self._guarded(
+            lambda: self._search({"size": 0, "aggs": {"langs": {"terms": {"field": "source_language", "size": 100}}}})
+        )
         buckets = resp["aggregations"]["langs"]["buckets"]
         total = sum(b["doc_count"] for b in buckets) or 1
         return {b["key"]: b["doc_count"] / total for b in buckets}
 
     def _max_result_window(self) -> int:
         """How deep the cluster lets a search page (``index.max_result_window``)."""
-        got = self._guarded(lambda: self.es.indices.get_settings(
-            index=self.alias, name="index.max_result_window", include_defaults=True))
-        values = [int(v.get(kind, {}).get("index", {}).get("max_result_window", 10_000))
-                  for v in got.values() for kind in ("settings", "defaults")
-                  if v.get(kind, {}).get("index", {}).get("max_result_window")]
+        got = self._guarded(
+            lambda: self.es.indices.get_settings(
+                index=self.alias, name="index.max_result_window", include_defaults=True
+            )
+        )
+        values = [
+            int(v.get(kind, {}).get("index", {}).get("max_result_window", 10_000))
+            for v in got.values()
+            for kind in ("settings", "defaults")
+            if v.get(kind, {}).get("index", {}).get("max_result_window")
+        ]
         return min(values) if values else 10_000
 
     def _check_depth(self, mode: str, k: int, page: int, rank_window: int) -> None:
@@ -254,8 +276,10 @@ class XLSearchClient:
         if rank_window > limit:
             raise XLSearchError(f"rank window {rank_window} is over the cluster's limit of {limit} results")
         why = "index.max_result_window" if limit == self.max_result_window else "the kNN candidate limit"
-        raise XLSearchError(f"page {page} is past the last page: with k={k} the last page is {limit // k} "
-                            f"({limit} results at most, {why})")
+        raise XLSearchError(
+            f"page {page} is past the last page: with k={k} the last page is {limit // k} "
+            f"({limit} results at most, {why})"
+        )
 
     def translation_weight_for(self, lang: str) -> float:
         """How much the query's translations pull its kNN vector.
@@ -275,20 +299,51 @@ class XLSearchClient:
         self._pool.shutdown(wait=False)
 
     # ------------------------------------------------------------------ search --
-    def search(self, query: str, *, lang: str | None = None, filters: qb.SearchFilters | None = None,
-               k: int = 10, page: int = 1, mode: Mode = "hybrid", fusion: str = "auto",
-               explain: bool = False, rank_window: int | None = None, knn_weight: float | None = None,
-               query_vector: str = "mean", translate_query: bool = True,
-               query_languages: list[str] | tuple[str, ...] | None = None,
-               translation_weight: float | None = None, boosts: qb.BM25Boosts | None = None,
-               use_tuning: bool = True, rerank: bool = True) -> SearchResponse:
+    def search(
+        self,
+        query: str,
+        *,
+        lang: str | None = None,
+        filters: qb.SearchFilters | None = None,
+        k: int = 10,
+        page: int = 1,
+        mode: Mode = "hybrid",
+        fusion: str = "auto",
+        explain: bool = False,
+        rank_window: int | None = None,
+        knn_weight: float | None = None,
+        query_vector: str = "mean",
+        translate_query: bool = True,
+        query_languages: list[str] | tuple[str, ...] | None = None,
+        translation_weight: float | None = None,
+        boosts: qb.BM25Boosts | None = None,
+        use_tuning: bool = True,
+        rerank: bool = True,
+        highlight: bool = True,
+    ) -> SearchResponse:
         """Search the alias (see ``SearchRequest`` for what each argument means)."""
-        return self.run(SearchRequest(
-            query=query, lang=lang, filters=filters or qb.SearchFilters(), k=k, page=page, mode=mode,
-            fusion=fusion, explain=explain, rank_window=rank_window, knn_weight=knn_weight,
-            query_vector=query_vector, translate_query=translate_query,
-            query_languages=None if query_languages is None else tuple(query_languages),
-            translation_weight=translation_weight, boosts=boosts, use_tuning=use_tuning, rerank=rerank))
+        return self.run(
+            SearchRequest(
+                query=query,
+                lang=lang,
+                filters=filters or qb.SearchFilters(),
+                k=k,
+                page=page,
+                mode=mode,
+                fusion=fusion,
+                explain=explain,
+                rank_window=rank_window,
+                knn_weight=knn_weight,
+                query_vector=query_vector,
+                translate_query=translate_query,
+                query_languages=None if query_languages is None else tuple(query_languages),
+                translation_weight=translation_weight,
+                boosts=boosts,
+                use_tuning=use_tuning,
+                rerank=rerank,
+                highlight=highlight,
+            )
+        )
 
     def run(self, request: SearchRequest) -> SearchResponse:
         """analyze -> plan -> execute (and fuse) -> page -> highlight."""
@@ -302,21 +357,26 @@ class XLSearchClient:
         plan = self._plan(request, analysis, trace)
         ranked = self._guarded(lambda: self._execute(plan, trace))
         hits = ranked.hits if ranked.paged else self._guarded(lambda: self._page(plan, ranked.hits, trace))
-        if not ranked.highlighted:
+        if request.highlight and not ranked.highlighted:
             hits = self._guarded(lambda: self._highlight_page(hits, plan.bm25, analysis, trace))
         return self._respond(plan, hits, ranked, trace)
 
-    def _analyze(self, query: str, lang: str | None, translate: bool,
-                 query_languages: tuple[str, ...] | list[str] | None) -> QueryAnalysis:
+    def _analyze(
+        self, query: str, lang: str | None, translate: bool, query_languages: tuple[str, ...] | list[str] | None
+    ) -> QueryAnalysis:
         targets = self.languages if query_languages is None else [lg for lg in self.languages if lg in query_languages]
         return analyze(query, targets, self.translator, self.detector, lang, translate=translate)
 
     def _plan(self, request: SearchRequest, analysis: QueryAnalysis, trace: _Trace) -> SearchPlan:
         """Explicit arguments over the index's tuned values, the fusion resolved for this
         catalog and cluster, and the rank window every page shares."""
-        explicit = SearchParams(fusion=None if request.fusion == "auto" else request.fusion,
-                                knn_weight=request.knn_weight, rank_window=request.rank_window,
-                                translation_weight=request.translation_weight, boosts=request.boosts)
+        explicit = SearchParams(
+            fusion=None if request.fusion == "auto" else request.fusion,
+            knn_weight=request.knn_weight,
+            rank_window=request.rank_window,
+            translation_weight=request.translation_weight,
+            boosts=request.boosts,
+        )
         params, tuning = self._params(explicit, analysis.lang, request.use_tuning)
         rank_window = params.rank_window or DEFAULT_RANK_WINDOW
         self._check_depth(request.mode, request.k, request.page, rank_window)
@@ -326,9 +386,17 @@ class XLSearchClient:
         # The query's own language is one of the "translations" (the text itself):
         # it matches that language's fields, which hold translations of the rest.
         bm25 = qb.bm25_query(analysis.text, analysis.translations, analysis.protected, params.boosts or qb.BM25Boosts())
-        return SearchPlan(request=request, analysis=analysis, params=params, bm25=bm25, strategy=strategy,
-                          knn_weight=knn_weight, window=window,
-                          num_candidates=min(max(2 * window, 100), KNN_MAX_CANDIDATES), tuning=tuning)
+        return SearchPlan(
+            request=request,
+            analysis=analysis,
+            params=params,
+            bm25=bm25,
+            strategy=strategy,
+            knn_weight=knn_weight,
+            window=window,
+            num_candidates=min(max(2 * window, 100), KNN_MAX_CANDIDATES),
+            tuning=tuning,
+        )
 
     def _params(self, explicit: SearchParams, lang: str, use_tuning: bool) -> tuple[SearchParams, dict[str, Any]]:
         """Explicit arguments over the index's tuned values (the query language's override first)."""
@@ -363,11 +431,14 @@ class XLSearchClient:
         bm25_future = None
         if isinstance(plan.strategy, ClientFusion):
             # BM25 does not need the vectors: send it while the query is embedded.
-            body = {**qb.bm25_request(plan.bm25, request.filters, size=plan.window, from_=0, highlight=False),
-                    "aggs": _facet_aggs()}
+            body = {
+                **qb.bm25_request(plan.bm25, request.filters, size=plan.window, from_=0, highlight=False),
+                "aggs": _facet_aggs(),
+            }
             bm25_future = self._pool.submit(lambda: trace.timed("bm25", lambda: self._search(body)))
-        vectors = trace.timed("embed", lambda: self._embed(plan.analysis, request.query_vector,
-                                                           plan.params.translation_weight))
+        vectors = trace.timed(
+            "embed", lambda: self._embed(plan.analysis, request.query_vector, plan.params.translation_weight)
+        )
         if request.mode == "knn":
             return self._run_knn(plan, vectors, trace)
         if isinstance(plan.strategy, ServerFusion):
@@ -377,11 +448,20 @@ class XLSearchClient:
 
     def _run_bm25(self, plan: SearchPlan, trace: _Trace) -> _Ranked:
         request = plan.request
-        body = {**qb.bm25_request(plan.bm25, request.filters, size=request.k, from_=request.offset),
-                "aggs": _facet_aggs()}
+        body = {
+            **qb.bm25_request(
+                plan.bm25, request.filters, size=request.k, from_=request.offset, highlight=request.highlight
+            ),
+            "aggs": _facet_aggs(),
+        }
         resp = trace.timed("bm25", lambda: self._search(body))
-        return _Ranked(self._from_es(resp, plan.analysis, "bm25", request.explain), resp["hits"]["total"]["value"],
-                       _facets_from_aggs(resp), paged=True, highlighted=True)
+        return _Ranked(
+            self._from_es(resp, plan.analysis, "bm25", request.explain),
+            resp["hits"]["total"]["value"],
+            _facets_from_aggs(resp),
+            paged=True,
+            highlighted=True,
+        )
 
     def _run_knn(self, plan: SearchPlan, vectors: dict[str, list[float]], trace: _Trace) -> _Ranked:
         body = qb.knn_request(vectors, plan.request.filters, k=plan.window, num_candidates=plan.num_candidates)
@@ -389,28 +469,50 @@ class XLSearchClient:
         hits = self._from_es(resp, plan.analysis, "knn", plan.request.explain)
         return _Ranked(hits, len(hits), _facets_from_hits(hits))
 
-    def _run_server_fusion(self, plan: SearchPlan, strategy: ServerFusion, vectors: dict[str, list[float]],
-                           trace: _Trace) -> _Ranked:
+    def _run_server_fusion(
+        self, plan: SearchPlan, strategy: ServerFusion, vectors: dict[str, list[float]], trace: _Trace
+    ) -> _Ranked:
         request = plan.request
-        body = strategy.request(HybridPlan(bm25=plan.bm25, vectors=vectors, filters=request.filters, size=request.k,
-                                           offset=request.offset, window=plan.window,
-                                           num_candidates=plan.num_candidates, knn_weight=plan.knn_weight))
+        body = strategy.request(
+            HybridPlan(
+                bm25=plan.bm25,
+                vectors=vectors,
+                filters=request.filters,
+                size=request.k,
+                offset=request.offset,
+                window=plan.window,
+                num_candidates=plan.num_candidates,
+                knn_weight=plan.knn_weight,
+            )
+        )
         if strategy.facets:
             body["aggs"] = _facet_aggs()
         resp = trace.timed("search", lambda: self._search(body))
         hits = self._from_es(resp, plan.analysis, strategy.name, request.explain)
-        return _Ranked(hits, resp["hits"]["total"]["value"], _facets_from_aggs(resp) if strategy.facets else {},
-                       paged=True, highlighted=True)
+        return _Ranked(
+            hits,
+            resp["hits"]["total"]["value"],
+            _facets_from_aggs(resp) if strategy.facets else {},
+            paged=True,
+            highlighted=True,
+        )
 
-    def _run_client_fusion(self, plan: SearchPlan, strategy: ClientFusion, vectors: dict[str, list[float]],
-                           bm25_future: "Future[dict[str, Any]]", trace: _Trace) -> _Ranked:
+    def _run_client_fusion(
+        self,
+        plan: SearchPlan,
+        strategy: ClientFusion,
+        vectors: dict[str, list[float]],
+        bm25_future: Future[dict[str, Any]],
+        trace: _Trace,
+    ) -> _Ranked:
         """Both sides cover the same rank window on every page, so pages never overlap."""
         request = plan.request
         knn_resps = {}
         for name, field_name in zip(knn_list_weights(list(vectors), 1.0), vectors):
-            body = qb.knn_request({field_name: vectors[field_name]}, request.filters, k=plan.window,
-                                  num_candidates=plan.num_candidates)
-            knn_resps[name] = trace.timed("knn", lambda body=body: self._search(body))
+            body = qb.knn_request(
+                {field_name: vectors[field_name]}, request.filters, k=plan.window, num_candidates=plan.num_candidates
+            )
+            knn_resps[name] = trace.timed("knn", partial(self._search, body))
         bm25 = bm25_future.result()
         t0 = time.perf_counter()
         responses = {"bm25": bm25, **knn_resps}
@@ -426,45 +528,66 @@ class XLSearchClient:
         return _Ranked(hits, len(hits), _facets_from_aggs(bm25))
 
     def _page(self, plan: SearchPlan, hits: list[Hit], trace: _Trace) -> list[Hit]:  # noqa: ARG002 - one stage
-        return hits[plan.request.offset: plan.request.offset + plan.request.k]
+        return hits[plan.request.offset : plan.request.offset + plan.request.k]
 
     def _respond(self, plan: SearchPlan, hits: list[Hit], ranked: _Ranked, trace: _Trace) -> SearchResponse:
         took = (time.perf_counter() - trace.start) * 1e3
         analysis, request = plan.analysis, plan.request
-        return SearchResponse(query=analysis.text, lang=analysis.lang, mode=request.mode,
-                              fusion=plan.strategy.name if plan.strategy else None, page=request.page,
-                              size=request.k, total=ranked.total, hits=hits, facets=ranked.facets,
-                              translations=analysis.translations, took_ms=round(took, 2),
-                              timings_ms={k: round(v, 2) for k, v in trace.timings.items()},
-                              truncated=analysis.truncated, notes=trace.notes, tuning=plan.tuning)
+        return SearchResponse(
+            query=analysis.text,
+            lang=analysis.lang,
+            mode=request.mode,
+            fusion=plan.strategy.name if plan.strategy else None,
+            page=request.page,
+            size=request.k,
+            total=ranked.total,
+            hits=hits,
+            facets=ranked.facets,
+            translations=analysis.translations,
+            took_ms=round(took, 2),
+            timings_ms={k: round(v, 2) for k, v in trace.timings.items()},
+            truncated=analysis.truncated,
+            notes=trace.notes,
+            tuning=plan.tuning,
+        )
 
     # ------------------------------------------------- ranked lists (for tuning) --
     def understand(self, query: str, lang: str | None = None) -> QueryAnalysis:
         """The query as search sees it: normalised, language, protected tokens, translations."""
         return self._analyze(query, lang, True, None)
 
-    def bm25_ranked(self, analysis: QueryAnalysis, depth: int,
-                    boosts: qb.BM25Boosts | None = None) -> list[tuple[str, float]]:
+    def bm25_ranked(
+        self, analysis: QueryAnalysis, depth: int, boosts: qb.BM25Boosts | None = None
+    ) -> list[tuple[str, float]]:
         """The BM25 list hybrid search fuses, ``depth`` deep, as (id, score)."""
         bm25q = qb.bm25_query(analysis.text, analysis.translations, analysis.protected, boosts or qb.BM25Boosts())
         body = {**qb.bm25_request(bm25q, qb.SearchFilters(), size=depth, highlight=False), "_source": False}
         hits = self._guarded(lambda: self._search(body))["hits"]["hits"]
         return [(h["_id"], h["_score"]) for h in hits]
 
-    def knn_lists(self, analysis: QueryAnalysis, depth: int,
-                  translation_weight: float | None = None) -> dict[str, list[tuple[str, float]]]:
+    def knn_lists(
+        self, analysis: QueryAnalysis, depth: int, translation_weight: float | None = None
+    ) -> dict[str, list[tuple[str, float]]]:
         """The kNN lists hybrid search fuses (one per vector field, named as in fusion), ``depth`` deep."""
         vectors = self._embed(analysis, "mean", translation_weight)
         out = {}
         for name, field_name in zip(knn_list_weights(list(vectors), 1.0), vectors):
-            body = {**qb.knn_request({field_name: vectors[field_name]}, qb.SearchFilters(), k=depth,
-                                     num_candidates=min(max(2 * depth, 100), KNN_MAX_CANDIDATES)), "_source": False}
-            hits = self._guarded(lambda body=body: self._search(body))["hits"]["hits"]
+            body = {
+                **qb.knn_request(
+                    {field_name: vectors[field_name]},
+                    qb.SearchFilters(),
+                    k=depth,
+                    num_candidates=min(max(2 * depth, 100), KNN_MAX_CANDIDATES),
+                ),
+                "_source": False,
+            }
+            hits = self._guarded(partial(self._search, body))["hits"]["hits"]
             out[name] = [(h["_id"], h["_score"]) for h in hits]
         return out
 
-    def knn_ranked(self, analysis: QueryAnalysis, depth: int,
-                   translation_weight: float | None = None) -> list[tuple[str, float]]:
+    def knn_ranked(
+        self, analysis: QueryAnalysis, depth: int, translation_weight: float | None = None
+    ) -> list[tuple[str, float]]:
         """The first vector field's kNN list, ``depth`` deep, as (id, score)."""
         return self.knn_lists(analysis, depth, translation_weight)["knn"]
 
@@ -493,8 +616,12 @@ class XLSearchClient:
         # Only the title fields the query was expressed in: wildcards over every
         # language's title and description cost several times more.
         fields = [f"title.{ORIGINAL}"] + [f"title.{lang}" for lang in analysis.translations]
-        body = {"query": {"ids": {"values": [h.id for h in hits]}}, "size": len(hits), "_source": False,
-                "highlight": qb.highlight_body(bm25q, fields)}
+        body = {
+            "query": {"ids": {"values": [h.id for h in hits]}},
+            "size": len(hits),
+            "_source": False,
+            "highlight": qb.highlight_body(bm25q, fields),
+        }
         resp = trace.timed("highlight", lambda: self._search(body))
         found = {h["_id"]: h.get("highlight", {}) for h in resp["hits"]["hits"]}
         for hit in hits:
@@ -504,8 +631,9 @@ class XLSearchClient:
                 hit.lang = hit.source_language if matched == ORIGINAL else matched
         return hits
 
-    def _embed(self, analysis: QueryAnalysis, query_vector: str,
-               translation_weight: float | None = None) -> dict[str, list[float]]:
+    def _embed(
+        self, analysis: QueryAnalysis, query_vector: str, translation_weight: float | None = None
+    ) -> dict[str, list[float]]:
         """The kNN query vector of each vector field.
 
         "mean" (default) adds to the query's embedding the mean embedding of its
@@ -515,8 +643,11 @@ class XLSearchClient:
         product written in another language can rank first. "original" embeds
         the query alone.
         """
-        weight = 0.0 if query_vector != "mean" else (
-            self.translation_weight_for(analysis.lang) if translation_weight is None else translation_weight)
+        weight = (
+            0.0
+            if query_vector != "mean"
+            else (self.translation_weight_for(analysis.lang) if translation_weight is None else translation_weight)
+        )
         texts = [analysis.text]
         if weight > 0:  # embed translations only when they count
             texts += [t for t in dict.fromkeys(analysis.translations.values()) if t and t != analysis.text]
@@ -547,12 +678,25 @@ class XLSearchClient:
         title = titles.get(ORIGINAL) or next(iter(titles.values()), "")
         components: dict[str, Any] = {}
         if fused is not None:
-            components = {"ranks": fused.ranks, "scores": {k: round(v, 4) for k, v in fused.scores.items()},
-                          "translations": analysis.translations, "query_lang": analysis.lang}
-        return Hit(id=es_hit["_id"], score=round(float(score), 6), title=title, lang=lang,
-                   source_language=source_lang, brand=(src.get("brand") or {}).get(ORIGINAL),
-                   category=src.get("category_path"), price=src.get("price"), currency=src.get("currency"),
-                   highlight=highlight, components=components)
+            components = {
+                "ranks": fused.ranks,
+                "scores": {k: round(v, 4) for k, v in fused.scores.items()},
+                "translations": analysis.translations,
+                "query_lang": analysis.lang,
+            }
+        return Hit(
+            id=es_hit["_id"],
+            score=round(float(score), 6),
+            title=title,
+            lang=lang,
+            source_language=source_lang,
+            brand=(src.get("brand") or {}).get(ORIGINAL),
+            category=src.get("category_path"),
+            price=src.get("price"),
+            currency=src.get("currency"),
+            highlight=highlight,
+            components=components,
+        )
 
     # ----------------------------------------------------------------- similar --
     def similar(self, product_id: str, *, filters: qb.SearchFilters | None = None, k: int = 10) -> SearchResponse:
@@ -575,12 +719,27 @@ class XLSearchClient:
         flt = replace(base, exclude_ids=(*base.exclude_ids, product_id))
         resp = self._guarded(lambda: self._search(qb.knn_request(vectors, flt, k=k, num_candidates=max(100, 4 * k))))
         title = (doc["_source"].get("title") or {}).get(ORIGINAL, product_id)
-        analysis = QueryAnalysis(original=product_id, text=title, lang="", lang_confidence=0.0, truncated=False,
-                                 protected=[], translations={})
+        analysis = QueryAnalysis(
+            original=product_id,
+            text=title,
+            lang="",
+            lang_confidence=0.0,
+            truncated=False,
+            protected=[],
+            translations={},
+        )
         hits = self._from_es(resp, analysis, "knn", False)
-        plan = SearchPlan(request=SearchRequest(query=product_id, k=k, mode="knn"), analysis=analysis,
-                          params=SearchParams(), bm25={}, strategy=None, knn_weight=1.0, window=k,
-                          num_candidates=k, tuning={})
+        plan = SearchPlan(
+            request=SearchRequest(query=product_id, k=k, mode="knn"),
+            analysis=analysis,
+            params=SearchParams(),
+            bm25={},
+            strategy=None,
+            knn_weight=1.0,
+            window=k,
+            num_candidates=k,
+            tuning={},
+        )
         return self._respond(plan, hits, _Ranked(hits, len(hits), _facets_from_hits(hits)), trace)
 
 
@@ -591,8 +750,11 @@ def _best_highlight(hl: dict[str, list[str]], query_lang: str) -> tuple[str | No
     otherwise the field with the most matched terms (ties by language code).
     """
     for prefix in ("title.", "description."):
-        found = [(key.split(".", 1)[1] in (ORIGINAL, query_lang), frag[0].count("<em>"), key.split(".", 1)[1], frag[0])
-                 for key, frag in hl.items() if key.startswith(prefix) and frag]
+        found = [
+            (key.split(".", 1)[1] in (ORIGINAL, query_lang), frag[0].count("<em>"), key.split(".", 1)[1], frag[0])
+            for key, frag in hl.items()
+            if key.startswith(prefix) and frag
+        ]
         if found:
             _, _, lang, fragment = max(found, key=lambda f: (f[0], f[2] == ORIGINAL, f[1], [-ord(c) for c in f[2]]))
             return fragment, lang
@@ -600,14 +762,18 @@ def _best_highlight(hl: dict[str, list[str]], query_lang: str) -> tuple[str | No
 
 
 def _facet_aggs() -> dict[str, Any]:
-    return {"category": {"terms": {"field": "category_path", "size": 20}},
-            "brand": {"terms": {"field": "brand_exact", "size": 20}}}
+    return {
+        "category": {"terms": {"field": "category_path", "size": 20}},
+        "brand": {"terms": {"field": "brand_exact", "size": 20}},
+    }
 
 
 def _facets_from_aggs(resp: dict) -> dict[str, dict[str, int]]:
     aggs = resp.get("aggregations") or {}
-    return {name: {b["key"]: b["doc_count"] for b in aggs.get(name, {}).get("buckets", [])}
-            for name in ("category", "brand")}
+    return {
+        name: {b["key"]: b["doc_count"] for b in aggs.get(name, {}).get("buckets", [])}
+        for name in ("category", "brand")
+    }
 
 
 def _facets_from_hits(hits: list[Hit]) -> dict[str, dict[str, int]]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..registry import Registry
 from .query_builder import SearchFilters
@@ -29,7 +30,7 @@ Ranked = Sequence[tuple[str, float]]
 class Fused:
     id: str
     score: float
-    ranks: dict[str, int] = field(default_factory=dict)     # component -> 1-based rank
+    ranks: dict[str, int] = field(default_factory=dict)  # component -> 1-based rank
     scores: dict[str, float] = field(default_factory=dict)  # component -> raw score
 
 
@@ -71,8 +72,9 @@ def _normalise(ranked: Ranked, method: str) -> dict[str, float]:
     raise ValueError(f"unknown normalisation {method!r}")
 
 
-def weighted_sum(lists: dict[str, Ranked], method: str = "minmax",
-                 weights: dict[str, float] | None = None) -> list[Fused]:
+def weighted_sum(
+    lists: dict[str, Ranked], method: str = "minmax", weights: dict[str, float] | None = None
+) -> list[Fused]:
     """score(d) = sum_l w_l * norm_l(score_l(d)); absent from a list = that list's floor."""
     items = _components(lists)
     normalised = {name: _normalise(ranked, method) for name, ranked in lists.items()}
@@ -80,28 +82,28 @@ def weighted_sum(lists: dict[str, Ranked], method: str = "minmax",
     if method == "minmax":
         floors = {name: 0.0 for name in normalised}
     for item in items.values():
-        item.score = sum((weights or {}).get(name, 1.0) * normalised[name].get(item.id, floors[name])
-                         for name in lists)
+        item.score = sum((weights or {}).get(name, 1.0) * normalised[name].get(item.id, floors[name]) for name in lists)
     return _sorted(items)
 
 
 # ------------------------------------------------------------ strategies --
 
+
 @dataclass(frozen=True)
 class HybridPlan:
     """What a fusion strategy needs to build its request."""
 
-    bm25: dict[str, Any]                      # the BM25 scoring query (no filters)
-    vectors: Mapping[str, Sequence[float]]    # vector field -> query vector
+    bm25: dict[str, Any]  # the BM25 scoring query (no filters)
+    vectors: Mapping[str, Sequence[float]]  # vector field -> query vector
     filters: SearchFilters
     size: int
     offset: int
-    window: int                               # rank window each side covers
+    window: int  # rank window each side covers
     num_candidates: int
-    knn_weight: float                         # the kNN side's weight, shared by its vector fields
+    knn_weight: float  # the kNN side's weight, shared by its vector fields
 
 
-class FusionStrategy(ABC):
+class FusionStrategy:
     """One way to fuse BM25 with kNN. Register an instance in ``FUSIONS``."""
 
     name: str = ""
@@ -114,7 +116,7 @@ class FusionStrategy(ABC):
         return None
 
 
-class ClientFusion(FusionStrategy):
+class ClientFusion(FusionStrategy, ABC):
     """The client sends BM25 and kNN over the same rank window and fuses their lists."""
 
     @abstractmethod
@@ -122,7 +124,7 @@ class ClientFusion(FusionStrategy):
         """One list, best first, ties broken by id."""
 
 
-class ServerFusion(FusionStrategy):
+class ServerFusion(FusionStrategy, ABC):
     """One request; the cluster fuses and pages."""
 
     facets: bool = False  # whether the request can carry the facet aggregations
@@ -154,14 +156,17 @@ RRF = ReciprocalRank()
 MINMAX = NormalisedSum("minmax", "min-max normalised scores, weighted sum")
 ZSCORE = NormalisedSum("zscore", "z-score normalised scores, weighted sum")
 
-FUSIONS: Registry[FusionStrategy] = Registry("fusion", {
-    "rrf": "xlsearch_es.search.fusion:RRF",
-    "minmax": "xlsearch_es.search.fusion:MINMAX",
-    "zscore": "xlsearch_es.search.fusion:ZSCORE",
-    "combined": "xlsearch_es.search.fusion_server:COMBINED",
-    "native-rrf": "xlsearch_es.search.fusion_server:NATIVE_RRF",
-    "native-linear": "xlsearch_es.search.fusion_server:NATIVE_LINEAR",
-})
+FUSIONS: Registry[FusionStrategy] = Registry(
+    "fusion",
+    {
+        "rrf": "xlsearch_es.search.fusion:RRF",
+        "minmax": "xlsearch_es.search.fusion:MINMAX",
+        "zscore": "xlsearch_es.search.fusion:ZSCORE",
+        "combined": "xlsearch_es.search.fusion_server:COMBINED",
+        "native-rrf": "xlsearch_es.search.fusion_server:NATIVE_RRF",
+        "native-linear": "xlsearch_es.search.fusion_server:NATIVE_LINEAR",
+    },
+)
 
 
 def knn_list_weights(fields: Sequence[str], knn_weight: float) -> dict[str, float]:
@@ -171,5 +176,5 @@ def knn_list_weights(fields: Sequence[str], knn_weight: float) -> dict[str, floa
 
 
 def knn_list_name(field: str, position: int) -> str:
-    """"knn" for the first vector field, "knn:FIELD" for the others."""
+    """ "knn" for the first vector field, "knn:FIELD" for the others."""
     return "knn" if position == 0 else f"knn:{field}"

@@ -21,8 +21,16 @@ class Combined(ServerFusion):
     facets = True
 
     def request(self, plan: HybridPlan) -> dict[str, Any]:
-        return qb.combined_request(plan.bm25, plan.vectors, plan.filters, plan.size, plan.offset, plan.window,
-                                   plan.num_candidates, knn_boost=plan.knn_weight * COMBINED_KNN_SCALE)
+        return qb.combined_request(
+            plan.bm25,
+            plan.vectors,
+            plan.filters,
+            plan.size,
+            plan.offset,
+            plan.window,
+            plan.num_candidates,
+            knn_boost=plan.knn_weight * COMBINED_KNN_SCALE,
+        )
 
 
 class NativeRetriever(ServerFusion):
@@ -37,11 +45,21 @@ class NativeRetriever(ServerFusion):
         return None if has else (self._fallback, f"the cluster has no {self.kind} retriever")
 
     def request(self, plan: HybridPlan) -> dict[str, Any]:
-        return qb.retriever_request(self.kind, plan.bm25, plan.vectors, plan.filters, plan.size, plan.offset,
-                                    plan.window, plan.num_candidates, weights=(1.0, plan.knn_weight))
+        return qb.retriever_request(
+            self.kind,
+            plan.bm25,
+            plan.vectors,
+            plan.filters,
+            plan.size,
+            plan.offset,
+            plan.window,
+            plan.num_candidates,
+            weights=(1.0, plan.knn_weight),
+        )
 
 
 COMBINED = Combined()
 NATIVE_RRF = NativeRetriever("rrf", 1.0, "rrf", "the cluster's rrf retriever (client-side rrf where it has none)")
-NATIVE_LINEAR = NativeRetriever("linear", 2.0, "minmax",
-                                "the cluster's linear retriever, min-max normalised (client-side minmax where it has none)")
+NATIVE_LINEAR = NativeRetriever(
+    "linear", 2.0, "minmax", "the cluster's linear retriever, min-max normalised (client-side minmax where it has none)"
+)

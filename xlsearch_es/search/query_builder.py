@@ -9,8 +9,9 @@ neither side can return a product the filters exclude.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..mapping import ORIGINAL
 
@@ -30,12 +31,12 @@ HIGHLIGHT_FIELDS = ("title.*", "description.*")
 
 @dataclass(frozen=True)
 class SearchFilters:
-    category: str | None = None       # a category path or its prefix ("Electronics > Phones")
-    brand: str | None = None          # case-insensitive exact brand
+    category: str | None = None  # a category path or its prefix ("Electronics > Phones")
+    brand: str | None = None  # case-insensitive exact brand
     price_min: float | None = None
     price_max: float | None = None
     availability: str | None = None
-    language: str | None = None       # the product's source language
+    language: str | None = None  # the product's source language
     exclude_ids: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -45,7 +46,7 @@ class SearchFilters:
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
 
     @classmethod
-    def from_pairs(cls, pairs: Sequence[str]) -> "SearchFilters":
+    def from_pairs(cls, pairs: Sequence[str]) -> SearchFilters:
         """``key=value`` strings from the CLI (``price=10..50``, ``brand=Sony``).
 
         ``price=MIN..MAX`` is inclusive; either end may be left out (``price=..50``,
@@ -95,9 +96,17 @@ def _price_bound(key: str, text: str) -> float:
 def filter_clauses(f: SearchFilters) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if f.category:
-        out.append({"bool": {"should": [{"term": {"category_path": f.category}},
-                                        {"prefix": {"category_path": f.category.rstrip() + " > "}}],
-                             "minimum_should_match": 1}})
+        out.append(
+            {
+                "bool": {
+                    "should": [
+                        {"term": {"category_path": f.category}},
+                        {"prefix": {"category_path": f.category.rstrip() + " > "}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
     if f.brand:
         out.append({"term": {"brand_exact": f.brand.casefold()}})
     if f.price_min is not None or f.price_max is not None:
@@ -133,8 +142,9 @@ class BM25Boosts:
         return {"title": self.title, "brand": self.brand, "category": self.category, "description": self.description}
 
 
-def bm25_query(original: str, translations: Mapping[str, str], protected: Sequence[str],
-               boosts: BM25Boosts = BM25Boosts()) -> dict[str, Any]:
+def bm25_query(
+    original: str, translations: Mapping[str, str], protected: Sequence[str], boosts: BM25Boosts = BM25Boosts()
+) -> dict[str, Any]:
     """Scoring clauses over the original and translated fields (no filters)."""
     should: list[dict[str, Any]] = []
     weights = boosts.field_weights()
@@ -147,16 +157,32 @@ def bm25_query(original: str, translations: Mapping[str, str], protected: Sequen
             should.append({"match_phrase": {field: {"query": text, "boost": boosts.phrase, "slop": 1}}})
 
     if original:
-        should.append({"multi_match": {"query": original, "fields": fields_for(ORIGINAL, boosts.original),
-                                       "type": "best_fields", "tie_breaker": 0.3,
-                                       "minimum_should_match": MINIMUM_SHOULD_MATCH}})
+        should.append(
+            {
+                "multi_match": {
+                    "query": original,
+                    "fields": fields_for(ORIGINAL, boosts.original),
+                    "type": "best_fields",
+                    "tie_breaker": 0.3,
+                    "minimum_should_match": MINIMUM_SHOULD_MATCH,
+                }
+            }
+        )
         phrase(f"title.{ORIGINAL}", original)
     for lang, text in sorted(translations.items()):
         if not text:
             continue
-        should.append({"multi_match": {"query": text, "fields": fields_for(lang, 1.0),
-                                       "type": "best_fields", "tie_breaker": 0.3,
-                                       "minimum_should_match": TRANSLATION_MINIMUM_SHOULD_MATCH}})
+        should.append(
+            {
+                "multi_match": {
+                    "query": text,
+                    "fields": fields_for(lang, 1.0),
+                    "type": "best_fields",
+                    "tie_breaker": 0.3,
+                    "minimum_should_match": TRANSLATION_MINIMUM_SHOULD_MATCH,
+                }
+            }
+        )
         phrase(f"title.{lang}", text)
     for token in dict.fromkeys(t.casefold() for t in protected):
         should.append({"term": {"protected_tokens": {"value": token, "boost": boosts.protected}}})
@@ -171,10 +197,15 @@ def filtered(query: dict[str, Any], filters: SearchFilters) -> dict[str, Any]:
     return {"bool": {"must": [query], "filter": clauses}}
 
 
-def knn_clause(vector: Sequence[float], field: str, k: int, num_candidates: int,
-               filters: SearchFilters, boost: float | None = None) -> dict[str, Any]:
-    clause: dict[str, Any] = {"field": field, "query_vector": [float(x) for x in vector], "k": k,
-                              "num_candidates": max(num_candidates, k)}
+def knn_clause(
+    vector: Sequence[float], field: str, k: int, num_candidates: int, filters: SearchFilters, boost: float | None = None
+) -> dict[str, Any]:
+    clause: dict[str, Any] = {
+        "field": field,
+        "query_vector": [float(x) for x in vector],
+        "k": k,
+        "num_candidates": max(num_candidates, k),
+    }
     clauses = filters.clauses()
     if clauses:
         clause["filter"] = clauses
@@ -184,28 +215,52 @@ def knn_clause(vector: Sequence[float], field: str, k: int, num_candidates: int,
 
 
 def highlight_body(query: dict[str, Any] | None = None, fields: Sequence[str] = HIGHLIGHT_FIELDS) -> dict[str, Any]:
-    body: dict[str, Any] = {"fields": {f: {"number_of_fragments": 1, "fragment_size": 160} for f in fields},
-                            "pre_tags": ["<em>"], "post_tags": ["</em>"]}
+    body: dict[str, Any] = {
+        "fields": {f: {"number_of_fragments": 1, "fragment_size": 160} for f in fields},
+        "pre_tags": ["<em>"],
+        "post_tags": ["</em>"],
+    }
     if query is not None:
         body["highlight_query"] = query
     return body
 
 
-SOURCE_FIELDS = ["id", "title", "brand", "category_path", "brand_exact", "price", "currency",
-                 "availability", "source_language", "url"]
+SOURCE_FIELDS = [
+    "id",
+    "title",
+    "brand",
+    "category_path",
+    "brand_exact",
+    "price",
+    "currency",
+    "availability",
+    "source_language",
+    "url",
+]
 
 
-def bm25_request(query: dict[str, Any], filters: SearchFilters, size: int, from_: int = 0,
-                 highlight: bool = True) -> dict[str, Any]:
-    body = {"query": filtered(query, filters), "size": size, "from": from_, "_source": SOURCE_FIELDS,
-            "track_total_hits": True}
+def bm25_request(
+    query: dict[str, Any], filters: SearchFilters, size: int, from_: int = 0, highlight: bool = True
+) -> dict[str, Any]:
+    body = {
+        "query": filtered(query, filters),
+        "size": size,
+        "from": from_,
+        "_source": SOURCE_FIELDS,
+        "track_total_hits": True,
+    }
     if highlight:
         body["highlight"] = highlight_body()
     return body
 
 
-def knn_clauses(vectors: Mapping[str, Sequence[float]], k: int, num_candidates: int, filters: SearchFilters,
-                boost: float | None = None) -> list[dict[str, Any]]:
+def knn_clauses(
+    vectors: Mapping[str, Sequence[float]],
+    k: int,
+    num_candidates: int,
+    filters: SearchFilters,
+    boost: float | None = None,
+) -> list[dict[str, Any]]:
     """One kNN clause per vector field; a boost is shared evenly between them."""
     share = None if boost is None else boost / max(1, len(vectors))
     return [knn_clause(vector, field, k, num_candidates, filters, boost=share) for field, vector in vectors.items()]
@@ -215,37 +270,71 @@ def _knn_body(clauses: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, 
     return clauses[0] if len(clauses) == 1 else clauses
 
 
-def knn_request(vectors: Mapping[str, Sequence[float]], filters: SearchFilters, k: int,
-                num_candidates: int) -> dict[str, Any]:
+def knn_request(
+    vectors: Mapping[str, Sequence[float]], filters: SearchFilters, k: int, num_candidates: int
+) -> dict[str, Any]:
     """kNN over every vector field; with several, Elasticsearch adds their similarities."""
     return {"knn": _knn_body(knn_clauses(vectors, k, num_candidates, filters)), "size": k, "_source": SOURCE_FIELDS}
 
 
-def combined_request(query: dict[str, Any], vectors: Mapping[str, Sequence[float]], filters: SearchFilters,
-                     size: int, from_: int, window: int, num_candidates: int, knn_boost: float) -> dict[str, Any]:
+def combined_request(
+    query: dict[str, Any],
+    vectors: Mapping[str, Sequence[float]],
+    filters: SearchFilters,
+    size: int,
+    from_: int,
+    window: int,
+    num_candidates: int,
+    knn_boost: float,
+) -> dict[str, Any]:
     """One request: BM25 bool plus kNN clauses; Elasticsearch adds the scores."""
-    return {"query": filtered(query, filters),
-            "knn": _knn_body(knn_clauses(vectors, window, num_candidates, filters, boost=knn_boost)),
-            "size": size, "from": from_, "_source": SOURCE_FIELDS, "highlight": highlight_body(query),
-            "track_total_hits": True}
+    return {
+        "query": filtered(query, filters),
+        "knn": _knn_body(knn_clauses(vectors, window, num_candidates, filters, boost=knn_boost)),
+        "size": size,
+        "from": from_,
+        "_source": SOURCE_FIELDS,
+        "highlight": highlight_body(query),
+        "track_total_hits": True,
+    }
 
 
-def retriever_request(kind: str, query: dict[str, Any], vectors: Mapping[str, Sequence[float]],
-                      filters: SearchFilters, size: int, from_: int, window: int, num_candidates: int,
-                      weights: tuple[float, float] = (1.0, 1.0), rank_constant: int = 60) -> dict[str, Any]:
+def retriever_request(
+    kind: str,
+    query: dict[str, Any],
+    vectors: Mapping[str, Sequence[float]],
+    filters: SearchFilters,
+    size: int,
+    from_: int,
+    window: int,
+    num_candidates: int,
+    weights: tuple[float, float] = (1.0, 1.0),
+    rank_constant: int = 60,
+) -> dict[str, Any]:
     """The cluster's own ``rrf`` or ``linear`` retriever over BM25 and one kNN retriever per vector field."""
     standard = {"standard": {"query": query, **({"filter": filters.clauses()} if filters.clauses() else {})}}
     knns = [{"knn": clause} for clause in knn_clauses(vectors, window, num_candidates, filters)]
     if kind == "rrf":
-        retriever = {"rrf": {"retrievers": [standard, *knns], "rank_window_size": window,
-                             "rank_constant": rank_constant}}
+        retriever = {
+            "rrf": {"retrievers": [standard, *knns], "rank_window_size": window, "rank_constant": rank_constant}
+        }
     elif kind == "linear":
         knn_weight = weights[1] / max(1, len(knns))
-        retriever = {"linear": {"retrievers": [
-            {"retriever": standard, "weight": weights[0], "normalizer": "minmax"},
-            *({"retriever": knn, "weight": knn_weight, "normalizer": "minmax"} for knn in knns)],
-            "rank_window_size": window}}
+        retriever = {
+            "linear": {
+                "retrievers": [
+                    {"retriever": standard, "weight": weights[0], "normalizer": "minmax"},
+                    *({"retriever": knn, "weight": knn_weight, "normalizer": "minmax"} for knn in knns),
+                ],
+                "rank_window_size": window,
+            }
+        }
     else:
         raise ValueError(f"unknown retriever {kind!r}")
-    return {"retriever": retriever, "size": size, "from": from_, "_source": SOURCE_FIELDS,
-            "highlight": highlight_body(query)}
+    return {
+        "retriever": retriever,
+        "size": size,
+        "from": from_,
+        "_source": SOURCE_FIELDS,
+        "highlight": highlight_body(query),
+    }

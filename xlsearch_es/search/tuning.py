@@ -25,22 +25,25 @@ class SearchParams:
     translation_weight: float | None = None
     boosts: BM25Boosts | None = None
 
-    def over(self, base: "SearchParams") -> "SearchParams":
+    def over(self, base: SearchParams) -> SearchParams:
         """These values where set, ``base``'s elsewhere."""
-        return replace(base, **{f.name: getattr(self, f.name) for f in fields(self)
-                                if getattr(self, f.name) is not None})
+        return replace(
+            base, **{f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        )
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if v is not None}
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "SearchParams":
+    def from_dict(cls, data: dict[str, Any] | None) -> SearchParams:
         data = dict(data or {})
         boosts = data.pop("boosts", None)
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known},
-                   boosts=BM25Boosts(**boosts) if isinstance(boosts, dict) else None)
+        return cls(
+            **{k: v for k, v in data.items() if k in known},
+            boosts=BM25Boosts(**boosts) if isinstance(boosts, dict) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -61,13 +64,19 @@ class Tuning:
         return self.params, f"v{self.version}"
 
     def as_meta(self) -> dict[str, Any]:
-        return {"version": self.version, "params": self.params.as_dict(),
-                "per_language": {k: v.as_dict() for k, v in sorted(self.per_language.items())},
-                "data": self.data, "data_hash": self.data_hash, "model_fingerprint": self.model_fingerprint,
-                "validation": self.validation, "created_at": self.created_at}
+        return {
+            "version": self.version,
+            "params": self.params.as_dict(),
+            "per_language": {k: v.as_dict() for k, v in sorted(self.per_language.items())},
+            "data": self.data,
+            "data_hash": self.data_hash,
+            "model_fingerprint": self.model_fingerprint,
+            "validation": self.validation,
+            "created_at": self.created_at,
+        }
 
     @classmethod
-    def from_meta(cls, meta: dict[str, Any] | None) -> "Tuning | None":
+    def from_meta(cls, meta: dict[str, Any] | None) -> Tuning | None:
         """The tuning stored in an index ``_meta``, or None (none, or made for other vectors)."""
         data = (meta or {}).get(META_KEY)
         if not isinstance(data, dict) or not data.get("params"):
@@ -75,8 +84,13 @@ class Tuning:
         model = ((meta or {}).get("model") or {}).get("fingerprint")
         if data.get("model_fingerprint") and model and data["model_fingerprint"] != model:
             return None
-        return cls(version=int(data.get("version", 1)), params=SearchParams.from_dict(data["params"]),
-                   per_language={k: SearchParams.from_dict(v) for k, v in (data.get("per_language") or {}).items()},
-                   data=data.get("data", ""), data_hash=data.get("data_hash", ""),
-                   model_fingerprint=data.get("model_fingerprint", ""), validation=data.get("validation", {}),
-                   created_at=data.get("created_at", ""))
+        return cls(
+            version=int(data.get("version", 1)),
+            params=SearchParams.from_dict(data["params"]),
+            per_language={k: SearchParams.from_dict(v) for k, v in (data.get("per_language") or {}).items()},
+            data=data.get("data", ""),
+            data_hash=data.get("data_hash", ""),
+            model_fingerprint=data.get("model_fingerprint", ""),
+            validation=data.get("validation", {}),
+            created_at=data.get("created_at", ""),
+        )

@@ -28,9 +28,15 @@ class QueryAnalysis:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def analyze(query: str, languages: list[str], translator: Translator, detector: LanguageDetector,
-            lang: str | None = None, max_chars: int = MAX_QUERY_CHARS,
-            translate: bool = True) -> QueryAnalysis:
+def analyze(
+    query: str,
+    languages: list[str],
+    translator: Translator,
+    detector: LanguageDetector,
+    lang: str | None = None,
+    max_chars: int = MAX_QUERY_CHARS,
+    translate: bool = True,
+) -> QueryAnalysis:
     """``languages``: the index languages the query should be expressed in. With
     ``translate=False`` only the query's own language keeps its text (used to
     measure what translating documents alone achieves)."""
@@ -60,7 +66,12 @@ def analyze(query: str, languages: list[str], translator: Translator, detector: 
                 translations[tgt] = out
     t3 = time.perf_counter()
     return QueryAnalysis(
-        original=query, text=text, lang=detected_lang, lang_confidence=confidence, truncated=truncated,
-        protected=protected, translations=translations,
+        original=query,
+        text=text,
+        lang=detected_lang,
+        lang_confidence=confidence,
+        truncated=truncated,
+        protected=protected,
+        translations=translations,
         timings_ms={"normalize": (t1 - t0) * 1e3, "detect": (t2 - t1) * 1e3, "translate": (t3 - t2) * 1e3},
     )

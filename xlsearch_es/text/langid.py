@@ -11,12 +11,31 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 DEFAULT_CANDIDATES: tuple[str, ...] = (
-    "en", "de", "es", "fr", "it", "pt", "pl", "nl", "sv", "da", "no", "fi", "cs", "ro",
-    "hu", "tr", "id", "vi", "ru", "uk", "bg",
+    "en",
+    "de",
+    "es",
+    "fr",
+    "it",
+    "pt",
+    "pl",
+    "nl",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "cs",
+    "ro",
+    "hu",
+    "tr",
+    "id",
+    "vi",
+    "ru",
+    "uk",
+    "bg",
 )
 CYRILLIC_LANGS = ("ru", "uk", "bg")
 
@@ -50,15 +69,25 @@ def _script_counts(text: str) -> dict[str, int]:
     return counts
 
 
-_SCRIPT_LANG = {"arabic": "ar", "hebrew": "he", "thai": "th", "greek": "el", "devanagari": "hi",
-                "armenian": "hy", "georgian": "ka", "bengali": "bn", "tamil": "ta"}
+_SCRIPT_LANG = {
+    "arabic": "ar",
+    "hebrew": "he",
+    "thai": "th",
+    "greek": "el",
+    "devanagari": "hi",
+    "armenian": "hy",
+    "georgian": "ka",
+    "bengali": "bn",
+    "tamil": "ta",
+}
 
 
 class LanguageDetector:
     """Script rules + a restricted py3langid model; one instance per candidate set."""
 
-    def __init__(self, candidates: Sequence[str] = DEFAULT_CANDIDATES, fallback: str = "en",
-                 min_confidence: float = 0.3):
+    def __init__(
+        self, candidates: Sequence[str] = DEFAULT_CANDIDATES, fallback: str = "en", min_confidence: float = 0.3
+    ):
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
         self.fallback = fallback
@@ -82,7 +111,7 @@ class LanguageDetector:
             return Detection("ko", 0.99, "script")
         if counts.get("han", 0) / letters >= 0.3:
             return Detection("zh", 0.95, "script")
-        top_script = max(counts, key=counts.get)
+        top_script = max(counts, key=lambda script: counts[script])
         if top_script in _SCRIPT_LANG:
             return Detection(_SCRIPT_LANG[top_script], 0.95, "script")
         model = self._cyrillic if top_script == "cyrillic" else self._latin
@@ -90,7 +119,7 @@ class LanguageDetector:
             ranked = model.rank(text)
         lang, prob = ranked[0]
         if prefer:
-            boosted = [(l, p * (prefer_factor if l in prefer else 1.0)) for l, p in ranked]
+            boosted = [(lg, p * (prefer_factor if lg in prefer else 1.0)) for lg, p in ranked]
             best = max(boosted, key=lambda lp: lp[1])
             if best[0] != lang:
                 lang, prob = best[0], dict(ranked)[best[0]]
@@ -99,6 +128,3 @@ class LanguageDetector:
         if confidence < self.min_confidence and top_script != "cyrillic":
             return Detection(self.fallback, confidence, "fallback")
         return Detection(str(lang), confidence, "model")
-
-    def detect_many(self, texts: Sequence[str]) -> list[Detection]:
-        return [self.detect(t) for t in texts]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 MAX_TEXT_CHARS = 20_000
 _KEEP_FORMAT = {"\u200d"}  # zero-width joiner holds emoji sequences together
@@ -54,13 +54,13 @@ _UNITS = (
     "tb|gb|mb|kb|mah|wh|kwh|w|kw|v|mv|a|ma|hz|khz|mhz|ghz|mm|cm|m|km|in|inch|ft|"
     "ml|cl|l|g|kg|mg|oz|lb|lbs|k|p|fps|mp|db|pcs|pc|pack|x"
 )
-_QUANTITY = re.compile(
-    rf"(?<![\w.])\d+(?:[.,]\d+)?\s?(?:{_UNITS})(?![^\W\d_])", re.IGNORECASE
-)
+_QUANTITY = re.compile(rf"(?<![\w.])\d+(?:[.,]\d+)?\s?(?:{_UNITS})(?![^\W\d_])", re.IGNORECASE)
 # Letters and digits mixed in one token: A2172, SM-G991B, WH-1000XM4, RTX4090, 5G.
 _MODEL = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-/][A-Za-z0-9]+)*(?![\w-])")
 # A Latin word followed by a number or model token: "iPhone 12", "Galaxy S21", "Pixel 7a".
-_NAME_NUMBER = re.compile(r"(?<![\w])([A-Za-z][A-Za-z+]*)\s(\d{1,4}[A-Za-z]{0,3}|[A-Za-z]{1,2}\d{1,4}[A-Za-z]{0,3})(?![\w])")
+_NAME_NUMBER = re.compile(
+    r"(?<![\w])([A-Za-z][A-Za-z+]*)\s(\d{1,4}[A-Za-z]{0,3}|[A-Za-z]{1,2}\d{1,4}[A-Za-z]{0,3})(?![\w])"
+)
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'+.-]*[A-Za-z0-9+]|[A-Za-z]")
 _NON_LATIN_SCRIPT = re.compile(r"[\u0400-\u04ff\u0600-\u06ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 

@@ -10,17 +10,28 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from ..errors import XLSearchError
 from ..text.normalize import normalize, protected_tokens
 from .memory import TranslationMemory
 
 LANGUAGE_NAMES = {
-    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French",
-    "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish",
-    "pt": "Portuguese", "ru": "Russian", "tr": "Turkish", "zh": "Chinese",
+    "ar": "Arabic",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "tr": "Turkish",
+    "zh": "Chinese",
 }
 _CODE = re.compile(r"^[a-z]{2,3}$")
 PLACEHOLDER = "⟦{}⟧"
@@ -67,7 +78,7 @@ def mask(text: str, brands: Iterable[str] = ()) -> tuple[str, list[str]]:
     spans = protected_tokens(text, brands)
     out, kept, last = [], [], 0
     for i, span in enumerate(spans):
-        out.append(text[last: span.start])
+        out.append(text[last : span.start])
         out.append(PLACEHOLDER.format(i))
         kept.append(span.text)
         last = span.end
@@ -105,8 +116,7 @@ class Translator:
     def name(self) -> str:
         return self.backend.name
 
-    def translate(self, texts: Sequence[str], src: str, tgt: str,
-                  brands: Iterable[str] = ()) -> list[str]:
+    def translate(self, texts: Sequence[str], src: str, tgt: str, brands: Iterable[str] = ()) -> list[str]:
         """Translate ``texts`` from ``src`` to ``tgt``; same order, same length."""
         src, tgt = check_language(src), check_language(tgt)
         clean = [normalize(t) for t in texts]

@@ -41,8 +41,7 @@ def build_prompt(text: str, src: str, tgt: str) -> str:
 class CausalLMBackend(Backend):
     name = "causal-lm"
 
-    def __init__(self, model: str, gguf_file: str | None = None, device: str = "cpu",
-                 max_new_tokens: int = 48):
+    def __init__(self, model: str, gguf_file: str | None = None, device: str = "cpu", max_new_tokens: int = 48):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = Path(model).expanduser()
@@ -69,8 +68,11 @@ class CausalLMBackend(Backend):
         for text in texts:  # one at a time: prompts differ in length, outputs are short
             prompt = build_prompt(text, src, tgt)
             enc = self.tokenizer(prompt, return_tensors="pt").to(self.device)
-            kwargs = {"max_new_tokens": self.max_new_tokens, "do_sample": False,
-                      "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id}
+            kwargs = {
+                "max_new_tokens": self.max_new_tokens,
+                "do_sample": False,
+                "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            }
             with self._lock, torch.inference_mode():
                 if self._stop_at_newline:
                     try:  # stop at the first newline: the answer is one line
@@ -79,13 +81,13 @@ class CausalLMBackend(Backend):
                         self._stop_at_newline = False
                 if not self._stop_at_newline:
                     gen = self.model.generate(**enc, **kwargs)
-            answer = self.tokenizer.decode(gen[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            answer = str(self.tokenizer.decode(gen[0, enc["input_ids"].shape[1] :], skip_special_tokens=True))
             out.append(answer.strip().split("\n")[0].strip())
         return out
 
 
 def make_causal_lm(settings: Settings) -> CausalLMBackend:
-    """The registered ``causal-lm`` translator (needs --translator-model)."""
+    """An instruction-following causal LM prompted to translate, from --translator-model."""
     from .factory import needs_model
 
     return CausalLMBackend(needs_model("causal-lm", settings), device=settings.device)

@@ -21,28 +21,36 @@ from __future__ import annotations
 
 import csv
 import functools
-import math
 import gzip
 import json
+import math
 import os
 import re
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import XLSearchError
 
 FREEDICT: dict[tuple[str, str], str] = {
-    ("de", "en"): "deu-eng", ("en", "de"): "eng-deu",
-    ("es", "en"): "spa-eng", ("en", "es"): "eng-spa",
-    ("fr", "en"): "fra-eng", ("en", "fr"): "eng-fra",
-    ("it", "en"): "ita-eng", ("en", "it"): "eng-ita",
-    ("pt", "en"): "por-eng", ("en", "pt"): "eng-por",
-    ("pl", "en"): "pol-eng", ("en", "pl"): "eng-pol",
-    ("ja", "en"): "jpn-eng", ("en", "ja"): "eng-jpn",
-    ("ar", "en"): "ara-eng", ("en", "ar"): "eng-ara",
+    ("de", "en"): "deu-eng",
+    ("en", "de"): "eng-deu",
+    ("es", "en"): "spa-eng",
+    ("en", "es"): "eng-spa",
+    ("fr", "en"): "fra-eng",
+    ("en", "fr"): "eng-fra",
+    ("it", "en"): "ita-eng",
+    ("en", "it"): "eng-ita",
+    ("pt", "en"): "por-eng",
+    ("en", "pt"): "eng-por",
+    ("pl", "en"): "pol-eng",
+    ("en", "pl"): "eng-pol",
+    ("ja", "en"): "jpn-eng",
+    ("en", "ja"): "eng-jpn",
+    ("ar", "en"): "ara-eng",
+    ("en", "ar"): "eng-ara",
     ("en", "ru"): "eng-rus",
 }
 LEXICON_FILE = "lexicon.sqlite"
@@ -56,7 +64,7 @@ _SCRIPT = {
 }
 _NON_LATIN = re.compile(r"[\u0400-\u04ff\u0600-\u06ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _ANNOT = re.compile(r"<[^>]*>|\[[^\]]*\]|\{[^}]*\}|\([^)]*\)|/[^/]*/")
-_SKIP_PREFIX = ("see:", "synonym", "antonym", "note:", "syn:", "ant:", "\"")
+_SKIP_PREFIX = ("see:", "synonym", "antonym", "note:", "syn:", "ant:", '"')
 
 
 def dictionaries_dir(home: Path) -> Path:
@@ -83,7 +91,7 @@ def read_dictd(index: Path, data: Path) -> Iterator[tuple[str, str]]:
             if len(parts) < 3 or parts[0].startswith("00database"):
                 continue
             start, length = _b64(parts[1]), _b64(parts[2])
-            yield parts[0], raw[start: start + length].decode("utf-8", errors="replace")
+            yield parts[0], raw[start : start + length].decode("utf-8", errors="replace")
 
 
 def entry_candidates(body: str, tgt: str) -> list[str]:
@@ -228,10 +236,15 @@ def build_lexicon(home: Path, pairs: list[tuple[str, str]] | None = None, force:
                 rows.append((src, tgt, key, ranked[0], json.dumps(ranked[1:6], ensure_ascii=False)))
         db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?)", rows)
         licence = _licence(copyright_file)
-        db.execute("INSERT INTO sources VALUES (?,?,?,?,?)", (src, tgt, f"FreeDict {code} (Debian)", licence, len(rows)))
+        db.execute(
+            "INSERT INTO sources VALUES (?,?,?,?,?)", (src, tgt, f"FreeDict {code} (Debian)", licence, len(rows))
+        )
     if not pairs or ("en", "zh") in pairs:
-        rows = [("en", "zh", head.casefold(), ranked[0], json.dumps(ranked[1:6], ensure_ascii=False))
-                for head, cands in _cedict_en_zh() if (ranked := rank_candidates(cands, "zh"))]
+        rows = [
+            ("en", "zh", head.casefold(), ranked[0], json.dumps(ranked[1:6], ensure_ascii=False))
+            for head, cands in _cedict_en_zh()
+            if (ranked := rank_candidates(cands, "zh"))
+        ]
         db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?)", rows)
         db.execute("INSERT INTO sources VALUES (?,?,?,?,?)", ("en", "zh", "cedict (PyPI) EnWords", "MIT", len(rows)))
     db.execute("INSERT INTO meta VALUES ('version', ?)", (str(LEXICON_VERSION),))

@@ -7,7 +7,7 @@ and a factory, registered in ``TRANSLATORS``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..config import Settings
 from ..errors import ConfigError
@@ -17,23 +17,28 @@ from .memory import TranslationMemory
 
 BackendFactory = Callable[[Settings], Backend]
 
-TRANSLATORS: Registry[BackendFactory] = Registry("translator", {
-    "lexicon": "xlsearch_es.translate.lexicon:make_lexicon",
-    "seq2seq": "xlsearch_es.translate.seq2seq:make_seq2seq",
-    "causal-lm": "xlsearch_es.translate.causal_lm:make_causal_lm",
-    "none": "xlsearch_es.translate.factory:make_none",
-})
+TRANSLATORS: Registry[BackendFactory] = Registry(
+    "translator",
+    {
+        "lexicon": "xlsearch_es.translate.lexicon:make_lexicon",
+        "seq2seq": "xlsearch_es.translate.seq2seq:make_seq2seq",
+        "causal-lm": "xlsearch_es.translate.causal_lm:make_causal_lm",
+        "none": "xlsearch_es.translate.factory:make_none",
+    },
+)
 
 
 def make_none(settings: Settings) -> Backend:  # noqa: ARG001 - the factory signature
+    """No translation: BM25 matches the original text only, kNN does the cross-lingual work."""
     return NoneBackend()
 
 
 def needs_model(name: str, settings: Settings) -> str:
     """The translator model a model-backed translator was configured with."""
     if not settings.translator_model:
-        raise ConfigError(f"the {name} translator needs a model: --translator-model PATH_OR_HUB_ID "
-                          "(or XLSEARCH_TRANSLATOR_MODEL)")
+        raise ConfigError(
+            f"the {name} translator needs a model: --translator-model PATH_OR_HUB_ID (or XLSEARCH_TRANSLATOR_MODEL)"
+        )
     return settings.translator_model
 
 

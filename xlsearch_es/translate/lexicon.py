@@ -17,6 +17,7 @@ import re
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from ..config import Settings
 from ..errors import XLSearchError
@@ -57,8 +58,8 @@ class LexiconBackend(Backend):
         self.pairs = {(s, t) for s, t, n in rows if n}
         digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()[:10]
         self._fingerprint = f"lexicon-v{LEXICON_VERSION}.{ALGORITHM_VERSION}-{digest}"
-        self._zh = None
-        self._ja = None
+        self._zh: Any = None  # lindera tokenizer, built on first Chinese text
+        self._ja: Any = None  # fugashi tagger, built on first Japanese text
         if _module_available("lindera"):
             self.pairs.add(("zh", "en"))
 
@@ -68,9 +69,6 @@ class LexiconBackend(Backend):
 
     def supports(self, src: str, tgt: str) -> bool:
         return (src, tgt) in self.pairs or ((src, "en") in self.pairs and ("en", tgt) in self.pairs)
-
-    def covered_pairs(self) -> list[tuple[str, str]]:
-        return sorted(self.pairs)
 
     def translate_masked(self, texts: list[str], src: str, tgt: str) -> list[str]:
         if (src, tgt) in self.pairs:
@@ -124,11 +122,12 @@ class LexiconBackend(Backend):
         return segs
 
     # -- lookup -------------------------------------------------------------------
-    @functools.lru_cache(maxsize=200_000)
+    @functools.lru_cache(maxsize=200_000)  # noqa: B019 - one backend per process; the cache lives as long
     def _lookup(self, src: str, tgt: str, key: str) -> str | None:
         with self._lock:
-            row = self._db.execute("SELECT best FROM entries WHERE src=? AND tgt=? AND head=?",
-                                   (src, tgt, key)).fetchone()
+            row = self._db.execute(
+                "SELECT best FROM entries WHERE src=? AND tgt=? AND head=?", (src, tgt, key)
+            ).fetchone()
         return row[0] if row else None
 
     def _word(self, src: str, tgt: str, key: str) -> str | None:
@@ -160,7 +159,7 @@ class LexiconBackend(Backend):
             # Longest phrase first: "a bordo", "washing machine", "cell phone".
             done = False
             for n in range(min(_MAX_PHRASE, len(segs) - i), 1, -1):
-                keys = [k for _, k in segs[i: i + n]]
+                keys = [k for _, k in segs[i : i + n]]
                 if any(k is None or k.startswith("zhgloss:") for k in keys):
                     continue
                 joiner = "" if src in ("zh", "ja") else " "  # CJK headwords have no spaces
@@ -207,7 +206,7 @@ def _module_available(name: str) -> bool:
 
 
 def make_lexicon(settings: Settings) -> LexiconBackend:
-    """The registered ``lexicon`` translator: dictionaries built under home on first use."""
+    """Word-by-word bilingual dictionaries (built under home on first use); no model needed."""
     from .dictionaries import build_lexicon
 
     build_lexicon(settings.home_dir)

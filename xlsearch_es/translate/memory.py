@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tm (
@@ -37,7 +37,7 @@ class TranslationMemory:
         found: dict[str, str] = {}
         with self._lock:
             for start in range(0, len(wanted), 500):
-                chunk = wanted[start: start + 500]
+                chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
                     f"SELECT text, translation FROM tm WHERE backend=? AND src=? AND tgt=? AND text IN ({marks})",

@@ -17,17 +17,35 @@ from ..errors import ModelError
 from .base import Backend
 
 NLLB_CODES = {
-    "ar": "arb_Arab", "de": "deu_Latn", "en": "eng_Latn", "es": "spa_Latn", "fr": "fra_Latn",
-    "it": "ita_Latn", "ja": "jpn_Jpan", "ko": "kor_Hang", "nl": "nld_Latn", "pl": "pol_Latn",
-    "pt": "por_Latn", "ru": "rus_Cyrl", "tr": "tur_Latn", "zh": "zho_Hans",
+    "ar": "arb_Arab",
+    "de": "deu_Latn",
+    "en": "eng_Latn",
+    "es": "spa_Latn",
+    "fr": "fra_Latn",
+    "it": "ita_Latn",
+    "ja": "jpn_Jpan",
+    "ko": "kor_Hang",
+    "nl": "nld_Latn",
+    "pl": "pol_Latn",
+    "pt": "por_Latn",
+    "ru": "rus_Cyrl",
+    "tr": "tur_Latn",
+    "zh": "zho_Hans",
 }
 
 
 class Seq2SeqBackend(Backend):
     name = "seq2seq"
 
-    def __init__(self, model: str, device: str = "cpu", max_input_tokens: int = 256,
-                 max_new_tokens: int = 128, num_beams: int = 1, batch_size: int = 16):
+    def __init__(
+        self,
+        model: str,
+        device: str = "cpu",
+        max_input_tokens: int = 256,
+        max_new_tokens: int = 128,
+        num_beams: int = 1,
+        batch_size: int = 16,
+    ):
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
         if Path(model).expanduser().exists():
@@ -62,12 +80,13 @@ class Seq2SeqBackend(Backend):
         src_code, tgt_code = self._codes(src, tgt)
         out: list[str] = []
         for start in range(0, len(texts), self.batch_size):
-            batch = texts[start: start + self.batch_size]
+            batch = texts[start : start + self.batch_size]
             with self._lock:
                 if src_code and hasattr(self.tokenizer, "src_lang"):
                     self.tokenizer.src_lang = src_code
-                enc = self.tokenizer(batch, return_tensors="pt", padding=True, truncation=True,
-                                     max_length=self.max_input_tokens).to(self.device)
+                enc = self.tokenizer(
+                    batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_input_tokens
+                ).to(self.device)
             kwargs = {"max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams, "do_sample": False}
             if tgt_code:
                 tgt_id = self.tokenizer.convert_tokens_to_ids(tgt_code)
@@ -80,7 +99,7 @@ class Seq2SeqBackend(Backend):
 
 
 def make_seq2seq(settings: Settings) -> Seq2SeqBackend:
-    """The registered ``seq2seq`` translator (needs --translator-model)."""
+    """A transformers encoder-decoder (Marian, NLLB, M2M...) from --translator-model."""
     from .factory import needs_model
 
     return Seq2SeqBackend(needs_model("seq2seq", settings), device=settings.device)

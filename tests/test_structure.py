@@ -1,0 +1,232 @@
+"""The code's shape: strategies come from registries (a toy encoder, translator
+and fusion added through the registries alone work end to end, CLI included),
+indices hold several vector fields, and the package has no import cycles."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from xlsearch_es.config import Settings
+from xlsearch_es.embed.base import ENCODERS, EncoderKind
+from xlsearch_es.errors import ConfigError, IndexMismatchError
+from xlsearch_es.mapping import ModelMeta
+from xlsearch_es.registry import Registry
+from xlsearch_es.search.fusion import FUSIONS, ClientFusion, Fused
+from xlsearch_es.translate.base import Backend
+from xlsearch_es.translate.factory import TRANSLATORS
+
+PACKAGE = Path(__file__).resolve().parents[1] / "xlsearch_es"
+CATALOG = [
+    {"id": "fr-1", "title": "robe rouge en coton", "language": "fr", "price": 30},
+    {"id": "fr-2", "title": "chaussures noires en cuir", "language": "fr", "price": 80},
+    {"id": "fr-3", "title": "sac bleu", "language": "fr", "price": 45},
+    {"id": "en-1", "title": "red cotton dress", "language": "en", "price": 35},
+    {"id": "en-2", "title": "green garden hose", "language": "en", "price": 20},
+]
+
+
+# --------------------------------------------------------------- toy strategies --
+
+class HashEmbedder:
+    """Character trigrams hashed into 32 dims: crude, deterministic, no weights."""
+
+    name, fingerprint, dims = "toy-hash", "toyhash1", 32
+
+    def meta(self) -> ModelMeta:
+        return ModelMeta(self.name, self.fingerprint, self.dims, "", "", encoder="toy-hash")
+
+    def encode(self, texts, role: str = "passage") -> np.ndarray:  # noqa: ARG002 - no roles
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        for i, text in enumerate(texts):
+            padded = f"  {text.casefold()}  "
+            for j in range(len(padded) - 2):
+                out[i, int(hashlib.md5(padded[j:j + 3].encode()).hexdigest(), 16) % self.dims] += 1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+class ToyDictionary(Backend):
+    """French -> English, word by word, from a five-word dictionary."""
+
+    name = "toy-dict"
+    WORDS = {"robe": "dress", "rouge": "red", "chaussures": "shoes", "noires": "black", "sac": "bag"}
+
+    def fingerprint(self) -> str:
+        return "toy-dict-1"
+
+    def supports(self, src: str, tgt: str) -> bool:
+        return (src, tgt) == ("fr", "en")
+
+    def translate_masked(self, texts: list[str], src: str, tgt: str) -> list[str]:
+        return [" ".join(self.WORDS.get(w, w) for w in t.split()) for t in texts]
+
+
+class BM25First(ClientFusion):
+    """BM25's list as is, then kNN-only products in kNN order."""
+
+    name = "bm25-first"
+    description = "toy: BM25 order, kNN fills up"
+
+    def fuse(self, lists, weights):  # noqa: ARG002 - weights do not matter here
+        order = [d for d, _ in lists.get("bm25", [])]
+        order += [d for name, ranked in lists.items() if name != "bm25" for d, _ in ranked if d not in order]
+        order = list(dict.fromkeys(order))
+        return [Fused(d, float(len(order) - i)) for i, d in enumerate(order)]
+
+
+@pytest.fixture
+def toys():
+    ENCODERS.register("toy-hash", EncoderKind("toy-hash", "embedding_toy", "toy", lambda s: HashEmbedder(),
+                                              lambda s: HashEmbedder().meta()))
+    TRANSLATORS.register("toy-dict", lambda settings: ToyDictionary())
+    FUSIONS.register("bm25-first", BM25First())
+    yield
+    for registry, name in ((ENCODERS, "toy-hash"), (TRANSLATORS, "toy-dict"), (FUSIONS, "bm25-first")):
+        registry.unregister(name)
+
+
+def _catalog(tmp_path: Path) -> Path:
+    path = tmp_path / "catalog.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in CATALOG), encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------- tests --
+
+def test_registry_names_errors_and_lazy_builtins():
+    reg: Registry[int] = Registry("widget", {"json": "json:loads"})
+    assert reg.names() == ("json",) and "json" in reg
+    reg.register("one", 1)
+    assert reg.names() == ("json", "one") and reg.get("one") == 1
+    assert callable(reg.get("json"))  # imported on first use
+    with pytest.raises(ConfigError, match="already registered"):
+        reg.register("one", 2)
+    with pytest.raises(ConfigError, match="unknown widget 'two'; choose one of json, one"):
+        reg.get("two")
+    with pytest.raises(ConfigError, match="letters, digits"):
+        reg.register("no spaces", 3)
+
+
+@pytest.mark.es
+def test_toy_encoder_translator_and_fusion_through_the_registries_alone(es_settings, es_client, index_name,
+                                                                       tmp_path, toys):
+    from xlsearch_es.cli import main
+    from xlsearch_es.ingest.pipeline import IngestOptions, run_ingest
+    from xlsearch_es.search.client import XLSearchClient
+
+    settings = es_settings.replace(index=index_name, languages=("en",), encoders=("toy-hash",),
+                                   translator="toy-dict", home=tmp_path / "home")
+    summary = run_ingest(settings, IngestOptions(path=str(_catalog(tmp_path))))
+    assert summary.indexed == 5 and summary.rejected == 0
+    mapping = next(iter(es_client.indices.get_mapping(index=index_name).values()))["mappings"]
+    assert mapping["properties"]["embedding_toy"]["dims"] == 32 and "embedding" not in mapping["properties"]
+    doc = es_client.get(index=index_name, id="fr-1")["_source"]
+    assert doc["title"]["en"] == "dress red en coton"  # the toy dictionary translated it
+
+    client = XLSearchClient(settings.replace(encoders=("transformers",)))  # the index decides its encoders
+    assert client.vector_fields == ["embedding_toy"]
+    resp = client.search("red dress", fusion="bm25-first", k=5, explain=True)
+    assert resp.fusion == "bm25-first"
+    assert {"fr-1", "en-1"} <= {h.id for h in resp.hits[:2]}
+    assert resp.hits[0].components["query_lang"] == resp.lang  # explain goes through a toy fusion too
+
+    runner = CliRunner()
+    env = {"XLSEARCH_HOME": str(tmp_path / "home"), "ELASTICSEARCH_URL": settings.es_url}
+    result = runner.invoke(main, ["search", "sac", "--index", index_name, "--fusion", "bm25-first", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["hits"][0]["id"] == "fr-3"
+    result = runner.invoke(main, ["search", "sac", "--index", index_name, "--fusion", "nope"], env=env)
+    assert result.exit_code == 2 and "bm25-first" in result.output  # the choices come from the registry
+    result = runner.invoke(main, ["translate", "robe rouge", "--from", "fr", "--to", "en", "--backend", "toy-dict",
+                                  "--json"], env=env)
+    assert result.exit_code == 0 and json.loads(result.output)["translations"][0]["text"] == "dress red"
+
+
+@pytest.mark.es
+@pytest.mark.model
+def test_two_vector_fields_e5_and_use(es_settings, model_settings, es_client, encoder, index_name, tmp_path):
+    from xlsearch_es.embed.use import USE_KIND
+    from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline, run_ingest
+    from xlsearch_es.search.client import XLSearchClient
+    from xlsearch_es.translate.factory import make_translator
+
+    settings = es_settings.replace(index=index_name, languages=("en", "fr"), home=model_settings.home,
+                                   translator="none", encoders=("transformers", "use"))
+    use = USE_KIND.load(settings)
+    translator = make_translator(settings)
+    embedders = {"embedding": encoder, "embedding_use": use}
+    summary = IngestPipeline(settings, es_client, embedders, translator,
+                             IngestOptions(path=str(_catalog(tmp_path)))).run()
+    assert summary.indexed == 5
+    mapping = next(iter(es_client.indices.get_mapping(index=index_name).values()))["mappings"]
+    assert mapping["properties"]["embedding"]["dims"] == 384 and mapping["properties"]["embedding_use"]["dims"] == 512
+    assert mapping["_meta"]["vector_fields"] == ["embedding", "embedding_use"]
+    assert mapping["_meta"]["models"]["embedding_use"]["encoder"] == "use"
+
+    # One encoder where the index holds two is refused; the default settings adopt the index's.
+    with pytest.raises(IndexMismatchError, match="embedding, embedding_use"):
+        IngestPipeline(settings, es_client, encoder, translator, IngestOptions(path=str(_catalog(tmp_path)))).run()
+    again = run_ingest(settings.replace(encoders=("transformers",)), IngestOptions(path=str(_catalog(tmp_path))),
+                       client=es_client, translator=translator)
+    assert again.unchanged == 5
+
+    client = XLSearchClient(settings, client=es_client, encoder=embedders, translator=translator)
+    resp = client.search("robe rouge", k=3, fusion="rrf", explain=True)
+    assert resp.hits[0].id in ("fr-1", "en-1")
+    assert set(resp.hits[0].components["ranks"]) == {"bm25", "knn", "knn:embedding_use"}
+    for fusion in ("combined", "zscore"):
+        assert client.search("red dress", k=3, fusion=fusion).hits[0].id in ("fr-1", "en-1")
+    assert client.search("red dress", k=3, mode="knn").hits[0].id in ("fr-1", "en-1")
+    assert client.similar("en-1", k=2).hits[0].id == "fr-1"
+
+
+def test_encoders_setting_reads_names_and_refuses_shared_fields():
+    from xlsearch_es.embed.base import encoder_kinds
+
+    assert Settings(encoders=("transformers", "use")).encoders == ("transformers", "use")
+    with pytest.raises(ConfigError, match="unknown encoder 'nope'"):
+        encoder_kinds(Settings(encoders=("nope",)))
+    with pytest.raises(ConfigError, match="same vector field"):
+        encoder_kinds(Settings(encoders=("use", "use")))
+
+
+def test_no_import_cycles_at_module_level():
+    """Modules import each other one way; lazy imports inside functions are for heavy deps."""
+    modules = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                deps |= {f"{target}.{a.name}" if f"{target}.{a.name}" in modules else target for a in node.names}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+        graph[name] = {d for d in deps if d in modules and d != name}
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                cycles.append(stack[stack.index(dep):] + [dep])
+            elif dep not in state:
+                visit(dep, stack)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+    assert not cycles, cycles
