@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -90,11 +92,20 @@ def describe_error(exc: Exception, settings: Settings) -> str:
     return redact(str(exc), settings)
 
 
+@contextmanager
+def cluster_errors(
+    settings: Settings, wrap: type[ClusterError] = ClusterError, prefix: str = "", suffix: str = ""
+) -> Iterator[None]:
+    """Client errors inside the block become one readable ``wrap`` error, credentials masked."""
+    try:
+        yield
+    except (ApiError, TransportError) as exc:
+        raise wrap(f"{prefix}{describe_error(exc, settings)}{suffix}") from None
+
+
 def connect(settings: Settings) -> Elasticsearch:
     """A client that has answered a health request, or a ClusterError."""
     client = make_client(settings)
-    try:
+    with cluster_errors(settings):
         client.options(request_timeout=min(settings.es_request_timeout, 10.0), max_retries=0).cluster.health()
-    except (ApiError, TransportError) as exc:
-        raise ClusterError(describe_error(exc, settings)) from None
     return client

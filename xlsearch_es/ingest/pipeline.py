@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
+from elasticsearch import Elasticsearch, helpers
 
-from ..cluster.connection import describe_error
+from ..cluster.connection import cluster_errors, describe_error
 from ..cluster.indices import create_versioned, is_xlsearch_meta, read_meta, resolve_alias, swap_alias
 from ..cluster.indices import index_meta as read_index_meta
 from ..config import Settings
@@ -185,14 +185,12 @@ class IngestPipeline:
     def _prepare_index(self, state: dict[str, Any] | None) -> tuple[str, dict[str, Any], bool]:
         """(physical index, its _meta, fresh) — fresh means it started empty this load."""
         models = {f: e.meta() for f, e in self.embedders.items()}
-        try:
+        with cluster_errors(self.settings):
             if state and state.get("index") and self.client.indices.exists(index=state["index"]):
                 target, fresh = state["index"], bool(state.get("fresh"))
             else:
                 target, fresh = self._target(models)
             index_meta = read_index_meta(self.client, target)
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, self.settings)) from None
         check_compatible(index_meta, models, self.alias)
         return target, index_meta, fresh
 
@@ -247,12 +245,10 @@ class IngestPipeline:
         if not ids:
             return {}
         t0 = time.perf_counter()
+        hint = self.checkpoint.resume_hint()
         try:
-            resp = self.client.mget(index=target, ids=ids, source_includes=["content_hash", "created_at"])
-        except (ApiError, TransportError) as exc:
-            raise ClusterUnavailable(
-                f"cannot read existing documents: {describe_error(exc, self.settings)}{self.checkpoint.resume_hint()}"
-            ) from None
+            with cluster_errors(self.settings, ClusterUnavailable, "cannot read existing documents: ", hint):
+                resp = self.client.mget(index=target, ids=ids, source_includes=["content_hash", "created_at"])
         finally:
             self._timings["lookup"] += time.perf_counter() - t0
         return {d["_id"]: d.get("_source", {}) for d in resp["docs"] if d.get("found")}
@@ -395,7 +391,7 @@ class IngestPipeline:
         self.summary.timings = {k: round(v, 3) for k, v in self._timings.items()}
         if self.summary.read != self.summary.indexed + self.summary.rejected + self.summary.unchanged:
             raise XLSearchError(f"accounting mismatch (a bug): {self.summary.as_dict()}")
-        try:
+        with cluster_errors(self.settings):
             if opts.delete_missing:
                 self.summary.deleted = self._delete_missing(target)
             self.client.indices.refresh(index=target)
@@ -406,8 +402,6 @@ class IngestPipeline:
             ):
                 old = swap_alias(self.client, self.alias, target, delete_old=not opts.keep_old)
                 log.info("alias %s now points at %s (was %s)", self.alias, target, old)
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, self.settings)) from None
         self.checkpoint.clear()
 
     def _left_empty(self, target: str) -> bool:
@@ -516,10 +510,8 @@ def run_ingest(
 
     client = client or connect(settings)
     if encoder is None and not options.rebuild:  # an existing index keeps its encoders (and their precision)
-        try:
+        with cluster_errors(settings):
             settings = settings_for_index(settings, read_meta(client, settings.index), precision=False)
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, settings)) from None
     embedders = load_embedders(settings) if encoder is None else encoder
     translator = translator or make_translator(settings)
     return IngestPipeline(settings, client, embedders, translator, options).run()

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..embed.encoder import Encoder, spec_from_settings, weights_fingerprint
+from ..embed.encoder import load_transformers, weights_fingerprint
 from ..embed.manifest import MANIFEST, read_manifest
 from ..errors import ModelError, XLSearchError
 from ..evaluation.metrics import mean, ndcg_at_k
@@ -129,7 +129,7 @@ def train_reranker(
     torch.manual_seed(options.seed)
     rng = random.Random(options.seed)
     train_q, val_q = judgments.split(options.split, "train"), judgments.split(options.split, "validation")
-    encoder = Encoder(spec_from_settings(settings.replace(quantize_int8=False)))
+    encoder = load_transformers(settings.replace(quantize_int8=False))
     # Candidates as search would hand them over: the encoder's top hits.
     candidates = _mine_in_process(encoder, judgments, train_q + val_q, 30, rng)
     negatives = hard_negatives(judgments, candidates)

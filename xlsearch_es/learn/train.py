@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..embed.encoder import Encoder, spec_from_settings, weights_fingerprint
+from ..embed.encoder import Encoder, load_transformers, weights_fingerprint
 from ..embed.manifest import MANIFEST, read_manifest
 from ..errors import XLSearchError
 from ..evaluation.metrics import mean, ndcg_at_k
@@ -257,7 +257,7 @@ def train_encoder(
     if len(train_q) < 2:
         raise XLSearchError(f"only {len(train_q)} training queries with a relevant product; need more judgments")
     base_settings = settings.replace(quantize_int8=False)
-    encoder = Encoder(spec_from_settings(base_settings))
+    encoder = load_transformers(base_settings)
     base_fp = encoder.fingerprint
 
     say(

@@ -19,14 +19,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
-from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
+from elasticsearch import Elasticsearch, NotFoundError
 
 from ..cluster.capabilities import probe
-from ..cluster.connection import connect, describe_error
+from ..cluster.connection import cluster_errors, connect
 from ..cluster.indices import read_meta
 from ..config import Settings
 from ..embed.base import Embedder, as_embedders, load_embedders
-from ..errors import ClusterError, XLSearchError
+from ..errors import XLSearchError
 from ..mapping import ORIGINAL, index_models
 from ..service import check_compatible, settings_for_index
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
@@ -236,10 +236,8 @@ class XLSearchClient:
 
     def _guarded(self, fn: Callable[[], T]) -> T:
         """Cluster errors become one ClusterError with a readable message."""
-        try:
+        with cluster_errors(self.settings):
             return fn()
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, self.settings)) from None
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.es.search(index=self.alias, **body))
@@ -356,7 +354,7 @@ class XLSearchClient:
             trace.notes.append(f"query truncated to {len(analysis.text)} characters")
         plan = self._plan(request, analysis, trace)
         ranked = self._guarded(lambda: self._execute(plan, trace))
-        hits = ranked.hits if ranked.paged else self._guarded(lambda: self._page(plan, ranked.hits, trace))
+        hits = self._guarded(lambda: self._page(plan, ranked, trace))
         if request.highlight and not ranked.highlighted:
             hits = self._guarded(lambda: self._highlight_page(hits, plan.bm25, analysis, trace))
         return self._respond(plan, hits, ranked, trace)
@@ -521,13 +519,18 @@ class XLSearchClient:
         docs = {h["_id"]: h for r in reversed(list(responses.values())) for h in r["hits"]["hits"]}
         hits = [self._hit(docs[f.id], plan.analysis, f.score, f if request.explain else None) for f in fused]
         trace.timings["fuse"] = (time.perf_counter() - t0) * 1e3
-        if request.rerank and self.reranker is not None:
-            hits = trace.timed("rerank", lambda: self._rerank(hits, plan.analysis))
         # Facets count the products whose text matches the query (in any of the
         # index's languages) under the filters; kNN alone would count the whole window.
         return _Ranked(hits, len(hits), _facets_from_aggs(bm25))
 
-    def _page(self, plan: SearchPlan, hits: list[Hit], trace: _Trace) -> list[Hit]:  # noqa: ARG002 - one stage
+    def _page(self, plan: SearchPlan, ranked: _Ranked, trace: _Trace) -> list[Hit]:
+        """One page of the fused window; a configured reranker first reorders the
+        window's top (client-side fusion only: the cluster pages its own fusions)."""
+        if ranked.paged:
+            return ranked.hits
+        hits = ranked.hits
+        if isinstance(plan.strategy, ClientFusion) and plan.request.rerank and self.reranker is not None:
+            hits = trace.timed("rerank", lambda: self._rerank(ranked.hits, plan.analysis))
         return hits[plan.request.offset : plan.request.offset + plan.request.k]
 
     def _respond(self, plan: SearchPlan, hits: list[Hit], ranked: _Ranked, trace: _Trace) -> SearchResponse:
@@ -706,12 +709,11 @@ class XLSearchClient:
         if k < 1 or k > 1000:
             raise XLSearchError("k must be between 1 and 1000")
         trace = _Trace()
-        try:
-            doc = self.es.get(index=self.alias, id=product_id, source_includes=[*self.vector_fields, "title"])
-        except NotFoundError:
-            raise XLSearchError(f"no product with id {product_id!r} in {self.alias!r}") from None
-        except (ApiError, TransportError) as exc:
-            raise ClusterError(describe_error(exc, self.settings)) from None
+        with cluster_errors(self.settings):  # outside: an unknown id is the user's error, not the cluster's
+            try:
+                doc = self.es.get(index=self.alias, id=product_id, source_includes=[*self.vector_fields, "title"])
+            except NotFoundError:
+                raise XLSearchError(f"no product with id {product_id!r} in {self.alias!r}") from None
         vectors = {f: doc["_source"][f] for f in self.vector_fields if doc["_source"].get(f)}
         if not vectors:
             raise XLSearchError(f"product {product_id!r} has no vector in _source (index created with hidden vectors)")
