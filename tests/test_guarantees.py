@@ -327,3 +327,39 @@ def test_signals_stop_cleanly_after_a_checkpoint_and_resume(sig, code, int8, es_
     assert data["resumed_from_line"] == state["line"] and data["read"] == 320
     assert data["read"] == data["indexed"] + data["rejected"] + data["unchanged"]
     assert es_client.count(index=index_name)["count"] == 320 and not ckpt.exists()
+
+
+# ------------------------------------------------------ the sink's own retries --
+
+@pytest.mark.es
+def test_sink_halves_a_refused_request_and_retries_an_outage(es_settings, es_client, index_name):
+    """streaming_bulk does neither: a bulk request refused whole (400) is split until
+    the one document that causes it is rejected alone; a connection failure is
+    retried for the actions not yet acknowledged. The real node indexes the rest."""
+    from elasticsearch import ApiError, Elasticsearch
+    from elasticsearch import ConnectionError as ESConnectionError
+
+    from xlsearch_es.ingest.sink import BulkPolicy, index_action, send_bulk
+
+    state = {"outages": 1, "requests": 0}
+
+    class Flaky(Elasticsearch):
+        def bulk(self, *args, operations=None, **kwargs):  # noqa: ANN001, ANN201 - elasticsearch-py signature
+            state["requests"] += 1
+            if state["outages"]:
+                state["outages"] -= 1
+                raise ESConnectionError("connection refused (simulated)")
+            if any(b'"poison"' in op if isinstance(op, bytes) else "poison" in str(op) for op in operations):
+                refused = es_client.options(ignore_status=400).indices.create(index="-refused")
+                raise ApiError("refused as a whole", refused.meta, refused.body)
+            return super().bulk(*args, operations=operations, **kwargs)
+
+    client = Flaky(es_settings.es_url)
+    es_client.indices.create(index=index_name)
+    actions = [(index_action(f"d{i}"), {"n": i, "tag": "poison" if i == 5 else "ok"}) for i in range(12)]
+    result = send_bulk(client, index_name, actions, BulkPolicy(initial_backoff=0.01), sleep=lambda s: None)
+    assert result.indexed == 11 and result.retries == 1
+    assert [pid for pid, _ in result.failed] == ["d5"] and "(400)" in result.failed[0][1]
+    es_client.indices.refresh(index=index_name)
+    assert es_client.count(index=index_name)["count"] == 11
+    assert state["requests"] >= 5  # outage retry, then halves down to the culprit
