@@ -754,6 +754,27 @@ def tune_cmd(
     )
 
 
+@main.command("serve")
+@_index_opt
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--threads", "serve_threads", type=int, help="Threads for model and cluster work (default 8).")
+@click.pass_context
+def serve_cmd(ctx: click.Context, host: str, port: int, **flags: Any) -> None:
+    """The search service: /v1 API, Elasticsearch-compatible gateway, /metrics and the web page at /.
+
+    Set XLSEARCH_API_KEY to require the X-XLSearch-Key header on every route but /healthz and /readyz.
+    SIGTERM/SIGINT let requests in flight finish, then exit 0.
+    """
+    import uvicorn
+
+    from .serve.app import create_app
+
+    settings = _settings(ctx, **flags)
+    click.echo(f"xlsearch serving {settings.index!r} on http://{host}:{port}/ (gateway to {settings.es_url})", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+
+
 @main.command("strategies")
 @click.option("--json", "as_json", is_flag=True)
 def strategies_cmd(as_json: bool) -> None:

@@ -61,6 +61,11 @@ class Settings:
     translator_model: str | None = None
     reranker: str | None = None  # a cross-encoder folder from 'xlsearch train --reranker'; None = no reranking
     fallback_language: str = "en"
+    # --- service (xlsearch serve) ------------------------------------------------
+    api_key: str | None = field(default=None, repr=False)  # required on every route but health when set
+    serve_threads: int = 8  # blocking work (models, cluster calls) runs on at most this many threads
+    serve_max_body_mb: int = 50
+    serve_timeout: float = 60.0  # seconds a request may take before a 504
     # Userinfo found in es_url, kept only so messages can mask it; never printed.
     url_credentials: tuple[str | None, str | None] = field(default=(None, None), repr=False, compare=False)
 
@@ -107,7 +112,7 @@ class Settings:
         return out
 
 
-SECRET_FIELDS = frozenset({"es_api_key", "es_password"})
+SECRET_FIELDS = frozenset({"es_api_key", "es_password", "api_key"})
 
 # Environment variables, by field. The ELASTICSEARCH_* names are the ones other
 # Elastic tooling uses, so an existing shell setup just works.
@@ -132,6 +137,8 @@ ENV_VARS: dict[str, str] = {
     "translator": "XLSEARCH_TRANSLATOR",
     "translator_model": "XLSEARCH_TRANSLATOR_MODEL",
     "reranker": "XLSEARCH_RERANKER",
+    "api_key": "XLSEARCH_API_KEY",
+    "serve_threads": "XLSEARCH_SERVE_THREADS",
 }
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}

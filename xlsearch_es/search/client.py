@@ -72,6 +72,8 @@ class Hit:
     currency: str | None = None
     highlight: str | None = None
     components: dict[str, Any] = field(default_factory=dict)
+    localized_title: str | None = None  # the title in the query's language, where the index has one
+    image_url: str | None = None
 
 
 @dataclass
@@ -699,6 +701,8 @@ class XLSearchClient:
             currency=src.get("currency"),
             highlight=highlight,
             components=components,
+            localized_title=titles.get(analysis.lang),
+            image_url=src.get("image_url"),
         )
 
     # ----------------------------------------------------------------- similar --

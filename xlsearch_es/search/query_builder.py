@@ -236,6 +236,7 @@ SOURCE_FIELDS = [
     "availability",
     "source_language",
     "url",
+    "image_url",
 ]
 
 

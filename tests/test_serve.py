@@ -1,0 +1,187 @@
+"""``xlsearch serve`` against a running server on loopback and the real node: the
+native API, the Elasticsearch-compatible gateway (driven by the official
+elasticsearch client, unmodified), metrics, and the pages (headless chromium
+where it is installed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.es, pytest.mark.model]
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "catalog.jsonl"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(es_settings, model_settings, tmp_path_factory):
+    """A small catalog in its own index, and the service running on a free port."""
+    import uvicorn
+
+    from xlsearch_es.cluster.connection import connect
+    from xlsearch_es.ingest.pipeline import IngestOptions, run_ingest
+    from xlsearch_es.serve.app import create_app
+
+    alias = f"test-serve-{int(time.time())}"
+    tmp = tmp_path_factory.mktemp("serve")
+    catalog = tmp / "catalog.jsonl"
+    catalog.write_text("".join(SAMPLES.read_text(encoding="utf-8").splitlines(keepends=True)[:80]), encoding="utf-8")
+    settings = es_settings.replace(index=alias, languages=("en", "de", "es"), home=model_settings.home)
+    summary = run_ingest(settings, IngestOptions(path=str(catalog), progress=False))
+    assert summary.indexed == 80
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    else:
+        pytest.fail("the service never became ready")
+    yield {"base": base, "alias": alias, "settings": settings}
+    server.should_exit = True
+    thread.join(timeout=30)
+    es = connect(settings)
+    es.indices.delete(index=",".join(es.indices.get(index=f"{alias}*")))
+
+
+def test_health_readiness_and_metrics(served):
+    base = served["base"]
+    assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{base}/readyz").json()
+    assert ready["ready"] and ready["index"] == served["alias"] and ready["vector_fields"] == ["embedding"]
+    httpx.post(f"{base}/v1/search", json={"query": "red dress", "k": 3})
+    text = httpx.get(f"{base}/metrics").text
+    assert 'xlsearch_requests_total{method="POST",route="/v1/search",status="200"}' in text
+    assert 'xlsearch_search_stage_seconds_count{stage="embed"}' in text
+    assert httpx.get(f"{base}/openapi.json").json()["paths"]["/v1/search"]
+
+
+def test_native_search_is_the_cli_document(served, es_client):
+    from xlsearch_es.search.client import XLSearchClient
+
+    base = served["base"]
+    resp = httpx.post(f"{base}/v1/search", json={"query": "grüne Waschmaschine", "k": 5, "explain": True})
+    assert resp.status_code == 200
+    data = resp.json()
+    direct = XLSearchClient(served["settings"], client=es_client).search("grüne Waschmaschine", k=5, explain=True)
+    assert [h["id"] for h in data["hits"]] == [h.id for h in direct.hits]
+    assert set(data) >= {"query", "lang", "hits", "facets", "translations", "timings_ms"}
+    assert data["hits"][0]["components"]["ranks"]
+    bad = httpx.post(f"{base}/v1/search", json={"query": "x", "k": 0})
+    assert bad.status_code == 400 and "k must be" in bad.json()["error"]
+    bad_filter = httpx.post(f"{base}/v1/search", json={"query": "x", "filters": ["price=abc"]})
+    assert bad_filter.status_code == 400 and "not a number" in bad_filter.json()["error"]
+    first = data["hits"][0]["id"]
+    similar = httpx.get(f"{base}/v1/similar/{first}", params={"k": 3}).json()
+    assert len(similar["hits"]) == 3 and first not in [h["id"] for h in similar["hits"]]
+    assert served["alias"] in [i["alias"] for i in httpx.get(f"{base}/v1/indices").json()]
+
+
+def test_native_ingest_keeps_the_accounting(served):
+    base = served["base"]
+    body = "\n".join([json.dumps({"id": "api-1", "title": "Blaue Thermoskanne 1 l", "language": "de"}),
+                      "{broken json", json.dumps({"id": "api-2", "title": ""})]) + "\n"
+    summary = httpx.post(f"{base}/v1/ingest", params={"index": served["alias"]}, content=body, timeout=120).json()
+    assert (summary["read"], summary["indexed"], summary["rejected"]) == (3, 1, 2)
+    lines = Path(summary["dead_letter"]).read_text(encoding="utf-8").splitlines()
+    assert {json.loads(line)["line"] for line in lines} == {2, 3}
+
+
+def test_gateway_with_the_official_client(served, es_client):
+    from elasticsearch import BadRequestError, Elasticsearch, helpers
+
+    alias = served["alias"]
+    es = Elasticsearch(served["base"])
+    assert es.ping() and es.info()["version"]["number"]
+    hybrid = httpx.post(f"{served['base']}/v1/search", json={"query": "zapatillas negras", "k": 5}).json()
+    resp = es.search(index=alias, query={"xlsearch": {"query": "zapatillas negras"}}, size=5,
+                     aggs={"brands": {"terms": {"field": "brand_exact"}}})
+    assert [h["_id"] for h in resp["hits"]["hits"]] == [h["id"] for h in hybrid["hits"]]
+    assert resp["aggregations"]["brands"]["buckets"] and "title" in resp["hits"]["hits"][0]["_source"]
+    filtered = es.search(index=alias, size=5, query={"bool": {
+        "must": [{"xlsearch": {"query": "zapatillas negras", "lang": "es"}}],
+        "filter": [{"range": {"price": {"lte": 60}}}]}})
+    assert filtered["hits"]["hits"] and all(h["_source"]["price"] <= 60 for h in filtered["hits"]["hits"])
+    plain = es.search(index=alias, query={"match": {"title.original": "Sony"}}, size=3)  # passed through
+    assert all("Sony" in h["_source"]["title"]["original"] for h in plain["hits"]["hits"])
+    with pytest.raises(BadRequestError):
+        es.search(index=alias, query={"xlsearch": {"text": "no query key"}})
+
+    ok, errors = helpers.bulk(es, [
+        {"_index": alias, "_id": "gw-1", "_source": {"title": "Rote Kaffeemaschine Siemens EQ6", "language": "de"}},
+        {"_index": alias, "_id": "gw-2", "_source": {"title": ""}},
+        {"_op_type": "update", "_index": alias, "_id": "gw-1", "doc": {"price": 3}},
+    ], raise_on_error=False, refresh=True)
+    assert ok == 1 and len(errors) == 2
+    assert errors[0]["index"]["error"]["reason"] == "missing title"
+    assert "update is not supported" in errors[1]["update"]["error"]["reason"]
+    doc = es_client.get(index=alias, id="gw-1")["_source"]
+    assert doc["title"]["en"] and doc["embedding"] and doc["content_hash"]  # translated and embedded on the way in
+    assert es.index(index=alias, id="gw-3", document={"title": "green kettle", "language": "en"},
+                    refresh=True)["result"] == "created"
+    with pytest.raises(BadRequestError, match="missing title"):
+        es.index(index=alias, id="gw-4", document={"price": 3})
+    assert es.delete(index=alias, id="gw-3", refresh=True)["result"] == "deleted"
+
+    # An index xlsearch does not manage is written and read unchanged.
+    other = f"{alias}-plain"
+    helpers.bulk(es, [{"_index": other, "_id": "1", "_source": {"anything": "goes"}}], refresh=True)
+    assert es_client.get(index=other, id="1")["_source"] == {"anything": "goes"}
+    assert es.count(index=other)["count"] == 1
+
+
+def test_api_key_guards_every_route_but_health(served):
+    from fastapi.testclient import TestClient
+
+    from xlsearch_es.serve.app import create_app
+
+    app = create_app(served["settings"].replace(api_key="s3cret"))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.post("/v1/search", json={"query": "dress"}).status_code == 401
+        assert client.get("/_cluster/health").status_code == 401
+        assert client.post("/v1/search", json={"query": "dress"}, headers={"X-XLSearch-Key": "s3cret"}).status_code == 200
+        big = client.post("/v1/ingest", content=b"x" * 10, headers={"X-XLSearch-Key": "s3cret",
+                                                                     "content-length": str(60 * 1024 * 1024)})
+        assert big.status_code == 413
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (apt-get install chromium)")
+def test_pages_in_headless_chromium(served, tmp_path):
+    base, browser = served["base"], _chromium()
+    expected = httpx.post(f"{base}/v1/search", json={"query": "grüne Waschmaschine", "k": 10}).json()["hits"][0]["id"]
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000"]
+    dom = subprocess.run([*common, "--dump-dom", f"{base}/?q=grüne Waschmaschine"], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert f'data-id="{expected}"' in dom and 'id="detected">de<' in dom
+    vec = subprocess.run([*common, "--dump-dom", f"{base}/vectors?q=red dress"], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert 'id="query-point"' in vec and vec.count('class="product"') >= 50 and vec.count('class="nearest"') == 5
+    for page, name in ((f"{base}/?q=grüne Waschmaschine", "search.png"), (f"{base}/vectors?q=red dress", "vectors.png")):
+        subprocess.run([*common, "--window-size=1280,900", f"--screenshot={tmp_path / name}", page],
+                       capture_output=True, timeout=120)
+        assert (tmp_path / name).stat().st_size > 10_000
