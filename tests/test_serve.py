@@ -185,3 +185,37 @@ def test_pages_in_headless_chromium(served, tmp_path):
         subprocess.run([*common, "--window-size=1280,900", f"--screenshot={tmp_path / name}", page],
                        capture_output=True, timeout=120)
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_sigterm_lets_the_request_in_flight_finish(served, tmp_path):
+    """The CLI's server: SIGTERM while an ingest runs; the ingest answers in full, then exit 0."""
+    import os
+    import signal
+    import sys
+
+    settings, port = served["settings"], _free_port()
+    env = {**os.environ, "XLSEARCH_HOME": str(settings.home), "ELASTICSEARCH_URL": settings.es_url}
+    proc = subprocess.Popen([sys.executable, "-m", "xlsearch_es.cli", "serve", "--index", served["alias"],
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        body = "".join(json.dumps({"id": f"bulk-{i}", "title": f"Wanderschuhe Modell {i} wasserdicht",
+                                   "language": "de"}) + "\n" for i in range(300))
+        result: dict = {}
+        worker = threading.Thread(target=lambda: result.update(httpx.post(
+            f"{base}/v1/ingest", params={"index": served["alias"]}, content=body, timeout=300).json()))
+        worker.start()
+        time.sleep(2.0)  # the ingest is embedding now
+        proc.send_signal(signal.SIGTERM)
+        worker.join(timeout=300)
+        assert proc.wait(timeout=120) == 0
+        assert result.get("indexed") == 300, result
+    finally:
+        if proc.poll() is None:
+            proc.kill()

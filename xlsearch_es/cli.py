@@ -766,13 +766,11 @@ def serve_cmd(ctx: click.Context, host: str, port: int, **flags: Any) -> None:
     Set XLSEARCH_API_KEY to require the X-XLSearch-Key header on every route but /healthz and /readyz.
     SIGTERM/SIGINT let requests in flight finish, then exit 0.
     """
-    import uvicorn
-
-    from .serve.app import create_app
+    from .serve.app import run_server
 
     settings = _settings(ctx, **flags)
     click.echo(f"xlsearch serving {settings.index!r} on http://{host}:{port}/ (gateway to {settings.es_url})", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    run_server(settings, host, port)
 
 
 @main.command("strategies")

@@ -318,22 +318,33 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     @app.api_route("/{index}/_doc/{doc_id}", methods=["PUT", "POST"], include_in_schema=False)
+    @app.api_route("/{index}/_create/{doc_id}", methods=["PUT", "POST"], include_in_schema=False)
     async def gateway_doc(index: str, doc_id: str, request: Request) -> Response:
+        return await _one_document(request, index, doc_id)
+
+    @app.post("/{index}/_doc", include_in_schema=False)
+    async def gateway_doc_without_id(index: str, request: Request) -> Response:
+        """A catalog record carries its own id; Elasticsearch's generated ids would change on every load."""
+        return await _one_document(request, index, None)
+
+    async def _one_document(request: Request, index: str, doc_id: str | None) -> Response:
+        raw = await request.body()
         if not await blocking(lambda: service().manages(index)):
-            return await _forward(state["http"], request, f"/{index}/_doc/{doc_id}", await request.body())
+            return await _forward(state["http"], request, request.url.path, raw)
         try:
-            source = json.loads(await request.body() or b"null")
+            source = json.loads(raw or b"null")
         except json.JSONDecodeError as exc:
             raise XLSearchError(f"the document is not JSON: {exc.msg}") from None
+        if doc_id is None and not (isinstance(source, dict) and source.get("id") is not None):
+            raise XLSearchError(f"{index!r} is an xlsearch index: a document needs an id (in the path or its 'id')")
         action = BulkAction(position=0, op="index", index=index, id=doc_id, source=source)
         refresh = request.query_params.get("refresh")
         items, _ = await blocking(lambda: _enrich_bulk(service(), settings, [action], refresh))
         item = items[0]["index"]
         if "error" in item:
+            error = {**item["error"], "root_cause": [item["error"]]}
             return JSONResponse(
-                {"error": {**item["error"], "root_cause": [item["error"]]}, "status": item["status"]},
-                status_code=item["status"],
-                headers=ELASTIC_HEADERS,
+                {"error": error, "status": item["status"]}, status_code=item["status"], headers=ELASTIC_HEADERS
             )
         return JSONResponse(
             {k: v for k, v in item.items() if k != "status"}, status_code=item["status"], headers=ELASTIC_HEADERS
@@ -521,3 +532,26 @@ async def _forward(http: httpx.AsyncClient, request: Request, path: str, content
             await resp.aclose()
 
     return StreamingResponse(body(), status_code=resp.status_code, headers=out_headers)
+
+
+def run_server(settings: Settings, host: str, port: int) -> None:
+    """Serve until SIGTERM/SIGINT, let requests in flight finish, then return (exit 0).
+
+    uvicorn re-raises the signal after its graceful shutdown, which would end the
+    process with the signal's status; a finished shutdown is a success here.
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=int(settings.serve_timeout),
+    )
+    Server(config).run()
