@@ -29,6 +29,9 @@ demo: install es-start
 	$(XL) ingest samples/catalog.jsonl --index demo-products --languages $(LANGS)
 	@for q in "绿色 连衣裙" "青いノートパソコン" "grüne Waschmaschine" "zapatillas negras" "green USB-C charger"; do \
 	  $(XL) search "$$q" --index demo-products --k 3 || exit 1; echo; done
+	@echo "Serve it:   $(XL) serve --index demo-products --port 8080   then open http://127.0.0.1:8080/"
+	@echo "curl:       curl -s localhost:8080/v1/search -H 'content-type: application/json' -d '{\"query\": \"zapatillas negras\", \"k\": 3}'"
+	@echo "python:     Elasticsearch('http://127.0.0.1:8080').search(index='demo-products', query={'xlsearch': {'query': 'zapatillas negras'}})"
 
 # Runs the whole suite; tests start (or reuse) the local node themselves.
 test: install
