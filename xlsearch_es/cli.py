@@ -87,6 +87,11 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -
 @click.option("--insecure", "es_insecure", is_flag=True, default=False, help="Skip TLS certificate checks.")
 @click.option("--model", help="Encoder folder or hub id (XLSEARCH_MODEL).")
 @click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnx"]),
+    help="Runtime of the transformers encoder (XLSEARCH_BACKEND): torch, or onnx (ONNX Runtime).",
+)
+@click.option(
     "--encoders",
     type=RegistryChoice("encoder", many=True),
     help="Encoders of a new index, one vector field each, e.g. transformers,use (XLSEARCH_ENCODERS).",
@@ -806,6 +811,7 @@ def strategies_cmd(as_json: bool) -> None:
     "--encoder", "encoder_name", type=RegistryChoice("encoder"), help="Encoder kind (default: the first configured)."
 )
 @click.option("--int8", "quantize_int8", is_flag=True, default=None, help="int8 dynamic quantization (CPU).")
+@click.option("--backend", type=click.Choice(["torch", "onnx"]), help="Encoder runtime (default: torch).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def embed_cmd(
@@ -824,6 +830,7 @@ def embed_cmd(
         "dims": encoder.dims,
         "role": role,
         "cosine": cos,
+        "vectors": vectors.round(6).tolist(),
     }
 
     def table(d: dict) -> str:

@@ -55,6 +55,7 @@ class Settings:
     device: str = "cpu"
     threads: int | None = None
     quantize_int8: bool = False
+    backend: str = "torch"  # the transformers encoder's runtime: torch | onnx (ONNX Runtime, CPU)
     max_length: int = 512
     batch_size: int = 64
     translator: str = "lexicon"
@@ -134,6 +135,7 @@ ENV_VARS: dict[str, str] = {
     "device": "XLSEARCH_DEVICE",
     "threads": "XLSEARCH_THREADS",
     "quantize_int8": "XLSEARCH_QUANTIZE_INT8",
+    "backend": "XLSEARCH_BACKEND",
     "translator": "XLSEARCH_TRANSLATOR",
     "translator_model": "XLSEARCH_TRANSLATOR_MODEL",
     "reranker": "XLSEARCH_RERANKER",

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,8 @@ class EncoderSpec:
     quantize_int8: bool = False
     batch_size: int = 64
     cache_size: int = 50_000
+    backend: str = "torch"  # torch | onnx
+    onnx_dir: str | None = None  # where the ONNX export is cached
 
 
 def spec_from_settings(settings: Settings) -> EncoderSpec:
@@ -62,16 +65,28 @@ def spec_from_settings(settings: Settings) -> EncoderSpec:
         threads=settings.threads,
         quantize_int8=settings.quantize_int8,
         batch_size=settings.batch_size,
+        backend=settings.backend,
+        onnx_dir=str(settings.home_dir / "models" / "onnx" / hashlib.sha256(ref.encode()).hexdigest()[:12]),
     )
 
 
 INT8_SUFFIX = "-int8"
+ONNX_INT8_SUFFIX = "-onnx-int8"
 
 
-def with_precision(fingerprint: str, int8: bool) -> str:
-    """int8 vectors differ from fp32 ones (cosine ~0.98), so an index records
-    which it holds: the fingerprint of the quantized encoder carries a suffix."""
-    return fingerprint + INT8_SUFFIX if int8 else fingerprint
+def with_precision(fingerprint: str, int8: bool, backend: str = "torch") -> str:
+    """int8 vectors differ from fp32 ones (cosine ~0.98-0.99) and from another
+    backend's int8, so an index records which it holds: the fingerprint of a
+    quantized encoder carries a suffix naming its backend. fp32 vectors of torch
+    and ONNX Runtime agree to cosine 1.0 and share the plain fingerprint."""
+    if not int8:
+        return fingerprint
+    return fingerprint + (ONNX_INT8_SUFFIX if backend == "onnx" else INT8_SUFFIX)
+
+
+def base_fingerprint(fingerprint: str) -> str:
+    """The weights' fingerprint without a precision suffix."""
+    return fingerprint.removesuffix(ONNX_INT8_SUFFIX).removesuffix(INT8_SUFFIX)
 
 
 def weights_fingerprint(folder: Path) -> str:
@@ -123,23 +138,34 @@ class Encoder:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"cannot load model {spec.path!r}: {first}") from None
         model.eval()
-        if spec.quantize_int8:
+        base = weights_fingerprint(path) if local else self._hub_fingerprint(config, spec.path)
+        self._onnx = None
+        if spec.backend == "onnx":
+            from .onnx_backend import OnnxRunner, onnx_file
+
+            if spec.device != "cpu":
+                raise ModelError("the onnx backend runs on the CPU here; use --backend torch for --device cuda")
+            folder = Path(spec.onnx_dir or Path.home() / ".cache" / "xlsearch" / "models" / "onnx")
+            self._onnx = OnnxRunner(onnx_file(folder, base, spec.quantize_int8, model, self.tokenizer), spec.threads)
+        elif spec.backend != "torch":
+            raise ModelError(f"unknown encoder backend {spec.backend!r}; use torch or onnx")
+        elif spec.quantize_int8:
             if spec.device != "cpu":
                 raise ModelError("int8 dynamic quantization is CPU-only; drop --int8 or use --device cpu")
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self.model = model.to(spec.device)
         self.dims = int(getattr(config, "hidden_size", 0) or self.model.get_input_embeddings().embedding_dim)
         self.max_length = min(spec.max_length, int(getattr(config, "max_position_embeddings", 512) or 512))
-        base = weights_fingerprint(path) if local else self._hub_fingerprint(config)
-        self.fingerprint = with_precision(base, spec.quantize_int8)
+        self.fingerprint = with_precision(base, spec.quantize_int8, spec.backend)
         self.name = (read_manifest(path) or {}).get("name", path.name) if local else spec.path
         self._torch = torch
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = {"embedded": 0, "cache_hits": 0}
 
-    def _hub_fingerprint(self, config) -> str:  # noqa: ANN001 - transformers config
-        text = json.dumps(config.to_dict(), sort_keys=True, default=str) + self.spec.path
+    @staticmethod
+    def _hub_fingerprint(config: Any, ref: str) -> str:
+        text = json.dumps(config.to_dict(), sort_keys=True, default=str) + ref
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def meta(self) -> ModelMeta:
@@ -189,10 +215,21 @@ class Encoder:
         bs = max(1, self.spec.batch_size)
         for start in range(0, len(order), bs):
             idx = order[start : start + bs]
+            if self._onnx is not None:
+                result[idx] = self._forward_onnx([texts[i] for i in idx])
+                continue
             with torch.inference_mode():
                 pooled = self.forward([texts[i] for i in idx], self.max_length)
             result[idx] = pooled.float().cpu().numpy()
         return result
+
+    def _forward_onnx(self, texts: list[str]) -> np.ndarray:
+        from .onnx_backend import pool
+
+        assert self._onnx is not None
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+        hidden = self._onnx.last_hidden(batch["input_ids"], batch["attention_mask"])
+        return pool(hidden, batch["attention_mask"], self.spec.pooling, self.spec.normalize)
 
     def forward(self, texts: list[str], max_length: int):  # noqa: ANN201 - a torch tensor
         """Tokenise, run the model and pool: the one place pooling is defined (training
@@ -217,7 +254,7 @@ def encoder_meta_without_loading(settings: Settings) -> ModelMeta | None:
         return None
     return ModelMeta(
         name=manifest.get("name", folder.name),
-        fingerprint=with_precision(manifest["fingerprint"], settings.quantize_int8),
+        fingerprint=with_precision(manifest["fingerprint"], settings.quantize_int8, settings.backend),
         dims=int(manifest["dims"]),
         query_prefix=manifest.get("query_prefix", ""),
         passage_prefix=manifest.get("passage_prefix", ""),
