@@ -371,6 +371,15 @@ def models_info(ctx: click.Context, as_json: bool) -> None:
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--no-resume", is_flag=True, help="Ignore a checkpoint from an interrupted run.")
 @click.option("--int8", "quantize_int8", is_flag=True, default=None, help="int8 encoder (faster, CPU).")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where translation and embedding run: this process, or a Ray cluster's actors.",
+)
+@click.option("--ray-address", help="Join this Ray cluster (e.g. auto, ray://head:10001); default: a local Ray.")
+@click.option("--ray-actors", type=int, default=2, show_default=True, help="Enrichment actors (each loads the models).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def ingest_cmd(
@@ -386,6 +395,9 @@ def ingest_cmd(
     dead_letter: str | None,
     batch_size: int,
     no_resume: bool,
+    engine: str,
+    ray_address: str | None,
+    ray_actors: int,
     as_json: bool,
     **flags: Any,
 ) -> None:
@@ -407,6 +419,9 @@ def ingest_cmd(
         dead_letter=dead_letter,
         batch_size=batch_size,
         resume=not no_resume,
+        engine=engine,
+        ray_address=ray_address,
+        ray_actors=ray_actors,
     )
     summary = run_ingest(settings, options).as_dict()
     _emit(

@@ -83,3 +83,18 @@ def as_embedders(given: Embedder | Mapping[str, Embedder]) -> dict[str, Embedder
     if isinstance(given, Mapping):
         return dict(given)
     return {ENCODERS.get(given.meta().encoder).vector_field: given}
+
+
+class DescribedEmbedder:
+    """An encoder known by its metadata only (the driver of a distributed load,
+    whose workers hold the weights); it cannot encode."""
+
+    def __init__(self, meta: ModelMeta):
+        self._meta = meta
+        self.name, self.fingerprint, self.dims = meta.name, meta.fingerprint, meta.dims
+
+    def meta(self) -> ModelMeta:
+        return self._meta
+
+    def encode(self, texts: Sequence[str], role: str = "passage") -> np.ndarray:
+        raise RuntimeError(f"{self.name} is loaded on the workers, not here")

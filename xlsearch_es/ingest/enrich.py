@@ -45,6 +45,7 @@ class Enriched:
     unchanged: int = 0
     rejections: list[Rejection] = field(default_factory=list)  # products enrichment could not handle
     embedded: int = 0
+    translated: int = 0  # strings the backend translated (not found in the translation memory)
     timings: dict[str, float] = field(default_factory=lambda: {"translate": 0.0, "embed": 0.0})
 
 
@@ -63,7 +64,9 @@ def enrich(products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]
     if not todo:
         return out
     t0 = time.perf_counter()
+    before = ctx.translator.stats["translated"]
     translations = _translate([(p, lang) for p, lang, _ in todo], ctx)
+    out.translated = ctx.translator.stats["translated"] - before
     out.timings["translate"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     passages = [passage_text(p) for p, _, _ in todo]
@@ -137,6 +140,7 @@ def enrich_safely(
         out.actions += one.actions
         out.unchanged += one.unchanged
         out.embedded += one.embedded
+        out.translated += one.translated
         for k, v in one.timings.items():
             out.timings[k] += v
     return out

@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +40,8 @@ from ..service import check_compatible, index_body, settings_for_index
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..translate.base import Translator
 from .checkpoint import Checkpoint
-from .enrich import EnrichContext, enrich_safely
+from .engine import Engine, LocalEngine, check_engine
+from .enrich import EnrichContext
 from .executor import BackgroundSender, SenderFailed
 from .records import Product, RawRecord, Rejection, detect_format, read_records
 from .sink import Action, BulkPolicy, ClusterUnavailable, DeadLetters, delete_action, send_bulk
@@ -64,6 +66,9 @@ class IngestOptions:
     progress: bool | None = None  # None: a bar on a terminal, log lines otherwise
     resume: bool = True
     bulk: BulkPolicy = BulkPolicy()
+    engine: str = "local"  # where enrichment runs: local | ray
+    ray_address: str | None = None  # join this Ray cluster; None starts a local Ray runtime
+    ray_actors: int = 2
 
 
 @dataclass
@@ -104,17 +109,41 @@ class _Batch:
 
 
 @dataclass
-class _Work:
-    """The batch being filled by the main thread, and what building it needs."""
+class _Pending:
+    """A batch submitted to the engine, with what the reader knew when it was cut."""
 
-    context: EnrichContext
+    handle: Any  # the engine's handle; None for a batch of rejections only
+    last_line: int
+    rejections: list[Rejection]
+    read_counts: dict[str, int]
+
+
+@dataclass
+class _Work:
+    """The batch being filled by the main thread, the batches in flight, and the counts.
+
+    ``counts`` are the reader's (read, rejected by validation, other shards);
+    ``enriched`` what enrichment decided (unchanged, rejected), added as batches
+    come back in order, so each checkpoint holds the counts at its batch's end."""
+
+    engine: Engine
     target: str
     fresh: bool
     sender: BackgroundSender[_Batch]
     counts: dict[str, int]
+    enriched: dict[str, int]
     last_line: int
     products: list[Product] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    pending: deque[_Pending] = field(default_factory=deque)
+
+    def merged(self, read_counts: dict[str, int]) -> dict[str, int]:
+        return {
+            "read": read_counts["read"],
+            "other_shards": read_counts["other_shards"],
+            "rejected": read_counts["rejected"] + self.enriched["rejected"],
+            "unchanged": self.enriched["unchanged"],
+        }
 
 
 class IngestInterrupted(XLSearchError):
@@ -254,35 +283,44 @@ class IngestPipeline:
         return {d["_id"]: d.get("_source", {}) for d in resp["docs"] if d.get("found")}
 
     def _flush(self, work: _Work) -> None:
-        """Enrich the batch being filled and queue it for the sink."""
-        if not work.products and not work.rejections:
-            return
+        """Submit the batch being filled to the engine; take back what is due, in order."""
+        if work.products or work.rejections:
+            handle = None
+            if work.products:
+                existing = {} if work.fresh else self._existing(work.target, [p.id for p in work.products])
+                handle = work.engine.submit(work.products, existing)
+            work.pending.append(_Pending(handle, work.last_line, work.rejections, dict(work.counts)))
+            work.products, work.rejections = [], []
+        while len(work.pending) >= work.engine.capacity:
+            self._complete(work)
+
+    def _complete(self, work: _Work) -> None:
+        """The oldest batch in flight: its enrichment result, then to the sink."""
+        pending = work.pending.popleft()
         actions: list[Action] = []
         failed: list[Rejection] = []
-        if work.products:
-            existing = {} if work.fresh else self._existing(work.target, [p.id for p in work.products])
-            enriched = enrich_safely(work.products, existing, work.context)
+        if pending.handle is not None:
+            enriched = work.engine.result(pending.handle)
             actions, failed = enriched.actions, enriched.rejections
-            work.counts["unchanged"] += enriched.unchanged
+            work.enriched["unchanged"] += enriched.unchanged
             self.summary.embedded += enriched.embedded
+            self.summary.translated += enriched.translated
             for key, seconds in enriched.timings.items():
                 self._timings[key] += seconds
             for rej in failed:  # a product enrichment could not handle still counts as present
                 self._seen.pop(str(rej.id), None)
                 self._rejected_ids.add(str(rej.id))
-        work.counts["rejected"] += len(failed)
+        work.enriched["rejected"] += len(failed)
+        batch = _Batch(
+            last_line=pending.last_line,
+            actions=actions,
+            rejections=pending.rejections + failed,
+            counts=work.merged(pending.read_counts),
+        )
         try:
-            work.sender.put(
-                _Batch(
-                    last_line=work.last_line,
-                    actions=actions,
-                    rejections=work.rejections + failed,
-                    counts=dict(work.counts),
-                )
-            )
+            work.sender.put(batch)
         except SenderFailed as exc:
             raise self._failure(exc) from None
-        work.products, work.rejections = [], []
 
     # -- run ---------------------------------------------------------------------
     def run(self) -> IngestSummary:
@@ -293,7 +331,7 @@ class IngestPipeline:
         target, index_meta, fresh = self._prepare_index(state)
         languages = tuple(index_meta.get("languages") or self.settings.languages)
         resume_line = int(state["line"]) if state else 0
-        counts = dict(state["counts"]) if state else {"read": 0, "rejected": 0, "unchanged": 0, "other_shards": 0}
+        saved = dict(state["counts"]) if state else {"read": 0, "rejected": 0, "unchanged": 0, "other_shards": 0}
         dead_letters = DeadLetters(
             Path(state["dead_letter"] if state else (opts.dead_letter or self._default_dead_letter()))
         )
@@ -310,22 +348,41 @@ class IngestPipeline:
             embedders={f: self.embedders[f] for f in index_models(index_meta)},
             detector=detector,
         )
+        engine = self._engine(context)
         sender: BackgroundSender[_Batch] = BackgroundSender(
             lambda batch: self._send(batch, target, dead_letters, state), depth=opts.queue_batches
         )
         progress = _Progress(opts, resume_line)
-        work = _Work(context=context, target=target, fresh=fresh, sender=sender, counts=counts, last_line=resume_line)
+        work = _Work(
+            engine=engine,
+            target=target,
+            fresh=fresh,
+            sender=sender,
+            last_line=resume_line,
+            counts={k: saved[k] for k in ("read", "rejected", "other_shards")},
+            enriched={"unchanged": saved["unchanged"], "rejected": 0},
+        )
         try:
             self._feed(work, fmt, resume_line, progress)
         except BaseException:
             sender.abandon()
             raise
         finally:
+            engine.close()
             progress.close()
             dead_letters.close()
-        self._finish(state, counts, target, fresh)
+        self._finish(state, work.merged(work.counts), target, fresh)
         self.summary.seconds = round(time.perf_counter() - start, 3)
         return self.summary
+
+    def _engine(self, context: EnrichContext) -> Engine:
+        """The local engine, or Ray (its actors load their own models)."""
+        if self.options.engine == "local":
+            return LocalEngine(context)
+        check_engine(self.options.engine)
+        from .engine_ray import RayEngine
+
+        return RayEngine(context, self.settings, actors=self.options.ray_actors, address=self.options.ray_address)
 
     def _feed(self, work: _Work, fmt: str, resume_line: int, progress: _Progress) -> None:
         """Records in, batches out, until the input ends or a signal asks to stop."""
@@ -338,6 +395,8 @@ class IngestPipeline:
                     self._flush(work)
             if stop.signum is None:
                 self._flush(work)
+            while work.pending:  # batches already submitted finish even after a signal
+                self._complete(work)
             try:
                 work.sender.close()
             except SenderFailed as exc:
@@ -387,7 +446,6 @@ class IngestPipeline:
         self.summary.other_shards = counts["other_shards"]
         self.summary.indexed = state["sent"]["indexed"]
         self.summary.rejected = counts["rejected"] + state["sent"]["rejected_by_cluster"]
-        self.summary.translated = self.translator.stats["translated"]
         self.summary.timings = {k: round(v, 3) for k, v in self._timings.items()}
         if self.summary.read != self.summary.indexed + self.summary.rejected + self.summary.unchanged:
             raise XLSearchError(f"accounting mismatch (a bug): {self.summary.as_dict()}")
@@ -505,13 +563,18 @@ def run_ingest(
 ) -> IngestSummary:
     """Load one catalog; models and client are created when not given."""
     from ..cluster.connection import connect
-    from ..embed.base import load_embedders
+    from ..embed.base import DescribedEmbedder, describe_embedders, load_embedders
     from ..translate.factory import make_translator
 
     client = client or connect(settings)
     if encoder is None and not options.rebuild:  # an existing index keeps its encoders (and their precision)
         with cluster_errors(settings):
             settings = settings_for_index(settings, read_meta(client, settings.index), precision=False)
-    embedders = load_embedders(settings) if encoder is None else encoder
+    if encoder is not None:
+        embedders: Embedder | Mapping[str, Embedder] = encoder
+    elif options.engine == "local":
+        embedders = load_embedders(settings)
+    else:  # the engine's workers load the models; the driver only needs their metadata
+        embedders = {f: DescribedEmbedder(meta) for f, meta in describe_embedders(settings).items()}
     translator = translator or make_translator(settings)
     return IngestPipeline(settings, client, embedders, translator, options).run()
