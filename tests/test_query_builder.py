@@ -70,6 +70,8 @@ def test_several_vector_fields_share_the_knn_side():
     from xlsearch_es.search.fusion import knn_list_weights
 
     assert knn_list_weights(["embedding", "embedding_use"], 2.0) == {"knn": 1.0, "knn:embedding_use": 1.0}
+    assert knn_list_weights(["embedding", "embedding_use"], 2.0, (0.25, 0.75)) == {"knn": 0.5, "knn:embedding_use": 1.5}
+    assert knn_list_weights(["embedding"], 2.0, (0.0, 1.0)) == {"knn": 2.0}  # shares for other fields: ignored
 
 
 def test_rrf_hand_computed_and_deterministic_ties():

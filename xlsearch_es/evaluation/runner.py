@@ -380,13 +380,14 @@ def _tuning(
     """Tune the eval index on this set's validation split, or reuse a tuning it
     already holds for the same set, split and vectors."""
     from ..learn.judgments import load_beir
-    from ..learn.tune import store, tune
+    from ..learn.tune import TUNER_VERSION, store, tune
 
     current = searcher.tuning
     if (
         current is not None
         and current.data_hash == beir_hash(dataset_dir)
         and current.validation.get("split", SplitPolicy().as_dict()) == policy.as_dict()
+        and current.validation.get("tuner", 1) == TUNER_VERSION
     ):
         progress(f"{prefix}reusing tuning v{current.version} stored in the index")
         return {

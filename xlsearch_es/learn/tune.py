@@ -41,6 +41,9 @@ BOOST_GRID = (
     BM25Boosts(description=0.5),
     BM25Boosts(title=2.0, category=2.0),
 )
+# Bumped when the search space changes (2: the kNN weight's split between vector
+# fields); a stored tuning from an older tuner is not reused by evaluation.
+TUNER_VERSION = 2
 MIN_GAIN = 0.002  # below this a tuned value is noise: keep the defaults
 MIN_LANGUAGE_QUERIES = 30
 MIN_LANGUAGE_GAIN = 0.02
@@ -85,7 +88,8 @@ class Tuner:
             }
             fusion = FUSIONS.get(p.fusion or "rrf")
             assert isinstance(fusion, ClientFusion)
-            weights = {"bm25": 1.0, **knn_list_weights(self.client.vector_fields, p.knn_weight or 1.0)}
+            shares = p.knn_shares
+            weights = {"bm25": 1.0, **knn_list_weights(self.client.vector_fields, p.knn_weight or 1.0, shares)}
             ranked = [f.id for f in fusion.fuse(lists, weights)]
             values.append(ndcg_at_k(ranked, self.judgments.qrels.get(item.query.id, {}), 10))
         return float(mean([v for v in values if v is not None]) or 0.0)
@@ -104,6 +108,17 @@ class Tuner:
         scored = [(self.score(p, items), p) for p in candidates]
         best_score, best = max(scored, key=lambda sp: sp[0])
         return best, best_score
+
+
+def share_grid(client: XLSearchClient) -> list[tuple[float, ...]]:
+    """Splits of the kNN weight between an index's vector fields (none with one field):
+    each field alone, and for two fields the quarter steps between them."""
+    n = len(client.vector_fields)
+    if n < 2:
+        return []
+    alone = [tuple(1.0 if i == j else 0.0 for i in range(n)) for j in range(n)]
+    steps = [(a, 1.0 - a) for a in (0.25, 0.5, 0.75)] if n == 2 else [tuple([1.0] * n)]
+    return alone + steps
 
 
 def client_fusions() -> list[str]:
@@ -141,6 +156,7 @@ def tune(
     best, best_score = tuner.best_fusion(defaults)
     best, best_score = tuner.best_of([best] + [replace(best, translation_weight=t) for t in TRANSLATION_GRID])
     best, best_score = tuner.best_of([best] + [replace(best, boosts=b) for b in BOOST_GRID])
+    best, best_score = tuner.best_of([best] + [replace(best, knn_shares=s) for s in share_grid(client)])
     best, best_score = tuner.best_fusion(best)
     say(f"tune: global {best_score:.4f} with {best.as_dict()}")
     per_language = _per_language(tuner, best, say)
@@ -208,6 +224,7 @@ def store(
                 "ndcg@10_defaults": result["defaults"],
                 "ndcg@10_tuned": result["tuned"],
                 "split": (split or SplitPolicy()).as_dict(),
+                "tuner": TUNER_VERSION,
             },
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )

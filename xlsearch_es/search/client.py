@@ -517,7 +517,8 @@ class XLSearchClient:
         t0 = time.perf_counter()
         responses = {"bm25": bm25, **knn_resps}
         lists = {name: [(h["_id"], h["_score"]) for h in r["hits"]["hits"]] for name, r in responses.items()}
-        fused = strategy.fuse(lists, {"bm25": 1.0, **knn_list_weights(list(vectors), plan.knn_weight)})
+        weights = knn_list_weights(list(vectors), plan.knn_weight, plan.params.knn_shares)
+        fused = strategy.fuse(lists, {"bm25": 1.0, **weights})
         docs = {h["_id"]: h for r in reversed(list(responses.values())) for h in r["hits"]["hits"]}
         hits = [self._hit(docs[f.id], plan.analysis, f.score, f if request.explain else None) for f in fused]
         trace.timings["fuse"] = (time.perf_counter() - t0) * 1e3

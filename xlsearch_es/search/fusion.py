@@ -169,10 +169,16 @@ FUSIONS: Registry[FusionStrategy] = Registry(
 )
 
 
-def knn_list_weights(fields: Sequence[str], knn_weight: float) -> dict[str, float]:
-    """The kNN side's weight shared evenly by its vector fields (so adding a
-    vector field does not shift the BM25/kNN balance tuning found)."""
-    return {knn_list_name(f, i): knn_weight / max(1, len(fields)) for i, f in enumerate(fields)}
+def knn_list_weights(
+    fields: Sequence[str], knn_weight: float, shares: Sequence[float] | None = None
+) -> dict[str, float]:
+    """The kNN side's weight split between its vector fields: evenly by default (so
+    adding a field does not shift the BM25/kNN balance tuning found), or by the
+    ``shares`` tuning learnt (one per field, in the index's field order)."""
+    if shares is None or len(shares) != len(fields) or sum(shares) <= 0:
+        shares = [1.0] * len(fields)
+    total = float(sum(shares))
+    return {knn_list_name(f, i): knn_weight * s / total for i, (f, s) in enumerate(zip(fields, shares))}
 
 
 def knn_list_name(field: str, position: int) -> str:

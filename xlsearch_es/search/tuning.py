@@ -24,6 +24,7 @@ class SearchParams:
     rank_window: int | None = None
     translation_weight: float | None = None
     boosts: BM25Boosts | None = None
+    knn_shares: tuple[float, ...] | None = None  # the kNN weight's split between vector fields (index order)
 
     def over(self, base: SearchParams) -> SearchParams:
         """These values where set, ``base``'s elsewhere."""
@@ -39,10 +40,12 @@ class SearchParams:
     def from_dict(cls, data: dict[str, Any] | None) -> SearchParams:
         data = dict(data or {})
         boosts = data.pop("boosts", None)
+        shares = data.pop("knn_shares", None)
         known = {f.name for f in fields(cls)}
         return cls(
             **{k: v for k, v in data.items() if k in known},
             boosts=BM25Boosts(**boosts) if isinstance(boosts, dict) else None,
+            knn_shares=tuple(float(s) for s in shares) if isinstance(shares, list | tuple) else None,
         )
 
 
