@@ -219,6 +219,7 @@ def _round(v: float | None) -> float | None:
 def run_eval(
     settings: Settings,
     dataset_dir: Path,
+    *,
     variants: list[str] | None = None,
     sample: int | None = None,
     languages: list[str] | None = None,

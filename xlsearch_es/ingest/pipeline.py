@@ -557,6 +557,7 @@ def _count_lines(path: str) -> int | None:
 def run_ingest(
     settings: Settings,
     options: IngestOptions,
+    *,
     client: Elasticsearch | None = None,
     encoder: Embedder | Mapping[str, Embedder] | None = None,
     translator: Translator | None = None,
