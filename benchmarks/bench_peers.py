@@ -6,7 +6,7 @@ sentence-transformers with the same e5 folder and prefixes, RRF joiner).
 
 The peer runs in its own virtual environment (its Elasticsearch client is another
 major version): python -m venv PEER_VENV && PEER_VENV/bin/pip install haystack-ai
-elasticsearch-haystack sentence-transformers. Measures ingest docs/s (ours
+elasticsearch-haystack sentence-transformers sentence-transformers-haystack. Measures ingest docs/s (ours
 translating into every query language, the peer English-only as a user would set
 it up), query p50/p95 with the queries interleaved (the order alternates per
 query), and nDCG@10 / recall@100 on the held-out test split.

@@ -26,7 +26,13 @@ def main() -> None:
 
     from elasticsearch import Elasticsearch
     from haystack import Document, Pipeline
-    from haystack.components.embedders import SentenceTransformersDocumentEmbedder, SentenceTransformersTextEmbedder
+    try:  # haystack-ai 3 moved these to sentence-transformers-haystack
+        from haystack_integrations.components.embedders.sentence_transformers import (
+            SentenceTransformersDocumentEmbedder,
+            SentenceTransformersTextEmbedder,
+        )
+    except ImportError:
+        from haystack.components.embedders import SentenceTransformersDocumentEmbedder, SentenceTransformersTextEmbedder
     from haystack.components.joiners import DocumentJoiner
     from haystack.components.writers import DocumentWriter
     from haystack.document_stores.types import DuplicatePolicy
