@@ -213,7 +213,7 @@ class XLSearchClient:
         self.translator = translator or make_translator(settings, meta.get("translator"))
         self.languages: list[str] = list(meta.get("languages") or settings.languages)
         self.detector = self._detector(settings)
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="xlsearch")
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="xlsearch")
         self.language_share = self._language_share()
         self.max_result_window = self._max_result_window()
         self.tuning = Tuning.from_meta(meta)
@@ -507,12 +507,15 @@ class XLSearchClient:
     ) -> _Ranked:
         """Both sides cover the same rank window on every page, so pages never overlap."""
         request = plan.request
-        knn_resps = {}
+        t0 = time.perf_counter()
+        futures = {}  # one kNN request per vector field, all in flight at once
         for name, field_name in zip(knn_list_weights(list(vectors), 1.0), vectors):
             body = qb.knn_request(
                 {field_name: vectors[field_name]}, request.filters, k=plan.window, num_candidates=plan.num_candidates
             )
-            knn_resps[name] = trace.timed("knn", partial(self._search, body))
+            futures[name] = self._pool.submit(self._search, body)
+        knn_resps = {name: future.result() for name, future in futures.items()}
+        trace.timings["knn"] = (time.perf_counter() - t0) * 1e3
         bm25 = bm25_future.result()
         t0 = time.perf_counter()
         responses = {"bm25": bm25, **knn_resps}
