@@ -68,7 +68,7 @@ def test_health_readiness_and_metrics(served):
     base = served["base"]
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{base}/readyz").json()
-    assert ready["ready"] and ready["index"] == served["alias"] and ready["vector_fields"] == ["embedding"]
+    assert ready["ready"] and ready["index"] == served["alias"] and ready["vector_fields"] == ["embedding", "embedding_use"]
     httpx.post(f"{base}/v1/search", json={"query": "red dress", "k": 3})
     text = httpx.get(f"{base}/metrics").text
     assert 'xlsearch_requests_total{method="POST",route="/v1/search",status="200"}' in text

@@ -50,7 +50,8 @@ class Settings:
     language_analyzers: bool = True
     # --- models -------------------------------------------------------------
     # Encoder kinds (see ``embed.base.ENCODERS``), one vector field each; the first is primary.
-    encoders: tuple[str, ...] = ("transformers",)
+    # e5 + USE fused beat e5 alone on both shared sets (README, "Encoders").
+    encoders: tuple[str, ...] = ("transformers", "use")
     model: str | None = None  # folder or hub id; None = the converted e5 under home
     device: str = "cpu"
     threads: int | None = None

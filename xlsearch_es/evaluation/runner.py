@@ -321,7 +321,7 @@ def _evaluate_model(
     meta = model_meta(settings)
     default_model = settings.model is None or settings.model_ref == settings.replace(model=None).model_ref
     suffix = "" if default_model else f"-{meta.fingerprint[:10]}"
-    if settings.encoders != Settings.encoders:  # each encoder set gets its own eval index
+    if settings.encoders != ("transformers",):  # each encoder set gets its own eval index
         suffix += "-" + "-".join(settings.encoders)
     alias = f"eval-{dataset.name}-{settings.translator}{suffix}".lower()
     settings = settings.replace(index=alias, languages=index_langs)

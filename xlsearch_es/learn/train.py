@@ -99,9 +99,21 @@ def _mine_from_index(
     settings: Settings, encoder: Encoder, queries: list[Query], index: str, depth: int
 ) -> dict[str, list[str]]:
     """Top BM25 and kNN hits of the live index (what the shop's search shows today)."""
+    from ..cluster.connection import cluster_errors, connect
+    from ..cluster.indices import read_meta
+    from ..embed.base import ENCODERS
+    from ..mapping import index_models
     from ..search.client import XLSearchClient
 
-    client = XLSearchClient(settings.replace(index=index), encoder=encoder)
+    es = connect(settings)
+    with cluster_errors(settings):
+        meta = read_meta(es, index)
+    # The model being trained searches its own field; the index's other encoders load as they are.
+    embedders: dict[str, Any] = {ENCODERS.get("transformers").vector_field: encoder}
+    for vector_field, model in index_models(meta).items():
+        if vector_field not in embedders:
+            embedders[vector_field] = ENCODERS.get(str(model.get("encoder", "transformers"))).load(settings)
+    client = XLSearchClient(settings.replace(index=index), client=es, encoder=embedders)
     out: dict[str, list[str]] = {}
     for q in queries:
         hits: list[str] = []
