@@ -170,8 +170,9 @@ def test_sigkill_then_resume_matches_a_clean_run(es_settings, model_settings, es
     settings = es_settings.replace(index=index_name + "-clean", languages=LANGS, home=model_settings.home)
     clean = run(settings, encoder, translator, es_client, CATALOG)
     env = {**os.environ, "ELASTICSEARCH_URL": es_settings.es_url, "XLSEARCH_HOME": str(model_settings.home_dir)}
-    cmd = [sys.executable, "-m", "xlsearch_es.cli", "ingest", str(CATALOG), "--index", index_name,
-           "--languages", ",".join(LANGS), "--batch-size", "16", "--json"]
+    # The same encoder as the clean run (e5 alone), so the content hashes compare.
+    cmd = [sys.executable, "-m", "xlsearch_es.cli", "--encoders", "transformers", "ingest", str(CATALOG),
+           "--index", index_name, "--languages", ",".join(LANGS), "--batch-size", "16", "--json"]
     ckpt = Checkpoint(model_settings.home_dir, IngestOptions(path=str(CATALOG)), index_name).path
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
