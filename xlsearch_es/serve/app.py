@@ -72,85 +72,107 @@ def _filters(value: dict[str, Any] | list[str]) -> SearchFilters:
         raise XLSearchError(f"filters: {exc}") from None
 
 
-def create_app(settings: Settings) -> FastAPI:
-    state: dict[str, Any] = {"service": None, "error": None}
+class _Shared:
+    """What the routes share: settings, the service once loaded, the bounded pool, the proxy client."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.state: dict[str, Any] = {"service": None, "error": None, "http": None}
+        self.limiter = anyio.CapacityLimiter(max(1, settings.serve_threads))
+
+    def service(self) -> SearchService:
+        if self.state["service"] is None:
+            raise ClusterError(f"the service is not ready: {self.state['error'] or 'starting'}")
+        return self.state["service"]
+
+    async def blocking(self, fn: Callable[[], T]) -> T:
+        """Run model and cluster work on the bounded pool, within the request timeout."""
+        with anyio.fail_after(self.settings.serve_timeout):
+            return await anyio.to_thread.run_sync(fn, limiter=self.limiter)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         try:
-            service = await anyio.to_thread.run_sync(SearchService, settings)
-            state["service"] = service
+            service = await anyio.to_thread.run_sync(SearchService, self.settings)
+            self.state["service"] = service
             await anyio.to_thread.run_sync(service.searcher)  # load the models now, not on the first query
         except XLSearchError as exc:
-            state["error"] = str(exc)
-        auth = _cluster_auth(settings)
-        state["http"] = httpx.AsyncClient(
-            base_url=settings.es_url,
-            timeout=settings.es_request_timeout,
-            verify=settings.es_ca_certs or settings.es_verify_certs,
+            self.state["error"] = str(exc)
+        auth = _cluster_auth(self.settings)
+        self.state["http"] = httpx.AsyncClient(
+            base_url=self.settings.es_url,
+            timeout=self.settings.es_request_timeout,
+            verify=self.settings.es_ca_certs or self.settings.es_verify_certs,
             **auth,
         )
         yield
-        await state["http"].aclose()
-        if state["service"] is not None:
-            state["service"].close()
+        await self.state["http"].aclose()
+        if self.state["service"] is not None:
+            self.state["service"].close()
 
-    app = FastAPI(
-        title="xlsearch",
-        version="1",
-        lifespan=lifespan,
-        description="Cross-lingual product search: native API under /v1, an Elasticsearch-compatible "
-        "gateway everywhere else.",
-    )
-    limiter = anyio.CapacityLimiter(max(1, settings.serve_threads))
-
-    def service() -> SearchService:
-        if state["service"] is None:
-            raise ClusterError(f"the service is not ready: {state['error'] or 'starting'}")
-        return state["service"]
-
-    async def blocking(fn: Callable[[], T]) -> T:
-        """Run model and cluster work on the bounded pool, within the request timeout."""
-        with anyio.fail_after(settings.serve_timeout):
-            return await anyio.to_thread.run_sync(fn, limiter=limiter)
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
+    async def guard(self, request: Request, call_next: Callable[[Request], Any]) -> Response:
         """API key, body size limit, metrics; errors as JSON (Elasticsearch-shaped on gateway routes)."""
         started = time.perf_counter()
         path = request.url.path
-        if settings.api_key and path not in HEALTH_ROUTES and not _key_ok(request, settings.api_key):
+        if self.settings.api_key and path not in HEALTH_ROUTES and not _key_ok(request, self.settings.api_key):
             response: Response = _error(request, 401, "missing or wrong API key (header X-XLSearch-Key)")
-        elif int(request.headers.get("content-length") or 0) > settings.serve_max_body_mb * 1024 * 1024:
-            response = _error(request, 413, f"request body over {settings.serve_max_body_mb} MB")
+        elif int(request.headers.get("content-length") or 0) > self.settings.serve_max_body_mb * 1024 * 1024:
+            response = _error(request, 413, f"request body over {self.settings.serve_max_body_mb} MB")
         else:
             try:
                 response = await call_next(request)
             except TimeoutError:
-                response = _error(request, 504, f"the request took over {settings.serve_timeout:g} s")
+                response = _error(request, 504, f"the request took over {self.settings.serve_timeout:g} s")
             except ClusterError as exc:
-                response = _error(request, 502 if state["service"] else 503, str(exc))
+                response = _error(request, 502 if self.state["service"] else 503, str(exc))
             except (XLSearchError, ConfigError) as exc:
                 response = _error(request, 400, str(exc))
         route = getattr(request.scope.get("route"), "path", "unmatched")
-        if state["service"] is not None:
-            state["service"].metrics.observe_request(
+        if self.state["service"] is not None:
+            self.state["service"].metrics.observe_request(
                 route, request.method, response.status_code, time.perf_counter() - started
             )
         return response
 
-    # ------------------------------------------------------------- health --
+
+def create_app(settings: Settings) -> FastAPI:
+    ctx = _Shared(settings)
+    app = FastAPI(
+        title="xlsearch",
+        version="1",
+        lifespan=ctx.lifespan,
+        description="Cross-lingual product search: native API under /v1, an Elasticsearch-compatible "
+        "gateway everywhere else.",
+    )
+    app.middleware("http")(ctx.guard)
+    for routes in (
+        _health_routes,
+        _search_routes,
+        _load_routes,
+        _page_routes,
+        _gateway_search_routes,
+        _gateway_bulk_routes,
+        _gateway_doc_routes,
+        _proxy_route,
+    ):
+        routes(app, ctx)
+    return app
+
+
+def _health_routes(app: FastAPI, ctx: _Shared) -> None:
+    """Health, readiness and metrics."""
+
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
-        if state["service"] is None:
-            return JSONResponse({"ready": False, "reason": state["error"] or "starting"}, status_code=503)
+        if ctx.state["service"] is None:
+            return JSONResponse({"ready": False, "reason": ctx.state["error"] or "starting"}, status_code=503)
         try:
-            searcher = await blocking(lambda: service().searcher())
-            await blocking(lambda: service().es.cluster.health())
+            searcher = await ctx.blocking(lambda: ctx.service().searcher())
+            await ctx.blocking(lambda: ctx.service().es.cluster.health())
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
             return JSONResponse({"ready": False, "reason": str(exc)}, status_code=503)
         return JSONResponse(
@@ -164,7 +186,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", tags=["health"])
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(service().metrics.render().decode(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(ctx.service().metrics.render().decode(), media_type="text/plain; version=0.0.4")
+
+
+def _search_routes(app: FastAPI, ctx: _Shared) -> None:
+    """The native read API under /v1."""
 
     # ---------------------------------------------------------- native API --
     @app.post("/v1/search", tags=["v1"])
@@ -173,7 +199,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         def run() -> dict[str, Any]:
             resp = (
-                service()
+                ctx.service()
                 .searcher(body.index)
                 .search(
                     body.query,
@@ -186,22 +212,26 @@ def create_app(settings: Settings) -> FastAPI:
                     explain=body.explain,
                 )
             )
-            service().metrics.observe_stages(resp.timings_ms)
+            ctx.service().metrics.observe_stages(resp.timings_ms)
             return resp.as_dict()
 
-        return await blocking(run)
+        return await ctx.blocking(run)
 
     @app.get("/v1/similar/{product_id}", tags=["v1"])
     async def similar(product_id: str, k: int = 10, index: str | None = None) -> dict[str, Any]:
-        return await blocking(lambda: service().searcher(index).similar(product_id, k=k).as_dict())
+        return await ctx.blocking(lambda: ctx.service().searcher(index).similar(product_id, k=k).as_dict())
 
     @app.get("/v1/indices", tags=["v1"])
     async def indices() -> list[dict[str, Any]]:
         def run() -> list[dict[str, Any]]:
-            with cluster_errors(settings):
-                return [i.as_dict() for i in list_aliases(service().es)]
+            with cluster_errors(ctx.settings):
+                return [i.as_dict() for i in list_aliases(ctx.service().es)]
 
-        return await blocking(run)
+        return await ctx.blocking(run)
+
+
+def _load_routes(app: FastAPI, ctx: _Shared) -> None:
+    """The native ingest and vector-projection API under /v1."""
 
     @app.post("/v1/ingest", tags=["v1"])
     async def ingest(request: Request, index: str | None = None, delete_missing: bool = False) -> dict[str, Any]:
@@ -209,29 +239,33 @@ def create_app(settings: Settings) -> FastAPI:
         from ..ingest.pipeline import IngestOptions, run_ingest
 
         data = await request.body()
-        alias = index or settings.index
+        alias = index or ctx.settings.index
 
         def run() -> dict[str, Any]:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "catalog.jsonl"
                 path.write_bytes(data)
-                searcher = service().searcher(alias) if service().manages(alias) else None
+                searcher = ctx.service().searcher(alias) if ctx.service().manages(alias) else None
                 opts = IngestOptions(path=str(path), delete_missing=delete_missing, progress=False, resume=False)
                 summary = run_ingest(
-                    settings.replace(index=alias),
+                    ctx.settings.replace(index=alias),
                     opts,
-                    client=service().es,
+                    client=ctx.service().es,
                     encoder=searcher.embedders if searcher else None,
                     translator=searcher.translator if searcher else None,
                 )
                 return summary.as_dict()
 
-        return await blocking(run)
+        return await ctx.blocking(run)
 
     @app.get("/v1/vectors", tags=["v1"])
     async def vectors(query: str | None = None, sample: int = 300, index: str | None = None) -> dict[str, Any]:
         """A 2-D projection (PCA) of a sample of product vectors, and the query's point."""
-        return await blocking(lambda: _projection(service(), index, query, min(max(sample, 10), 2000)))
+        return await ctx.blocking(lambda: _projection(ctx.service(), index, query, min(max(sample, 10), 2000)))
+
+
+def _page_routes(app: FastAPI, ctx: _Shared) -> None:
+    """The web pages and their static files."""
 
     # --------------------------------------------------------------- pages --
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
@@ -239,7 +273,7 @@ def create_app(settings: Settings) -> FastAPI:
         """The web page for browsers; Elasticsearch's own info document for its clients."""
         if "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(_static("index.html"))
-        info = await blocking(lambda: _cluster_info(service()))
+        info = await ctx.blocking(lambda: _cluster_info(ctx.service()))
         if request.method == "HEAD":
             return Response(status_code=200, headers=ELASTIC_HEADERS)
         return JSONResponse(info, headers=ELASTIC_HEADERS)
@@ -259,6 +293,10 @@ def create_app(settings: Settings) -> FastAPI:
         except FileNotFoundError:
             return PlainTextResponse("not found", status_code=404)
 
+
+def _gateway_search_routes(app: FastAPI, ctx: _Shared) -> None:
+    """Elasticsearch's _search, with the xlsearch clause expanded."""
+
     # ------------------------------------------------------------- gateway --
     @app.api_route("/{index}/_search", methods=["GET", "POST"], include_in_schema=False)
     async def gateway_search(index: str, request: Request) -> Response:
@@ -271,7 +309,7 @@ def create_app(settings: Settings) -> FastAPI:
             raise XLSearchError("a search body must be a JSON object")
 
         def run_clause(clause: ClauseRequest, window: int) -> list[tuple[str, float]]:
-            searcher = service().searcher(index)
+            searcher = ctx.service().searcher(index)
             resp = searcher.search(
                 clause.query,
                 lang=clause.lang,
@@ -281,12 +319,16 @@ def create_app(settings: Settings) -> FastAPI:
                 k=window,
                 highlight=False,
             )
-            service().metrics.observe_stages(resp.timings_ms)
+            ctx.service().metrics.observe_stages(resp.timings_ms)
             return [(h.id, h.score) for h in resp.hits]
 
-        expanded = await blocking(lambda: expand_xlsearch(body, run_clause))
+        expanded = await ctx.blocking(lambda: expand_xlsearch(body, run_clause))
         content = json.dumps(body).encode() if expanded else raw
-        return await _forward(state["http"], request, f"/{index}/_search", content)
+        return await _forward(ctx.state["http"], request, f"/{index}/_search", content)
+
+
+def _gateway_bulk_routes(app: FastAPI, ctx: _Shared) -> None:
+    """Elasticsearch's _bulk, through enrichment for the indices xlsearch manages."""
 
     @app.api_route("/_bulk", methods=["POST", "PUT"], include_in_schema=False)
     async def gateway_bulk(request: Request) -> Response:
@@ -300,10 +342,10 @@ def create_app(settings: Settings) -> FastAPI:
         started = time.perf_counter()
         actions = parse_bulk((await request.body()).decode("utf-8", errors="replace"), index)
         refresh = request.query_params.get("refresh")
-        items, forwarded = await blocking(lambda: _enrich_bulk(service(), settings, actions, refresh))
+        items, forwarded = await ctx.blocking(lambda: _enrich_bulk(ctx.service(), ctx.settings, actions, refresh))
         if forwarded:
             params = {k: v for k, v in request.query_params.items()}
-            resp = await state["http"].post(
+            resp = await ctx.state["http"].post(
                 "/_bulk",
                 content=bulk_lines([a for a, _ in forwarded]).encode(),
                 params=params,
@@ -317,6 +359,10 @@ def create_app(settings: Settings) -> FastAPI:
             headers=ELASTIC_HEADERS,
         )
 
+
+def _gateway_doc_routes(app: FastAPI, ctx: _Shared) -> None:
+    """Elasticsearch's _doc and _create for one record, through enrichment."""
+
     @app.api_route("/{index}/_doc/{doc_id}", methods=["PUT", "POST"], include_in_schema=False)
     @app.api_route("/{index}/_create/{doc_id}", methods=["PUT", "POST"], include_in_schema=False)
     async def gateway_doc(index: str, doc_id: str, request: Request) -> Response:
@@ -329,8 +375,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     async def _one_document(request: Request, index: str, doc_id: str | None) -> Response:
         raw = await request.body()
-        if not await blocking(lambda: service().manages(index)):
-            return await _forward(state["http"], request, request.url.path, raw)
+        if not await ctx.blocking(lambda: ctx.service().manages(index)):
+            return await _forward(ctx.state["http"], request, request.url.path, raw)
         try:
             source = json.loads(raw or b"null")
         except json.JSONDecodeError as exc:
@@ -339,7 +385,7 @@ def create_app(settings: Settings) -> FastAPI:
             raise XLSearchError(f"{index!r} is an xlsearch index: a document needs an id (in the path or its 'id')")
         action = BulkAction(position=0, op="index", index=index, id=doc_id, source=source)
         refresh = request.query_params.get("refresh")
-        items, _ = await blocking(lambda: _enrich_bulk(service(), settings, [action], refresh))
+        items, _ = await ctx.blocking(lambda: _enrich_bulk(ctx.service(), ctx.settings, [action], refresh))
         item = items[0]["index"]
         if "error" in item:
             error = {**item["error"], "root_cause": [item["error"]]}
@@ -350,12 +396,14 @@ def create_app(settings: Settings) -> FastAPI:
             {k: v for k, v in item.items() if k != "status"}, status_code=item["status"], headers=ELASTIC_HEADERS
         )
 
+
+def _proxy_route(app: FastAPI, ctx: _Shared) -> None:
+    """Everything else goes to the cluster unchanged."""
+
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"], include_in_schema=False)
     async def proxy(path: str, request: Request) -> Response:
         """Everything else goes to the cluster unchanged (streamed)."""
-        return await _forward(state["http"], request, "/" + path, await request.body())
-
-    return app
+        return await _forward(ctx.state["http"], request, "/" + path, await request.body())
 
 
 def _enrich_bulk(
