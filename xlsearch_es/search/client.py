@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
@@ -32,7 +31,16 @@ from ..service import check_compatible, settings_for_index
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..translate.base import Translator
 from . import query_builder as qb
-from .fusion import FUSIONS, ClientFusion, Fused, FusionStrategy, HybridPlan, ServerFusion, knn_list_weights
+from .fusion import (
+    FUSIONS,
+    ClientFusion,
+    Fused,
+    FusionStrategy,
+    HybridPlan,
+    ServerFusion,
+    knn_list_name,
+    knn_list_weights,
+)
 from .tuning import SearchParams, Tuning
 from .understand import QueryAnalysis, analyze
 
@@ -508,13 +516,7 @@ class XLSearchClient:
         """Both sides cover the same rank window on every page, so pages never overlap."""
         request = plan.request
         t0 = time.perf_counter()
-        futures = {}  # one kNN request per vector field, all in flight at once
-        for name, field_name in zip(knn_list_weights(list(vectors), 1.0), vectors):
-            body = qb.knn_request(
-                {field_name: vectors[field_name]}, request.filters, k=plan.window, num_candidates=plan.num_candidates
-            )
-            futures[name] = self._pool.submit(self._search, body)
-        knn_resps = {name: future.result() for name, future in futures.items()}
+        knn_resps = self._knn_per_field(vectors, request.filters, plan.window, plan.num_candidates)
         trace.timings["knn"] = (time.perf_counter() - t0) * 1e3
         bm25 = bm25_future.result()
         t0 = time.perf_counter()
@@ -579,20 +581,26 @@ class XLSearchClient:
     ) -> dict[str, list[tuple[str, float]]]:
         """The kNN lists hybrid search fuses (one per vector field, named as in fusion), ``depth`` deep."""
         vectors = self._embed(analysis, "mean", translation_weight)
-        out = {}
-        for name, field_name in zip(knn_list_weights(list(vectors), 1.0), vectors):
-            body = {
-                **qb.knn_request(
-                    {field_name: vectors[field_name]},
-                    qb.SearchFilters(),
-                    k=depth,
-                    num_candidates=min(max(2 * depth, 100), KNN_MAX_CANDIDATES),
-                ),
-                "_source": False,
-            }
-            hits = self._guarded(partial(self._search, body))["hits"]["hits"]
-            out[name] = [(h["_id"], h["_score"]) for h in hits]
-        return out
+        candidates = min(max(2 * depth, 100), KNN_MAX_CANDIDATES)
+        resps = self._guarded(lambda: self._knn_per_field(vectors, qb.SearchFilters(), depth, candidates, source=False))
+        return {name: [(h["_id"], h["_score"]) for h in r["hits"]["hits"]] for name, r in resps.items()}
+
+    def _knn_per_field(
+        self,
+        vectors: dict[str, list[float]],
+        filters: qb.SearchFilters,
+        k: int,
+        num_candidates: int,
+        source: bool = True,
+    ) -> dict[str, dict[str, Any]]:
+        """One kNN request per vector field, all in flight at once; responses named as fusion names the lists."""
+        futures = {}
+        for i, (field_name, vector) in enumerate(vectors.items()):
+            body = qb.knn_request({field_name: vector}, filters, k=k, num_candidates=num_candidates)
+            futures[knn_list_name(field_name, i)] = self._pool.submit(
+                self._search, body if source else {**body, "_source": False}
+            )
+        return {name: future.result() for name, future in futures.items()}
 
     def knn_ranked(
         self, analysis: QueryAnalysis, depth: int, translation_weight: float | None = None
