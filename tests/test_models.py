@@ -106,7 +106,7 @@ def test_output_is_normalised_float32_and_cached(encoder):
 
 def test_int8_quantization_stays_close(model_settings, encoder):
     spec = EncoderSpec(path=model_settings.model_ref, query_prefix="query: ", passage_prefix="passage: ",
-                       quantize_int8=True)
+                       quantize_int8=True, backend="torch")
     q = Encoder(spec)
     texts = ["red summer dress", "无线蓝牙耳机", "Laufschuhe für Damen"]
     cos = (q.encode(texts, use_cache=False) * encoder.encode(texts, use_cache=False)).sum(axis=1)
@@ -123,15 +123,35 @@ def test_onnx_backend_matches_torch_and_marks_its_int8(model_settings, encoder, 
     onnx_dir = str(tmp_path / "onnx")
     spec = spec_from_settings(model_settings.replace(backend="onnx"))
     fp32 = Encoder(EncoderSpec(**{**spec.__dict__, "onnx_dir": onnx_dir}))
-    ref = encoder.encode(texts, use_cache=False)
+    torch_fp32 = Encoder(EncoderSpec(**{**spec.__dict__, "backend": "torch"}))
+    assert (fp32.backend, torch_fp32.backend) == ("onnx", "torch")
+    ref = torch_fp32.encode(texts, use_cache=False)
     got = fp32.encode(texts, use_cache=False)
-    assert fp32.fingerprint == encoder.fingerprint
+    assert fp32.fingerprint == torch_fp32.fingerprint == encoder.fingerprint
     assert (got * ref).sum(axis=1).min() > 0.9999
     assert fp32.encode(texts[:1], use_cache=False).shape == (1, 384)  # another batch size
     int8 = Encoder(EncoderSpec(**{**spec.__dict__, "onnx_dir": onnx_dir, "quantize_int8": True}))
-    assert int8.fingerprint == encoder.fingerprint + "-onnx-int8"
+    assert int8.fingerprint == torch_fp32.fingerprint + "-onnx-int8"
     cos = (int8.encode(texts, use_cache=False) * ref).sum(axis=1)
     assert cos.mean() > 0.98 and cos.min() > 0.95, cos
+
+
+def test_auto_backend_is_onnx_on_cpu_and_falls_back_to_torch(model_settings, tmp_path):
+    """auto picks ONNX Runtime on the CPU and torch on a GPU; when the export cannot
+    be made (here: the cache folder is a file), auto runs torch with the same
+    fingerprint, while an explicit --backend onnx is an error."""
+    from xlsearch_es.embed.encoder import resolve_backend, spec_from_settings
+
+    assert resolve_backend("auto", "cpu") == "onnx" and resolve_backend("auto", "cuda") == "torch"
+    assert resolve_backend("torch", "cpu") == "torch"
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("x")
+    spec = spec_from_settings(model_settings)
+    assert spec.backend == "auto"
+    fallback = Encoder(EncoderSpec(**{**spec.__dict__, "onnx_dir": str(blocked)}))
+    assert fallback.backend == "torch" and "-" not in fallback.fingerprint
+    with pytest.raises(ModelError, match="ONNX Runtime"):
+        Encoder(EncoderSpec(**{**spec.__dict__, "onnx_dir": str(blocked), "backend": "onnx"}))
 
 
 def test_missing_and_corrupt_model_folders(tmp_path):

@@ -88,8 +88,9 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -
 @click.option("--model", help="Encoder folder or hub id (XLSEARCH_MODEL).")
 @click.option(
     "--backend",
-    type=click.Choice(["torch", "onnx"]),
-    help="Runtime of the transformers encoder (XLSEARCH_BACKEND): torch, or onnx (ONNX Runtime).",
+    type=click.Choice(["auto", "torch", "onnx"]),
+    help="Runtime of the transformers encoder (XLSEARCH_BACKEND): auto (default: ONNX Runtime on CPU, torch on GPU), "
+    "torch, or onnx.",
 )
 @click.option(
     "--encoders",
@@ -826,7 +827,9 @@ def strategies_cmd(as_json: bool) -> None:
     "--encoder", "encoder_name", type=RegistryChoice("encoder"), help="Encoder kind (default: the first configured)."
 )
 @click.option("--int8", "quantize_int8", is_flag=True, default=None, help="int8 dynamic quantization (CPU).")
-@click.option("--backend", type=click.Choice(["torch", "onnx"]), help="Encoder runtime (default: torch).")
+@click.option(
+    "--backend", type=click.Choice(["auto", "torch", "onnx"]), help="Encoder runtime (default: auto, onnx on CPU)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def embed_cmd(

@@ -56,7 +56,7 @@ class Settings:
     device: str = "cpu"
     threads: int | None = None
     quantize_int8: bool = False
-    backend: str = "torch"  # the transformers encoder's runtime: torch | onnx (ONNX Runtime, CPU)
+    backend: str = "auto"  # the transformers encoder's runtime: auto (onnx on CPU) | torch | onnx (ONNX Runtime)
     max_length: int = 512
     batch_size: int = 64
     translator: str = "lexicon"

@@ -38,10 +38,10 @@ def _export(model: Any, tokenizer: Any, target: Path) -> None:
 
     sample = tokenizer(["a short text", "a somewhat longer text to pad the batch"], padding=True, return_tensors="pt")
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq")
-    tmp = target.with_suffix(".partial.onnx")
+    tmp = target.with_suffix(f".partial-{os.getpid()}.onnx")  # concurrent exporters do not collide
     with contextlib.redirect_stdout(sys.stderr):  # the exporter reports progress on stdout; keep --json clean
         torch.onnx.export(
-            LastHidden(model.eval()),
+            LastHidden(model.eval()).eval(),
             (sample["input_ids"], sample["attention_mask"]),
             str(tmp),
             input_names=["input_ids", "attention_mask"],
@@ -67,7 +67,7 @@ def onnx_file(folder: Path, fingerprint: str, int8: bool, model: Any, tokenizer:
     if not quantized.is_file():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        tmp = quantized.with_suffix(".partial.onnx")
+        tmp = quantized.with_suffix(f".partial-{os.getpid()}.onnx")
         quantize_dynamic(
             str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
         )
