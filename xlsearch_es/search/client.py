@@ -41,6 +41,7 @@ from .fusion import (
     knn_list_name,
     knn_list_weights,
 )
+from .highlight import QueryTerms, best_title_highlight
 from .tuning import SearchParams, Tuning
 from .understand import QueryAnalysis, analyze
 
@@ -189,6 +190,7 @@ class _Ranked:
     facets: dict[str, dict[str, int]]
     paged: bool = False  # the cluster already applied from/size
     highlighted: bool = False  # the hits carry highlights already
+    sourced: bool = True  # False: ids and scores only; the page's fields are fetched after paging
 
 
 class XLSearchClient:
@@ -365,8 +367,10 @@ class XLSearchClient:
         plan = self._plan(request, analysis, trace)
         ranked = self._guarded(lambda: self._execute(plan, trace))
         hits = self._guarded(lambda: self._page(plan, ranked, trace))
+        if not ranked.sourced:
+            hits = self._guarded(lambda: self._with_sources(hits, analysis, trace))
         if request.highlight and not ranked.highlighted:
-            hits = self._guarded(lambda: self._highlight_page(hits, plan.bm25, analysis, trace))
+            hits = self._highlight_page(hits, analysis, trace)
         return self._respond(plan, hits, ranked, trace)
 
     def _analyze(
@@ -441,6 +445,7 @@ class XLSearchClient:
             # BM25 does not need the vectors: send it while the query is embedded.
             body = {
                 **qb.bm25_request(plan.bm25, request.filters, size=plan.window, from_=0, highlight=False),
+                "_source": False,  # ids and scores: the page's sources are fetched after fusion
                 "aggs": _facet_aggs(),
             }
             bm25_future = self._pool.submit(lambda: trace.timed("bm25", lambda: self._search(body)))
@@ -516,7 +521,7 @@ class XLSearchClient:
         """Both sides cover the same rank window on every page, so pages never overlap."""
         request = plan.request
         t0 = time.perf_counter()
-        knn_resps = self._knn_per_field(vectors, request.filters, plan.window, plan.num_candidates)
+        knn_resps = self._knn_per_field(vectors, request.filters, plan.window, plan.num_candidates, source=False)
         trace.timings["knn"] = (time.perf_counter() - t0) * 1e3
         bm25 = bm25_future.result()
         t0 = time.perf_counter()
@@ -524,12 +529,11 @@ class XLSearchClient:
         lists = {name: [(h["_id"], h["_score"]) for h in r["hits"]["hits"]] for name, r in responses.items()}
         weights = knn_list_weights(list(vectors), plan.knn_weight, plan.params.knn_shares)
         fused = strategy.fuse(lists, {"bm25": 1.0, **weights})
-        docs = {h["_id"]: h for r in reversed(list(responses.values())) for h in r["hits"]["hits"]}
-        hits = [self._hit(docs[f.id], plan.analysis, f.score, f if request.explain else None) for f in fused]
+        hits = [self._hit({"_id": f.id}, plan.analysis, f.score, f if request.explain else None) for f in fused]
         trace.timings["fuse"] = (time.perf_counter() - t0) * 1e3
         # Facets count the products whose text matches the query (in any of the
         # index's languages) under the filters; kNN alone would count the whole window.
-        return _Ranked(hits, len(hits), _facets_from_aggs(bm25))
+        return _Ranked(hits, len(hits), _facets_from_aggs(bm25), sourced=False)
 
     def _page(self, plan: SearchPlan, ranked: _Ranked, trace: _Trace) -> list[Hit]:
         """One page of the fused window; a configured reranker first reorders the
@@ -625,28 +629,41 @@ class XLSearchClient:
             hit.score = round(score, 6)
         return sorted(top, key=lambda h: (-h.score, h.id)) + hits[RERANK_DEPTH:]
 
-    def _highlight_page(self, hits: list[Hit], bm25q: dict, analysis: QueryAnalysis, trace: _Trace) -> list[Hit]:
-        """Highlights (and the matched language) for one page only: highlighting the
-        whole rank window would cost more than the searches themselves."""
+    def _with_sources(self, hits: list[Hit], analysis: QueryAnalysis, trace: _Trace) -> list[Hit]:
+        """The page's product fields, in one ``mget``: the fused window's lists
+        carried ids and scores only (with every language's text for a window of
+        100 they were most of the search's time). A product deleted in between
+        drops out of the page."""
         if not hits:
             return hits
-        # Only the title fields the query was expressed in: wildcards over every
-        # language's title and description cost several times more.
-        fields = [f"title.{ORIGINAL}"] + [f"title.{lang}" for lang in analysis.translations]
-        body = {
-            "query": {"ids": {"values": [h.id for h in hits]}},
-            "size": len(hits),
-            "_source": False,
-            "highlight": qb.highlight_body(bm25q, fields),
-        }
-        resp = trace.timed("highlight", lambda: self._search(body))
-        found = {h["_id"]: h.get("highlight", {}) for h in resp["hits"]["hits"]}
+        fields = qb.page_source_fields(analysis.lang)
+        resp = trace.timed(
+            "fetch", lambda: self.es.mget(index=self.alias, ids=[h.id for h in hits], source_includes=fields)
+        )
+        found = {d["_id"]: d for d in resp["docs"] if d.get("found")}
+        out = []
         for hit in hits:
-            fragment, matched = _best_highlight(found.get(hit.id, {}), analysis.lang)
-            if fragment:
-                hit.highlight = fragment
-                hit.lang = hit.source_language if matched == ORIGINAL else matched
-        return hits
+            if hit.id in found:
+                full = self._hit(found[hit.id], analysis, hit.score, None)
+                full.components = hit.components
+                out.append(full)
+        return out
+
+    def _highlight_page(self, hits: list[Hit], analysis: QueryAnalysis, trace: _Trace) -> list[Hit]:
+        """Highlights (and the matched language) for one page, marked here from the
+        titles the hits carry: no second request (see search/highlight.py)."""
+        terms = QueryTerms([analysis.text, *analysis.translations.values()])
+
+        def mark() -> list[Hit]:
+            for hit in hits:
+                titles = {ORIGINAL: hit.title, analysis.lang: hit.localized_title or ""}
+                fragment, matched = best_title_highlight(titles, terms, (ORIGINAL, analysis.lang))
+                if fragment:
+                    hit.highlight = fragment
+                    hit.lang = hit.source_language if matched == ORIGINAL else matched
+            return hits
+
+        return trace.timed("highlight", mark)
 
     def _embed(
         self, analysis: QueryAnalysis, query_vector: str, translation_weight: float | None = None
@@ -668,9 +685,11 @@ class XLSearchClient:
         texts = [analysis.text]
         if weight > 0:  # embed translations only when they count
             texts += [t for t in dict.fromkeys(analysis.translations.values()) if t and t != analysis.text]
+        # The encoders run side by side (ONNX Runtime and numpy release the GIL).
+        futures = {f: self._pool.submit(self.embedders[f].encode, texts, role="query") for f in self.vector_fields}
         out = {}
-        for field_name in self.vector_fields:
-            vectors = self.embedders[field_name].encode(texts, role="query")
+        for field_name, future in futures.items():
+            vectors = future.result()
             vec = vectors[0].copy()
             if len(vectors) > 1:
                 vec += weight * vectors[1:].mean(axis=0)

@@ -240,6 +240,12 @@ SOURCE_FIELDS = [
 ]
 
 
+def page_source_fields(query_lang: str) -> list[str]:
+    """The fields a result page shows: the product's own title and the one in the
+    query's language, not every language the index holds."""
+    return [f for f in SOURCE_FIELDS if f != "title"] + [f"title.{ORIGINAL}", f"title.{query_lang}"]
+
+
 def bm25_request(
     query: dict[str, Any], filters: SearchFilters, size: int, from_: int = 0, highlight: bool = True
 ) -> dict[str, Any]:
