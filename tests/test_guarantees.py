@@ -191,7 +191,7 @@ def test_int8_and_fp32_vectors_never_mix(es_settings, model_settings, es_client,
 
     int8_settings = model_settings.replace(quantize_int8=True)
     int8 = Encoder(spec_from_settings(int8_settings))
-    assert int8.fingerprint == encoder.fingerprint + "-int8"
+    assert int8.fingerprint == encoder.fingerprint + "-onnx-int8"  # --backend auto: ONNX Runtime on the CPU
     settings_ = es_settings.replace(index=index_name, languages=("en",), home=model_settings.home)
     path = write_jsonl(tmp_path / "c.jsonl", PRODUCTS)
     load(settings_, int8, no_translation, es_client, path)

@@ -44,3 +44,21 @@ def test_rejects_bad_inputs() -> None:
         build_index_body(load_template(), (), META, "none", False)
     with pytest.raises(ConfigError):
         build_index_body(load_template(), ("en",), ModelMeta("m", "f", 0, "", ""), "none", False)
+
+
+def test_cjk_words_fields_or_the_clusters_own_analyzers() -> None:
+    """Without plugins, zh/ja get client-cut words fields (whitespace-split); a
+    cluster with smartcn uses it for Chinese, and Chinese then needs no words field."""
+    plain = build_index_body(load_template(), ("en", "zh", "ja"), META, "lexicon", False, segmented=("zh", "ja", "ko"))
+    props = plain["mappings"]["properties"]
+    assert props["words"]["properties"] == {
+        "zh": {"type": "text", "analyzer": "whitespace"},
+        "ja": {"type": "text", "analyzer": "whitespace"},
+    }
+    assert plain["mappings"]["_meta"]["segmented"] == ["zh", "ja"]
+    native = build_index_body(
+        load_template(), ("en", "zh"), META, "lexicon", True, word_analyzers={"zh": "smartcn"}, segmented=()
+    )
+    assert native["mappings"]["properties"]["title"]["properties"]["zh"]["analyzer"] == "smartcn"
+    assert "words" not in native["mappings"]["properties"]
+    assert native["mappings"]["_meta"]["segmented"] == []

@@ -7,8 +7,9 @@ from xlsearch_es.search.fusion import reciprocal_rank, weighted_sum
 
 
 def test_filters_become_clauses():
-    f = qb.SearchFilters.from_pairs(["category=Electronics > Phones", "brand=Sony", "price=10..50",
-                                     "availability=in_stock", "language=zh"])
+    f = qb.SearchFilters.from_pairs(
+        ["category=Electronics > Phones", "brand=Sony", "price=10..50", "availability=in_stock", "language=zh"]
+    )
     clauses = f.clauses()
     assert {"term": {"brand_exact": "sony"}} in clauses
     assert {"range": {"price": {"gte": 10.0, "lte": 50.0}}} in clauses
@@ -36,6 +37,26 @@ def test_bm25_query_uses_match_clauses_only_and_protects_tokens():
     assert {"term": {"protected_tokens": {"value": "iphone 12", "boost": qb.PROTECTED_BOOST}}} in q["bool"]["should"]
     assert mm[0]["minimum_should_match"] == qb.MINIMUM_SHOULD_MATCH
     assert mm[1]["minimum_should_match"] == qb.TRANSLATION_MINIMUM_SHOULD_MATCH
+
+
+def test_lenient_and_typo_clauses():
+    """The query as typed also runs leniently over every language's fields; its
+    unprotected words run fuzzily over the original text; plain is the baseline."""
+    q = qb.bm25_query(
+        "купить Redmi Note 12 WH-1000XM5", {"en": "buy Redmi Note 12"}, ["WH-1000XM5"], lenient_languages=["en", "zh"]
+    )
+    mm = [c["multi_match"] for c in q["bool"]["should"] if "multi_match" in c]
+    lenient = next(m for m in mm if m.get("boost") == qb.LENIENT_BOOST)
+    assert lenient["minimum_should_match"] == "1" and lenient["query"].startswith("купить")
+    assert {"title.zh^3", "title.en^3"} <= set(lenient["fields"])
+    assert not any(f.startswith(("title.original", "title.ru")) for f in lenient["fields"])
+    typo = next(m for m in mm if "fuzziness" in m)
+    assert typo["query"] == "купить Redmi Note 12" and typo["prefix_length"] == 1
+    assert all(f.split("^")[0].endswith(".original") for f in typo["fields"])
+    off = qb.bm25_query("x y", {}, [], qb.BM25Boosts(lenient=0, typo=0))
+    assert len(off["bool"]["should"]) == 2  # the strict clause and its phrase only
+    plain = qb.plain_query("rote Schuhe")["multi_match"]
+    assert plain["operator"] == "or" and plain["fuzziness"] == "AUTO"
 
 
 def test_knn_carries_the_same_filters():

@@ -13,7 +13,7 @@ from xlsearch_es.cli import main
 from xlsearch_es.errors import ClusterError, IndexMismatchError, XLSearchError
 from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
 from xlsearch_es.search.client import XLSearchClient, fusion_names
-from xlsearch_es.search.query_builder import SearchFilters
+from xlsearch_es.search.query_builder import BM25Boosts, SearchFilters
 
 pytestmark = [pytest.mark.es, pytest.mark.model]
 CATALOG = Path(__file__).resolve().parents[1] / "samples" / "catalog.jsonl"
@@ -35,13 +35,16 @@ def catalog_index(es_settings, model_settings, es_client, encoder):
     es_client.indices.delete(index=",".join(es_client.indices.get(index=f"{name}*")))
 
 
-@pytest.mark.parametrize("query,lang,target", [
-    ("绿色 连衣裙", "zh", "es-dress-042"),            # Chinese query, Spanish product
-    ("青いノートパソコン", "ja", "en-laptop-053"),       # Japanese query, English product
-    ("grüne Waschmaschine", "de", "en-washing_machine-061"),  # German query, English product
-    ("zapatillas negras", "es", "ja-running_shoes-002"),      # Spanish query, Japanese product
-    ("green USB-C charger", "en", "zh-charger-017"),          # English query, Chinese product
-])
+@pytest.mark.parametrize(
+    "query,lang,target",
+    [
+        ("绿色 连衣裙", "zh", "es-dress-042"),  # Chinese query, Spanish product
+        ("青いノートパソコン", "ja", "en-laptop-053"),  # Japanese query, English product
+        ("grüne Waschmaschine", "de", "en-washing_machine-061"),  # German query, English product
+        ("zapatillas negras", "es", "ja-running_shoes-002"),  # Spanish query, Japanese product
+        ("green USB-C charger", "en", "zh-charger-017"),  # English query, Chinese product
+    ],
+)
 def test_cross_lingual_queries_find_the_product(catalog_index, query, lang, target):
     _, client = catalog_index
     resp = client.search(query, k=3)
@@ -49,6 +52,53 @@ def test_cross_lingual_queries_find_the_product(catalog_index, query, lang, targ
     ids = [h.id for h in resp.hits]
     assert target in ids, (query, ids, resp.translations)
     assert target.split("-")[0] != lang  # the product is written in another language
+
+
+def test_bm25_keeps_shared_tokens_and_forgives_typos(catalog_index):
+    """A Russian query (no dictionary: nothing translates) still finds the products
+    by their model name; a misspelt brand still matches; a model number does not
+    match its neighbour fuzzily."""
+    _, client = catalog_index
+    query = "где купить недорого Redmi Note 12 с доставкой"
+    resp = client.search(query, mode="bm25", k=4)
+    assert len(resp.hits) == 4 and all("Redmi Note 12" in h.title for h in resp.hits), [h.title for h in resp.hits]
+    typo = client.search("Xiaomy Redmi smartphone", mode="bm25", k=3)
+    assert "en-smartphone-000" in [h.id for h in typo.hits]
+    strict = BM25Boosts(lenient=0.0)  # the typo clause alone would have to make the match
+    exact = client.search("WF-1000XM5", mode="bm25", k=10, boosts=strict, use_tuning=False)
+    assert "en-earbuds-002" not in [h.id for h in exact.hits]  # WF-1000XM4 is another model
+    assert "en-earbuds-002" in [h.id for h in client.search("WF-1000XM4", mode="bm25", k=10, boosts=strict).hits]
+
+
+def test_synonyms_file_expands_queries(catalog_index, tmp_path):
+    """A shop's synonym (here: a made-up house word) finds what its words stand for."""
+    settings, client = catalog_index
+    rules = tmp_path / "synonyms.txt"
+    rules.write_text("zorblat => earbuds\n", encoding="utf-8")
+    with_syn = XLSearchClient(
+        settings.replace(synonyms=str(rules)), client=client.es, encoder=client.encoder, translator=client.translator
+    )
+    assert not client.search("zorblat", mode="bm25", k=5).hits
+    hits = with_syn.search("zorblat", mode="bm25", k=5).hits
+    assert hits and all("earbuds" in h.title.lower() for h in hits[:3]), [h.title for h in hits]
+
+
+def test_chinese_and_japanese_are_indexed_as_words(catalog_index, es_client):
+    """On a node without smartcn/kuromoji the client cuts words: 连衣裙 (dress) is one
+    term, so the single character 衣 no longer matches it, while the char-level
+    title field still does."""
+    settings, client = catalog_index
+    assert set(client.segmented) == {"zh", "ja"}
+
+    def ids(query: dict) -> list[str]:
+        return [h["_id"] for h in es_client.search(index=settings.index, query=query, size=50)["hits"]["hits"]]
+
+    dresses = ids({"match": {"words.zh": "连衣裙"}})
+    assert dresses and all("-dress-" in i for i in dresses), dresses
+    assert ids({"match": {"words.zh": "衣"}}) == [] and ids({"match": {"title.zh": "衣"}})
+    assert ids({"match": {"words.ja": "ノート"}})
+    resp = client.search("绿色连衣裙", mode="bm25", k=3)  # no space: the client cuts the query the same way
+    assert resp.hits and all("-dress-" in h.id for h in resp.hits), [h.id for h in resp.hits]
 
 
 FILTER_CASES = [
@@ -87,8 +137,10 @@ def test_pagination_has_no_duplicates_or_gaps(catalog_index, fusion):
     assert len(set(bm25_pages)) == len(bm25_pages)
 
 
-@pytest.mark.parametrize("query", ['"', ":", "(", ")", "*", "\\", "OR", "AND", "~", "^",
-                                   'title:(red OR "blue) AND *~^2 \\', "[]{}!/?<>=&|+-"])
+@pytest.mark.parametrize(
+    "query",
+    ['"', ":", "(", ")", "*", "\\", "OR", "AND", "~", "^", 'title:(red OR "blue) AND *~^2 \\', "[]{}!/?<>=&|+-"],
+)
 def test_query_syntax_characters_are_just_text(catalog_index, query):
     _, client = catalog_index
     client.search(query, k=5)
@@ -177,7 +229,7 @@ def test_cli_search_json_table_and_stopped_cluster(catalog_index):
     args = ["--url", settings.es_url, "search", "ワイヤレスイヤホン", "--index", settings.index, "--k", "3"]
     out = runner.invoke(main, args + ["--json", "--filter", "price=0..1000000"])
     assert out.exit_code == 0, out.output
-    data = json.loads(out.output[out.output.index("{"):])
+    data = json.loads(out.output[out.output.index("{") :])
     assert len(data["hits"]) == 3 and {"id", "score", "title"} <= set(data["hits"][0])
     assert data["took_ms"] > 0 and "embed" in data["timings_ms"]
     table = runner.invoke(main, args + ["--explain"])
@@ -186,9 +238,10 @@ def test_cli_search_json_table_and_stopped_cluster(catalog_index):
     assert bad.exit_code == 1 and "unknown filter" in bad.output
     down = runner.invoke(main, ["--url", "http://127.0.0.1:9", "search", "x", "--index", settings.index])
     assert down.exit_code == 1 and "cannot reach Elasticsearch" in down.output
-    sim = runner.invoke(main, ["--url", settings.es_url, "similar", "en-laptop-053", "--index", settings.index,
-                               "--json"])
-    assert sim.exit_code == 0 and json.loads(sim.output[sim.output.index("{"):])["hits"]
+    sim = runner.invoke(
+        main, ["--url", settings.es_url, "similar", "en-laptop-053", "--index", settings.index, "--json"]
+    )
+    assert sim.exit_code == 0 and json.loads(sim.output[sim.output.index("{") :])["hits"]
 
 
 def test_cluster_stopping_mid_session_is_a_clear_error(catalog_index, es_client, encoder):

@@ -72,3 +72,13 @@ def test_language_id_accuracy_on_cikm_queries(shared_data):
     acc = {lang: right[lang] / total[lang] for lang in total}
     for lang, floor in FLOORS.items():
         assert acc[lang] >= floor, (lang, acc[lang])
+
+
+def test_segmenter_cuts_chinese_and_japanese_words():
+    from xlsearch_es.text.segment import Segmenter
+
+    seg = Segmenter()
+    assert seg.segment("绿色连衣裙，夏季 Zara 新款!", "zh") == "绿色 连衣裙 夏季 zara 新款"
+    assert seg.segment("青いノートパソコン、軽量モデル", "ja").split()[:3] == ["青い", "ノート", "パソコン"]
+    assert seg.segment("", "zh") == "" and seg.segment("   ", "ja") == ""
+    assert seg.segment("Rote  Schuhe", "de") == "rote schuhe"

@@ -98,6 +98,7 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -
     help="Encoders of a new index, one vector field each, e.g. transformers,use (XLSEARCH_ENCODERS).",
 )
 @click.option("--reranker", help="Cross-encoder folder from 'xlsearch train --reranker' (XLSEARCH_RERANKER).")
+@click.option("--synonyms", help="Solr-format synonyms file expanded into every query (XLSEARCH_SYNONYMS).")
 @click.pass_context
 def main(ctx: click.Context, config_file: str | None, es_insecure: bool, **overrides: Any) -> None:
     """Cross-lingual product search on Elasticsearch."""

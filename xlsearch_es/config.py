@@ -63,6 +63,7 @@ class Settings:
     translator_model: str | None = None
     reranker: str | None = None  # a cross-encoder folder from 'xlsearch train --reranker'; None = no reranking
     fallback_language: str = "en"
+    synonyms: str | None = None  # a Solr-format synonyms file, expanded into every query
     # --- service (xlsearch serve) ------------------------------------------------
     api_key: str | None = field(default=None, repr=False)  # required on every route but health when set
     serve_threads: int = 8  # blocking work (models, cluster calls) runs on at most this many threads
@@ -140,6 +141,7 @@ ENV_VARS: dict[str, str] = {
     "translator": "XLSEARCH_TRANSLATOR",
     "translator_model": "XLSEARCH_TRANSLATOR_MODEL",
     "reranker": "XLSEARCH_RERANKER",
+    "synonyms": "XLSEARCH_SYNONYMS",
     "api_key": "XLSEARCH_API_KEY",
     "serve_threads": "XLSEARCH_SERVE_THREADS",
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,11 +62,17 @@ def build_index_body(
     language_analyzers: bool,
     vectors_in_source: bool = True,
     exclude_source_vectors_setting: bool = True,
+    word_analyzers: Mapping[str, str] | None = None,
+    segmented: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Complete the template for these languages, these models and this cluster.
 
     ``model`` is one model (for the template's vector field) or a mapping of
     vector field -> model, one ``dense_vector`` field each, the first primary.
+    ``word_analyzers``: language -> a plugin's word analyzer the cluster has
+    (smartcn, kuromoji, nori), used for that language's fields. ``segmented``:
+    languages whose words the client cuts (text/segment.py) into ``words.<lang>``,
+    split on whitespace by the cluster.
     """
     if not languages:
         raise ConfigError("an index needs at least one language")
@@ -79,7 +85,8 @@ def build_index_body(
         if meta.dims <= 0:
             raise ConfigError(f"embedding dims must be positive, got {meta.dims}")
     per_lang = template["per_language"]
-    analyzers = per_lang.get("language_analyzers", {}) if language_analyzers else {}
+    analyzers = dict(per_lang.get("language_analyzers", {})) if language_analyzers else {}
+    analyzers.update(word_analyzers or {})
 
     properties: dict[str, Any] = copy.deepcopy(template["properties"])
     for field, spec in per_lang["fields"].items():
@@ -92,6 +99,9 @@ def build_index_body(
             lang_props[lang] = field_spec
         properties[field] = {"properties": lang_props}
 
+    words = [lang for lang in segmented if lang in languages]
+    if words:
+        properties["words"] = {"properties": {lang: {"type": "text", "analyzer": "whitespace"} for lang in words}}
     for vector_field, meta in models.items():
         properties[vector_field] = {**copy.deepcopy(vector_template), "dims": meta.dims}
     primary = next(iter(models))
@@ -114,6 +124,7 @@ def build_index_body(
             "vector_fields": list(models),  # the order (Elasticsearch does not keep a map's order)
             "translator": translator,
             "languages": list(languages),
+            "segmented": words,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         "properties": properties,

@@ -17,6 +17,7 @@ from .cluster.indices import create_versioned
 from .config import Settings
 from .errors import IndexMismatchError
 from .mapping import ModelMeta, build_index_body, index_models, load_template
+from .text.segment import NATIVE_ANALYZERS, SEGMENTED_LANGUAGES
 
 
 def model_meta(settings: Settings) -> ModelMeta:
@@ -41,6 +42,8 @@ def index_body(settings: Settings, client: Elasticsearch, models: Mapping[str, M
         language_analyzers=settings.language_analyzers and caps.language_analyzers,
         vectors_in_source=settings.vectors_in_source,
         exclude_source_vectors_setting=caps.exclude_source_vectors_setting,
+        word_analyzers={lang: NATIVE_ANALYZERS[lang] for lang in caps.word_analyzers},
+        segmented=[lang for lang in SEGMENTED_LANGUAGES if lang not in caps.word_analyzers],
     )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from ..text.segment import NATIVE_ANALYZERS
+
 _NO_MATCH: dict[str, Any] = {"standard": {"query": {"match_none": {}}}}
 _PROBE_INDEX = "xlsearch-capability-probe-none*"
 _cache: weakref.WeakKeyDictionary[Elasticsearch, Capabilities] = weakref.WeakKeyDictionary()
@@ -25,6 +27,7 @@ class Capabilities:
     rrf_retriever: bool
     linear_retriever: bool
     exclude_source_vectors_setting: bool
+    word_analyzers: tuple[str, ...] = ()  # languages a plugin segments into words (smartcn, kuromoji, nori)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -72,6 +75,7 @@ def probe(client: Elasticsearch, refresh: bool = False) -> Capabilities:
             },
         ),
         exclude_source_vectors_setting=_version_at_least(version, (9, 1)),
+        word_analyzers=tuple(lang for lang, name in NATIVE_ANALYZERS.items() if _has_analyzer(client, name)),
     )
     _cache[client] = caps
     return caps

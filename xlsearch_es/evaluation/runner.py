@@ -43,8 +43,13 @@ class Variant:
 
 _BASE_VARIANTS: tuple[Variant, ...] = (
     Variant(
+        "bm25-plain",
+        "a default Elasticsearch setup: OR match, fuzziness AUTO, over the original text",
+        {"mode": "bm25", "translate_query": False, "query_languages": [], "lexical": "plain"},
+    ),
+    Variant(
         "bm25-original",
-        "BM25 on the original text only (a plain Elasticsearch setup)",
+        "our BM25 clauses on the original text only (no translation)",
         {"mode": "bm25", "translate_query": False, "query_languages": []},
     ),
     Variant("bm25+qt", "BM25, query translated into the catalog language", {"mode": "bm25", "query_languages": ["en"]}),

@@ -34,7 +34,9 @@ def _ray() -> Any:
 class _EnrichActor:
     """Loads the models once, then enriches batches."""
 
-    def __init__(self, settings: Settings, languages: tuple[str, ...], vector_fields: list[str]):
+    def __init__(
+        self, settings: Settings, languages: tuple[str, ...], vector_fields: list[str], segmented: tuple[str, ...] = ()
+    ):
         from ..embed.base import load_embedders
         from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
         from ..translate.factory import make_translator
@@ -48,6 +50,7 @@ class _EnrichActor:
             translator=make_translator(settings),
             embedders={f: embedders[f] for f in vector_fields},
             detector=detector,
+            segmented=segmented,
         )
 
     def enrich(self, products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]]) -> Enriched:
@@ -82,7 +85,8 @@ class RayEngine:
         )
         worker_settings = settings.replace(threads=settings.threads or 1)
         self.actors = [
-            remote.remote(worker_settings, context.languages, list(context.embedders)) for _ in range(max(1, actors))
+            remote.remote(worker_settings, context.languages, list(context.embedders), context.segmented)
+            for _ in range(max(1, actors))
         ]
         ray.get([a.pid.remote() for a in self.actors])  # models loaded before the first batch
         self.capacity = 2 * len(self.actors)  # keep every actor busy while the driver waits for the oldest

@@ -16,6 +16,7 @@ from typing import Any
 from ..embed.base import Embedder
 from ..mapping import TEXT_FIELDS
 from ..text.langid import LanguageDetector
+from ..text.segment import Segmenter
 from ..translate.base import Translator
 from .document import build_document, content_hash, passage_text, texts_to_translate
 from .records import Product, Rejection
@@ -32,6 +33,8 @@ class EnrichContext:
     translator: Translator
     embedders: Mapping[str, Embedder]  # vector field -> embedder
     detector: LanguageDetector
+    segmented: tuple[str, ...] = ()  # languages whose words go to words.<lang> (the index's _meta says which)
+    segmenter: Segmenter = field(default_factory=Segmenter)
 
     def models_fingerprint(self) -> str:
         """Part of each document's content hash: a new model re-embeds every product."""
@@ -76,7 +79,21 @@ def enrich(products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]
     for i, (p, lang, digest) in enumerate(todo):
         created = existing.get(p.id, {}).get("created_at")
         doc = build_document(p, lang, translations[p.id], {f: v[i] for f, v in vectors.items()}, digest, created)
+        words = _words(translations[p.id], ctx)
+        if words:
+            doc["words"] = words
         out.actions.append((index_action(p.id), doc))
+    return out
+
+
+def _words(per_lang: Mapping[str, Mapping[str, str]], ctx: EnrichContext) -> dict[str, str]:
+    """The product's text in each segmented language, cut into words."""
+    out = {}
+    for lang in ctx.segmented:
+        text = " ".join(per_lang.get(lang, {}).get(f, "") for f in TEXT_FIELDS)
+        segmented = ctx.segmenter.segment(text, lang)
+        if segmented:
+            out[lang] = segmented
     return out
 
 

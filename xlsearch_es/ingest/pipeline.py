@@ -347,6 +347,7 @@ class IngestPipeline:
             translator=self.translator,
             embedders={f: self.embedders[f] for f in index_models(index_meta)},
             detector=detector,
+            segmented=tuple((index_meta or {}).get("segmented", ())),
         )
         engine = self._engine(context)
         sender: BackgroundSender[_Batch] = BackgroundSender(

@@ -29,6 +29,7 @@ from ..errors import XLSearchError
 from ..mapping import ORIGINAL, index_models
 from ..service import check_compatible, settings_for_index
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
+from ..text.segment import Segmenter
 from ..translate.base import Translator
 from . import query_builder as qb
 from .fusion import (
@@ -42,6 +43,7 @@ from .fusion import (
     knn_list_weights,
 )
 from .highlight import QueryTerms, best_title_highlight
+from .synonyms import Synonyms
 from .tuning import SearchParams, Tuning
 from .understand import QueryAnalysis, analyze
 
@@ -133,6 +135,7 @@ class SearchRequest:
     use_tuning: bool = True
     rerank: bool = True
     highlight: bool = True  # False: ids and scores only (evaluation, bulk scoring)
+    lexical: str = "xlsearch"  # "plain": BM25 as a default Elasticsearch setup runs it (the baseline)
 
     def check(self) -> None:
         if self.k < 1 or self.k > 1000:
@@ -141,6 +144,8 @@ class SearchRequest:
             raise XLSearchError("page must be 1 or more")
         if self.mode not in MODES:
             raise XLSearchError(f"unknown mode {self.mode!r}; use hybrid, bm25 or knn")
+        if self.lexical not in ("xlsearch", "plain"):
+            raise XLSearchError("lexical must be 'xlsearch' or 'plain'")
         if self.query_vector not in ("mean", "original"):
             raise XLSearchError("query_vector must be 'mean' or 'original'")
         if self.fusion not in fusion_names():
@@ -232,6 +237,9 @@ class XLSearchClient:
 
             reranker = Reranker(settings.reranker, device=settings.device, threads=settings.threads)
         self.reranker = reranker
+        self.synonyms = Synonyms.from_file(settings.synonyms) if settings.synonyms else Synonyms()
+        self.segmented: tuple[str, ...] = tuple(meta.get("segmented") or ())
+        self.segmenter = Segmenter()
         self.translation_weight: float | None = None  # None: from the catalog's language mix
 
     def _detector(self, settings: Settings) -> LanguageDetector:
@@ -330,6 +338,7 @@ class XLSearchClient:
         use_tuning: bool = True,
         rerank: bool = True,
         highlight: bool = True,
+        lexical: str = "xlsearch",
     ) -> SearchResponse:
         """Search the alias (see ``SearchRequest`` for what each argument means)."""
         return self.run(
@@ -352,6 +361,7 @@ class XLSearchClient:
                 use_tuning=use_tuning,
                 rerank=rerank,
                 highlight=highlight,
+                lexical=lexical,
             )
         )
 
@@ -397,7 +407,9 @@ class XLSearchClient:
         window = max(rank_window, request.offset + request.k)
         # The query's own language is one of the "translations" (the text itself):
         # it matches that language's fields, which hold translations of the rest.
-        bm25 = qb.bm25_query(analysis.text, analysis.translations, analysis.protected, params.boosts or qb.BM25Boosts())
+        bm25 = (
+            qb.plain_query(analysis.text) if request.lexical == "plain" else self._bm25_query(analysis, params.boosts)
+        )
         return SearchPlan(
             request=request,
             analysis=analysis,
@@ -575,10 +587,34 @@ class XLSearchClient:
         self, analysis: QueryAnalysis, depth: int, boosts: qb.BM25Boosts | None = None
     ) -> list[tuple[str, float]]:
         """The BM25 list hybrid search fuses, ``depth`` deep, as (id, score)."""
-        bm25q = qb.bm25_query(analysis.text, analysis.translations, analysis.protected, boosts or qb.BM25Boosts())
+        bm25q = self._bm25_query(analysis, boosts)
         body = {**qb.bm25_request(bm25q, qb.SearchFilters(), size=depth, highlight=False), "_source": False}
         hits = self._guarded(lambda: self._search(body))["hits"]["hits"]
         return [(h["_id"], h["_score"]) for h in hits]
+
+    def _bm25_query(self, analysis: QueryAnalysis, boosts: qb.BM25Boosts | None) -> dict[str, Any]:
+        """Our BM25 clauses, with the synonyms the query (or a translation of it) brings
+        in, and its words when it is Chinese or Japanese and the index has client-cut words."""
+        expansions: list[str] = []
+        if self.synonyms:
+            for text in dict.fromkeys([analysis.text, *analysis.translations.values()]):
+                expansions += [p for p in self.synonyms.expand(text) if p not in expansions]
+        # Only the query as typed is cut: a dictionary's word-by-word output in
+        # Chinese or Japanese is no better matched as words than as characters.
+        words = (
+            {analysis.lang: self.segmenter.segment(analysis.text, analysis.lang)}
+            if analysis.lang in self.segmented
+            else {}
+        )
+        return qb.bm25_query(
+            analysis.text,
+            analysis.translations,
+            analysis.protected,
+            boosts or qb.BM25Boosts(),
+            expansions,
+            words,
+            lenient_languages=[lang for lang in analysis.translations if lang != analysis.lang],
+        )
 
     def knn_lists(
         self, analysis: QueryAnalysis, depth: int, translation_weight: float | None = None

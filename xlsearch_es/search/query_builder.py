@@ -27,6 +27,23 @@ PROTECTED_BOOST = 4.0
 MINIMUM_SHOULD_MATCH = "2<75%"
 TRANSLATION_MINIMUM_SHOULD_MATCH = "2<50%"
 HIGHLIGHT_FIELDS = ("title.*", "description.*")
+# The lenient clause: the query as typed, over the fields of the index's other
+# languages, any one word enough. Names, numbers, model codes and
+# loanwords are shared across languages and survive where no dictionary does;
+# the strict clauses above drop a document that lacks most (untranslatable)
+# words. Weight and policy measured in benchmarks/bench_lexical.py.
+LENIENT_BOOST = 0.5
+LENIENT_MINIMUM_SHOULD_MATCH = "1"
+# Typos: the query's unprotected words, fuzzy (AUTO edits, first letter fixed),
+# over the original text; model numbers are left out (1000XM4 is not 1000XM5).
+TYPO_BOOST = 0.3
+TYPO_PREFIX_LENGTH = 1
+PLAIN_FIELDS = ("title.original", "description.original")
+SYNONYM_BOOST = 1.0
+# Chinese/Japanese words cut on the client (text/segment.py): where the index
+# has them, they replace that language's character-level fields (title, brand,
+# category and description in one field, so weighted as a title).
+WORDS_BOOST = FIELD_WEIGHTS["title"]  # a shop's own synonym counts as much as the words it stands for
 
 
 @dataclass(frozen=True)
@@ -137,15 +154,29 @@ class BM25Boosts:
     original: float = ORIGINAL_BOOST
     phrase: float = PHRASE_BOOST
     protected: float = PROTECTED_BOOST
+    lenient: float = LENIENT_BOOST
+    lenient_msm: str = LENIENT_MINIMUM_SHOULD_MATCH
+    typo: float = TYPO_BOOST
 
     def field_weights(self) -> dict[str, float]:
         return {"title": self.title, "brand": self.brand, "category": self.category, "description": self.description}
 
 
 def bm25_query(
-    original: str, translations: Mapping[str, str], protected: Sequence[str], boosts: BM25Boosts = BM25Boosts()
+    original: str,
+    translations: Mapping[str, str],
+    protected: Sequence[str],
+    boosts: BM25Boosts = BM25Boosts(),
+    synonyms: Sequence[str] = (),
+    words: Mapping[str, str] | None = None,
+    lenient_languages: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Scoring clauses over the original and translated fields (no filters)."""
+    """Scoring clauses over the original and translated fields (no filters);
+    ``synonyms``: phrases the shop's synonyms file brings in, matched as phrases;
+    ``words``: language -> the query cut into words, for the ``words.<lang>`` fields;
+    ``lenient_languages``: the fields the lenient clause reads (the index's languages
+    other than the query's: in its own language a partial match is just a worse
+    match, "zapatillas" alone bringing red shoes for "zapatillas negras")."""
     should: list[dict[str, Any]] = []
     weights = boosts.field_weights()
 
@@ -169,8 +200,23 @@ def bm25_query(
             }
         )
         phrase(f"title.{ORIGINAL}", original)
+    words = {lang: text for lang, text in (words or {}).items() if text}
     for lang, text in sorted(translations.items()):
         if not text:
+            continue
+        if lang in words:  # the same text, matched as words instead of single characters
+            should.append(
+                {
+                    "match": {
+                        f"words.{lang}": {
+                            "query": words[lang],
+                            "minimum_should_match": TRANSLATION_MINIMUM_SHOULD_MATCH,
+                            "boost": WORDS_BOOST,
+                        }
+                    }
+                }
+            )
+            phrase(f"title.{lang}", text)
             continue
         should.append(
             {
@@ -184,10 +230,67 @@ def bm25_query(
             }
         )
         phrase(f"title.{lang}", text)
+    if original and boosts.lenient > 0 and lenient_languages:
+        langs = sorted(lenient_languages)
+        should.append(
+            {
+                "multi_match": {
+                    "query": original,
+                    "fields": [f for lang in langs for f in fields_for(lang, 1.0)],
+                    "type": "best_fields",
+                    "tie_breaker": 0.3,
+                    "minimum_should_match": boosts.lenient_msm,
+                    "boost": boosts.lenient,
+                }
+            }
+        )
+    typo_text = _without(original, protected)
+    if typo_text and boosts.typo > 0:
+        should.append(
+            {
+                "multi_match": {
+                    "query": typo_text,
+                    "fields": fields_for(ORIGINAL, 1.0),
+                    "type": "best_fields",
+                    "fuzziness": "AUTO",
+                    "prefix_length": TYPO_PREFIX_LENGTH,
+                    "max_expansions": 20,
+                    "minimum_should_match": MINIMUM_SHOULD_MATCH,
+                    "boost": boosts.typo,
+                }
+            }
+        )
+    all_langs = [ORIGINAL, *sorted(lang for lang, text in translations.items() if text)]
+    for phrase_text in synonyms:
+        should.append(
+            {
+                "multi_match": {
+                    "query": phrase_text,
+                    "type": "phrase",
+                    "fields": [f for lang in all_langs for f in fields_for(lang, 1.0)],
+                    "boost": SYNONYM_BOOST,
+                }
+            }
+        )
     for token in dict.fromkeys(t.casefold() for t in protected):
         should.append({"term": {"protected_tokens": {"value": token, "boost": boosts.protected}}})
         should.append({"term": {"brand_exact": {"value": token, "boost": boosts.protected}}})
     return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def _without(text: str, protected: Sequence[str]) -> str:
+    """``text`` less its protected tokens (whole words, any case)."""
+    if not protected:
+        return text
+    drop = {t.casefold() for t in protected}
+    return " ".join(w for w in text.split() if w.casefold() not in drop)
+
+
+def plain_query(text: str) -> dict[str, Any]:
+    """What a default Elasticsearch setup runs (Haystack's BM25 retriever, for one):
+    an OR ``multi_match`` with ``fuzziness: AUTO`` over the text as indexed. The
+    evaluation's baseline row, so the comparison is with a fair default."""
+    return {"multi_match": {"query": text, "fields": list(PLAIN_FIELDS), "fuzziness": "AUTO", "operator": "or"}}
 
 
 def filtered(query: dict[str, Any], filters: SearchFilters) -> dict[str, Any]:
