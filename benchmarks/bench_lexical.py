@@ -34,6 +34,9 @@ GRID = [
     {"lenient": 1.0, "lenient_msm": "2<50%", "typo": 0.0},
     {"lenient": 0.5, "lenient_msm": "1", "typo": 0.3},
     {"lenient": 0.5, "lenient_msm": "1", "typo": 1.0},
+    {"lenient": 0.5, "lenient_msm": "1", "typo": 0.3, "lenient_scope": "others+original"},
+    {"lenient": 0.5, "lenient_msm": "1", "typo": 0.3, "lenient_scope": "all"},
+    {"lenient": 0.25, "lenient_msm": "1", "typo": 0.3, "lenient_scope": "others+original"},
 ]
 
 
@@ -115,7 +118,9 @@ def main() -> None:
         result["datasets"][name] = report
         print(json.dumps({name: report["test"]}, indent=1), flush=True)
         client.close()
-    print(f"wrote {write_result('lexical', result)}")
+    # One file per dataset, so a run of one set leaves the other's result alone.
+    for name, report in result["datasets"].items():
+        print(f"wrote {write_result(f'lexical-{name}', {'command': result['command'], name: report})}")
 
 
 if __name__ == "__main__":

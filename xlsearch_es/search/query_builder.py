@@ -34,6 +34,10 @@ HIGHLIGHT_FIELDS = ("title.*", "description.*")
 # words. Weight and policy measured in benchmarks/bench_lexical.py.
 LENIENT_BOOST = 0.5
 LENIENT_MINIMUM_SHOULD_MATCH = "1"
+# Which fields it reads: the index's languages other than the query's ("others"),
+# plus the text as written ("others+original"), or every language too ("all").
+LENIENT_SCOPES = ("others", "others+original", "all")
+LENIENT_SCOPE = "all"
 # Typos: the query's unprotected words, fuzzy (AUTO edits, first letter fixed),
 # over the original text; model numbers are left out (1000XM4 is not 1000XM5).
 TYPO_BOOST = 0.3
@@ -156,6 +160,7 @@ class BM25Boosts:
     protected: float = PROTECTED_BOOST
     lenient: float = LENIENT_BOOST
     lenient_msm: str = LENIENT_MINIMUM_SHOULD_MATCH
+    lenient_scope: str = LENIENT_SCOPE  # "others" | "others+original" | "all" (see LENIENT_SCOPES)
     typo: float = TYPO_BOOST
 
     def field_weights(self) -> dict[str, float]:
@@ -230,8 +235,12 @@ def bm25_query(
             }
         )
         phrase(f"title.{lang}", text)
-    if original and boosts.lenient > 0 and lenient_languages:
-        langs = sorted(lenient_languages)
+    langs = sorted(lenient_languages)
+    if boosts.lenient_scope in ("others+original", "all"):
+        langs = [ORIGINAL, *langs]
+    if boosts.lenient_scope == "all":
+        langs += sorted(lang for lang, text in translations.items() if text and lang not in langs)
+    if original and boosts.lenient > 0 and langs:
         should.append(
             {
                 "multi_match": {
