@@ -48,8 +48,11 @@ def test_lenient_and_typo_clauses():
     mm = [c["multi_match"] for c in q["bool"]["should"] if "multi_match" in c]
     lenient = next(m for m in mm if m.get("boost") == qb.LENIENT_BOOST)
     assert lenient["minimum_should_match"] == "1" and lenient["query"].startswith("купить")
-    assert {"title.zh^3", "title.en^3"} <= set(lenient["fields"])
-    assert not any(f.startswith(("title.original", "title.ru")) for f in lenient["fields"])
+    assert {"title.original^3", "title.zh^3", "title.en^3"} <= set(lenient["fields"])  # the default scope: all
+    others = qb.bm25_query("x y", {"en": "x y", "ru": "x y"}, [], qb.BM25Boosts(lenient_scope="others"),
+                           lenient_languages=["en"])
+    scoped = next(c["multi_match"] for c in others["bool"]["should"] if c.get("multi_match", {}).get("boost") == 0.5)
+    assert not any(f.startswith(("title.original", "title.ru")) for f in scoped["fields"])
     typo = next(m for m in mm if "fuzziness" in m)
     assert typo["query"] == "купить Redmi Note 12" and typo["prefix_length"] == 1
     assert all(f.split("^")[0].endswith(".original") for f in typo["fields"])
