@@ -101,6 +101,18 @@ def test_chinese_and_japanese_are_indexed_as_words(catalog_index, es_client):
     assert resp.hits and all("-dress-" in h.id for h in resp.hits), [h.id for h in resp.hits]
 
 
+@pytest.mark.parametrize("query,colour", [
+    ("绿色 连衣裙", "green"), ("青いノートパソコン", "blue"), ("grüne Waschmaschine", "green"),
+    ("zapatillas negras", "black"), ("green USB-C charger", "green"),
+])
+def test_demo_top_hit_carries_the_queried_colour(catalog_index, es_client, query, colour):
+    settings, client = catalog_index
+    assert client.query_attributes(client.understand(query)) == {"color": [colour]}
+    top = client.search(query, k=1).hits[0]
+    held = es_client.get(index=settings.index, id=top.id, source_includes=["attr"])["_source"]
+    assert colour in held.get("attr", {}).get("color", []), (query, top.id, top.title)
+
+
 FILTER_CASES = [
     SearchFilters(brand="Sony"),
     SearchFilters(price_min=50, price_max=120),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .text.attributes import ATTRIBUTE_FIELDS
 
 SCHEMA_FILE = "products.json"
 ORIGINAL = "original"
@@ -99,6 +100,8 @@ def build_index_body(
             lang_props[lang] = field_spec
         properties[field] = {"properties": lang_props}
 
+    # Canonical colours and materials (text/attributes.py), for boosts and filters.
+    properties["attr"] = {"properties": {kind: {"type": "keyword"} for kind in ATTRIBUTE_FIELDS}}
     words = [lang for lang in segmented if lang in languages]
     if words:
         properties["words"] = {"properties": {lang: {"type": "text", "analyzer": "whitespace"} for lang in words}}
@@ -125,6 +128,7 @@ def build_index_body(
             "translator": translator,
             "languages": list(languages),
             "segmented": words,
+            "attribute_fields": list(ATTRIBUTE_FIELDS),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         "properties": properties,

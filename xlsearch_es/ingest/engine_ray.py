@@ -35,7 +35,12 @@ class _EnrichActor:
     """Loads the models once, then enriches batches."""
 
     def __init__(
-        self, settings: Settings, languages: tuple[str, ...], vector_fields: list[str], segmented: tuple[str, ...] = ()
+        self,
+        settings: Settings,
+        languages: tuple[str, ...],
+        vector_fields: list[str],
+        segmented: tuple[str, ...] = (),
+        attribute_fields: tuple[str, ...] = (),
     ):
         from ..embed.base import load_embedders
         from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
@@ -51,6 +56,7 @@ class _EnrichActor:
             embedders={f: embedders[f] for f in vector_fields},
             detector=detector,
             segmented=segmented,
+            attribute_fields=attribute_fields,
         )
 
     def enrich(self, products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]]) -> Enriched:
@@ -85,7 +91,9 @@ class RayEngine:
         )
         worker_settings = settings.replace(threads=settings.threads or 1)
         self.actors = [
-            remote.remote(worker_settings, context.languages, list(context.embedders), context.segmented)
+            remote.remote(
+                worker_settings, context.languages, list(context.embedders), context.segmented, context.attribute_fields
+            )
             for _ in range(max(1, actors))
         ]
         ray.get([a.pid.remote() for a in self.actors])  # models loaded before the first batch

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..embed.base import Embedder
 from ..mapping import TEXT_FIELDS
+from ..text.attributes import product_attributes
 from ..text.langid import LanguageDetector
 from ..text.segment import Segmenter
 from ..translate.base import Translator
@@ -35,6 +36,7 @@ class EnrichContext:
     detector: LanguageDetector
     segmented: tuple[str, ...] = ()  # languages whose words go to words.<lang> (the index's _meta says which)
     segmenter: Segmenter = field(default_factory=Segmenter)
+    attribute_fields: tuple[str, ...] = ()  # attr.<kind> fields the index maps (older indices: none)
 
     def models_fingerprint(self) -> str:
         """Part of each document's content hash: a new model re-embeds every product."""
@@ -82,6 +84,11 @@ def enrich(products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]
         words = _words(translations[p.id], ctx)
         if words:
             doc["words"] = words
+        if ctx.attribute_fields:
+            english = translations[p.id].get("en", {}).get("title") or (p.title if lang == "en" else "")
+            found = product_attributes(english, p.attributes)
+            if found:
+                doc["attr"] = {k: v for k, v in found.items() if k in ctx.attribute_fields}
         out.actions.append((index_action(p.id), doc))
     return out
 

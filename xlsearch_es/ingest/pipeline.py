@@ -348,6 +348,7 @@ class IngestPipeline:
             embedders={f: self.embedders[f] for f in index_models(index_meta)},
             detector=detector,
             segmented=tuple((index_meta or {}).get("segmented", ())),
+            attribute_fields=tuple((index_meta or {}).get("attribute_fields", ())),
         )
         engine = self._engine(context)
         sender: BackgroundSender[_Batch] = BackgroundSender(

@@ -28,6 +28,7 @@ from ..embed.base import Embedder, as_embedders, load_embedders
 from ..errors import XLSearchError
 from ..mapping import ORIGINAL, index_models
 from ..service import check_compatible, settings_for_index
+from ..text.attributes import extract as extract_attributes
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..text.segment import Segmenter
 from ..translate.base import Translator
@@ -39,8 +40,10 @@ from .fusion import (
     FusionStrategy,
     HybridPlan,
     ServerFusion,
+    attribute_agreement,
     knn_list_name,
     knn_list_weights,
+    shift_by_agreement,
 )
 from .highlight import QueryTerms, best_title_highlight
 from .synonyms import Synonyms
@@ -169,6 +172,7 @@ class SearchPlan:
     window: int
     num_candidates: int
     tuning: dict[str, Any]
+    attributes: dict[str, list[str]] = field(default_factory=dict)  # colours/materials the query names
 
 
 @dataclass
@@ -240,6 +244,7 @@ class XLSearchClient:
         self.synonyms = Synonyms.from_file(settings.synonyms) if settings.synonyms else Synonyms()
         self.segmented: tuple[str, ...] = tuple(meta.get("segmented") or ())
         self.segmenter = Segmenter()
+        self.attribute_fields: tuple[str, ...] = tuple(meta.get("attribute_fields") or ())
         self.translation_weight: float | None = None  # None: from the catalog's language mix
 
     def _detector(self, settings: Settings) -> LanguageDetector:
@@ -420,6 +425,7 @@ class XLSearchClient:
             window=window,
             num_candidates=min(max(2 * window, 100), KNN_MAX_CANDIDATES),
             tuning=tuning,
+            attributes=self.query_attributes(analysis) if request.lexical != "plain" else {},
         )
 
     def _params(self, explicit: SearchParams, lang: str, use_tuning: bool) -> tuple[SearchParams, dict[str, Any]]:
@@ -459,6 +465,7 @@ class XLSearchClient:
                 **qb.bm25_request(plan.bm25, request.filters, size=plan.window, from_=0, highlight=False),
                 "_source": False,  # ids and scores: the page's sources are fetched after fusion
                 "aggs": _facet_aggs(),
+                **_attribute_docvalues(plan.attributes),
             }
             bm25_future = self._pool.submit(lambda: trace.timed("bm25", lambda: self._search(body)))
         vectors = trace.timed(
@@ -533,7 +540,14 @@ class XLSearchClient:
         """Both sides cover the same rank window on every page, so pages never overlap."""
         request = plan.request
         t0 = time.perf_counter()
-        knn_resps = self._knn_per_field(vectors, request.filters, plan.window, plan.num_candidates, source=False)
+        knn_resps = self._knn_per_field(
+            vectors,
+            request.filters,
+            plan.window,
+            plan.num_candidates,
+            source=False,
+            extra=_attribute_docvalues(plan.attributes),
+        )
         trace.timings["knn"] = (time.perf_counter() - t0) * 1e3
         bm25 = bm25_future.result()
         t0 = time.perf_counter()
@@ -541,6 +555,13 @@ class XLSearchClient:
         lists = {name: [(h["_id"], h["_score"]) for h in r["hits"]["hits"]] for name, r in responses.items()}
         weights = knn_list_weights(list(vectors), plan.knn_weight, plan.params.knn_shares)
         fused = strategy.fuse(lists, {"bm25": 1.0, **weights})
+        if plan.attributes:  # products carrying the named colour/material move up, contradicting ones down
+            held = {h["_id"]: h.get("fields", {}) for r in responses.values() for h in r["hits"]["hits"]}
+            agreement = {
+                doc_id: attribute_agreement(plan.attributes, {k: f.get(f"attr.{k}", []) for k in plan.attributes})
+                for doc_id, f in held.items()
+            }
+            fused = shift_by_agreement(fused, agreement)
         hits = [self._hit({"_id": f.id}, plan.analysis, f.score, f if request.explain else None) for f in fused]
         trace.timings["fuse"] = (time.perf_counter() - t0) * 1e3
         # Facets count the products whose text matches the query (in any of the
@@ -614,7 +635,15 @@ class XLSearchClient:
             expansions,
             words,
             lenient_languages=[lang for lang in analysis.translations if lang != analysis.lang],
+            attributes=self.query_attributes(analysis),
         )
+
+    def query_attributes(self, analysis: QueryAnalysis) -> dict[str, list[str]]:
+        """Colours and materials the query names, read from its English form."""
+        if not self.attribute_fields:
+            return {}
+        english = analysis.text if analysis.lang == "en" else analysis.translations.get("en", "")
+        return {k: v for k, v in extract_attributes([english]).items() if k in self.attribute_fields}
 
     def knn_lists(
         self, analysis: QueryAnalysis, depth: int, translation_weight: float | None = None
@@ -632,11 +661,15 @@ class XLSearchClient:
         k: int,
         num_candidates: int,
         source: bool = True,
+        extra: Mapping[str, Any] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """One kNN request per vector field, all in flight at once; responses named as fusion names the lists."""
         futures = {}
         for i, (field_name, vector) in enumerate(vectors.items()):
-            body = qb.knn_request({field_name: vector}, filters, k=k, num_candidates=num_candidates)
+            body = {
+                **qb.knn_request({field_name: vector}, filters, k=k, num_candidates=num_candidates),
+                **(extra or {}),
+            }
             futures[knn_list_name(field_name, i)] = self._pool.submit(
                 self._search, body if source else {**body, "_source": False}
             )
@@ -814,6 +847,11 @@ class XLSearchClient:
             tuning={},
         )
         return self._respond(plan, hits, _Ranked(hits, len(hits), _facets_from_hits(hits)), trace)
+
+
+def _attribute_docvalues(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Ask a window list for the attr fields the query names (doc values: cheap, no _source)."""
+    return {"docvalue_fields": [f"attr.{kind}" for kind in attributes]} if attributes else {}
 
 
 def _best_highlight(hl: dict[str, list[str]], query_lang: str) -> tuple[str | None, str | None]:

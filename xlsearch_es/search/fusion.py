@@ -184,3 +184,30 @@ def knn_list_weights(
 def knn_list_name(field: str, position: int) -> str:
     """ "knn" for the first vector field, "knn:FIELD" for the others."""
     return "knn" if position == 0 else f"knn:{field}"
+
+
+ATTRIBUTE_SHIFT = 2  # places a product moves for carrying (up) or contradicting (down) a queried attribute
+
+
+def attribute_agreement(wanted: Mapping[str, Sequence[str]], held: Mapping[str, Sequence[str]]) -> int:
+    """+1 when the product carries a value the query names for some attribute kind,
+    -1 when it carries only other values for a kind the query names, 0 when it says
+    nothing about those kinds (unknown is neither rewarded nor punished)."""
+    score = 0
+    for kind, values in wanted.items():
+        have = held.get(kind) or []
+        if not have or not values:
+            continue
+        if set(values) & set(have):
+            return 1
+        score = -1
+    return score
+
+
+def shift_by_agreement(fused: list[Fused], agreement: Mapping[str, int], places: int = ATTRIBUTE_SHIFT) -> list[Fused]:
+    """Reorder a fused list: each product moves ``places`` up (agreement +1) or down
+    (-1) from its fused position; ties keep the fused order. A soft preference: a
+    black shoe just below a red one for "black shoes" overtakes it, a black
+    backpack far down the list does not."""
+    keyed = [(pos - places * agreement.get(item.id, 0), pos, item) for pos, item in enumerate(fused)]
+    return [item for _, _, item in sorted(keyed, key=lambda k: (k[0], k[1]))]

@@ -13,19 +13,13 @@ its two-character pieces are.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 
-WORD = re.compile(r"[^\W_]+")
+from ..text.fold import WORD, fold
+
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 MIN_STEM = 4  # "shoe" ~ "shoes", "robe" ~ "robes"; shorter words must match exactly
 MAX_SUFFIX = 3
-
-
-def fold(word: str) -> str:
-    """Case, width and accents folded: what a shopper would call the same word."""
-    decomposed = unicodedata.normalize("NFKD", word.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 class QueryTerms:

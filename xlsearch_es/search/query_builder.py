@@ -44,6 +44,9 @@ TYPO_BOOST = 0.3
 TYPO_PREFIX_LENGTH = 1
 PLAIN_FIELDS = ("title.original", "description.original")
 SYNONYM_BOOST = 1.0
+# A product carrying the colour or material the query names (attr.<kind>) ranks
+# above one that does not: a boost, never a filter.
+ATTRIBUTE_BOOST = 3.0
 # Chinese/Japanese words cut on the client (text/segment.py): where the index
 # has them, they replace that language's character-level fields (title, brand,
 # category and description in one field, so weighted as a title).
@@ -175,6 +178,7 @@ def bm25_query(
     synonyms: Sequence[str] = (),
     words: Mapping[str, str] | None = None,
     lenient_languages: Sequence[str] = (),
+    attributes: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Scoring clauses over the original and translated fields (no filters);
     ``synonyms``: phrases the shop's synonyms file brings in, matched as phrases;
@@ -281,6 +285,9 @@ def bm25_query(
                 }
             }
         )
+    for kind, values in sorted((attributes or {}).items()):
+        if values:
+            should.append({"terms": {f"attr.{kind}": list(values), "boost": ATTRIBUTE_BOOST}})
     for token in dict.fromkeys(t.casefold() for t in protected):
         should.append({"term": {"protected_tokens": {"value": token, "boost": boosts.protected}}})
         should.append({"term": {"brand_exact": {"value": token, "boost": boosts.protected}}})

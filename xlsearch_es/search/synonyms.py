@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from .highlight import WORD, fold
+from ..text.fold import WORD, fold
 
 MAX_EXPANSIONS = 8  # a query with many synonym hits stays a small request
 
