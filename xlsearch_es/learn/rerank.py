@@ -129,7 +129,7 @@ def train_reranker(
     torch.manual_seed(options.seed)
     rng = random.Random(options.seed)
     train_q, val_q = judgments.split(options.split, "train"), judgments.split(options.split, "validation")
-    encoder = load_transformers(settings.replace(quantize_int8=False))
+    encoder = load_transformers(settings.replace(quantize_int8=False, backend="torch"))  # trained weights embed
     # Candidates as search would hand them over: the encoder's top hits.
     candidates = _mine_in_process(encoder, judgments, train_q + val_q, 30, rng)
     negatives = hard_negatives(judgments, candidates)

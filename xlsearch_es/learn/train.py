@@ -268,7 +268,9 @@ def train_encoder(
     val_q = judgments.split(options.split, "validation")
     if len(train_q) < 2:
         raise XLSearchError(f"only {len(train_q)} training queries with a relevant product; need more judgments")
-    base_settings = settings.replace(quantize_int8=False)
+    # torch, whatever the configured runtime: the weights being trained must be the
+    # ones that embed (an ONNX session would keep embedding the base model).
+    base_settings = settings.replace(quantize_int8=False, backend="torch")
     encoder = load_transformers(base_settings)
     base_fp = encoder.fingerprint
 
