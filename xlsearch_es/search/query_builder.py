@@ -27,8 +27,8 @@ PROTECTED_BOOST = 4.0
 MINIMUM_SHOULD_MATCH = "2<75%"
 TRANSLATION_MINIMUM_SHOULD_MATCH = "2<50%"
 HIGHLIGHT_FIELDS = ("title.*", "description.*")
-# The lenient clause: the query as typed, over the fields of the index's other
-# languages, any one word enough. Names, numbers, model codes and
+# The lenient clause: the query as typed, any one word enough, over the original
+# text and every language's fields (the scope chosen on the shared sets). Names, numbers, model codes and
 # loanwords are shared across languages and survive where no dictionary does;
 # the strict clauses above drop a document that lacks most (untranslatable)
 # words. Weight and policy measured in benchmarks/bench_lexical.py.
@@ -43,14 +43,14 @@ LENIENT_SCOPE = "all"
 TYPO_BOOST = 0.3
 TYPO_PREFIX_LENGTH = 1
 PLAIN_FIELDS = ("title.original", "description.original")
-SYNONYM_BOOST = 1.0
+SYNONYM_BOOST = 1.0  # a shop's own synonym counts as much as the words it stands for
 # A product carrying the colour or material the query names (attr.<kind>) ranks
 # above one that does not: a boost, never a filter.
 ATTRIBUTE_BOOST = 3.0
 # Chinese/Japanese words cut on the client (text/segment.py): where the index
 # has them, they replace that language's character-level fields (title, brand,
 # category and description in one field, so weighted as a title).
-WORDS_BOOST = FIELD_WEIGHTS["title"]  # a shop's own synonym counts as much as the words it stands for
+WORDS_BOOST = FIELD_WEIGHTS["title"]
 
 
 @dataclass(frozen=True)
@@ -180,110 +180,40 @@ def bm25_query(
     lenient_languages: Sequence[str] = (),
     attributes: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Scoring clauses over the original and translated fields (no filters);
+    """Scoring clauses over the original and translated fields (no filters).
+
     ``synonyms``: phrases the shop's synonyms file brings in, matched as phrases;
     ``words``: language -> the query cut into words, for the ``words.<lang>`` fields;
-    ``lenient_languages``: the fields the lenient clause reads (the index's languages
-    other than the query's: in its own language a partial match is just a worse
-    match, "zapatillas" alone bringing red shoes for "zapatillas negras")."""
+    ``lenient_languages``: the index's languages other than the query's, which the
+    lenient clause reads under the "others" scopes (the default, "all", reads every
+    language and the original); ``attributes``: kind -> canonical values the query
+    names (text/attributes.py)."""
+    fields = _FieldWeights(boosts)
     should: list[dict[str, Any]] = []
-    weights = boosts.field_weights()
-
-    def fields_for(lang: str, boost: float) -> list[str]:
-        return [f"{f}.{lang}^{w * boost:g}" for f, w in weights.items() if w > 0]
-
-    def phrase(field: str, text: str) -> None:
-        if boosts.phrase > 0:
-            should.append({"match_phrase": {field: {"query": text, "boost": boosts.phrase, "slop": 1}}})
-
     if original:
-        should.append(
-            {
-                "multi_match": {
-                    "query": original,
-                    "fields": fields_for(ORIGINAL, boosts.original),
-                    "type": "best_fields",
-                    "tie_breaker": 0.3,
-                    "minimum_should_match": MINIMUM_SHOULD_MATCH,
-                }
-            }
-        )
-        phrase(f"title.{ORIGINAL}", original)
-    words = {lang: text for lang, text in (words or {}).items() if text}
+        should.append(_multi_match(original, fields.of(ORIGINAL, boosts.original), MINIMUM_SHOULD_MATCH))
+        should += _phrase(f"title.{ORIGINAL}", original, boosts)
+    cut = {lang: text for lang, text in (words or {}).items() if text}
     for lang, text in sorted(translations.items()):
         if not text:
             continue
-        if lang in words:  # the same text, matched as words instead of single characters
-            should.append(
-                {
-                    "match": {
-                        f"words.{lang}": {
-                            "query": words[lang],
-                            "minimum_should_match": TRANSLATION_MINIMUM_SHOULD_MATCH,
-                            "boost": WORDS_BOOST,
-                        }
-                    }
-                }
-            )
-            phrase(f"title.{lang}", text)
-            continue
-        should.append(
-            {
-                "multi_match": {
-                    "query": text,
-                    "fields": fields_for(lang, 1.0),
-                    "type": "best_fields",
-                    "tie_breaker": 0.3,
-                    "minimum_should_match": TRANSLATION_MINIMUM_SHOULD_MATCH,
-                }
-            }
-        )
-        phrase(f"title.{lang}", text)
-    langs = sorted(lenient_languages)
-    if boosts.lenient_scope in ("others+original", "all"):
-        langs = [ORIGINAL, *langs]
-    if boosts.lenient_scope == "all":
-        langs += sorted(lang for lang, text in translations.items() if text and lang not in langs)
+        if lang in cut:  # the same text, matched as words instead of single characters
+            should.append(_words_clause(lang, cut[lang]))
+        else:
+            should.append(_multi_match(text, fields.of(lang, 1.0), TRANSLATION_MINIMUM_SHOULD_MATCH))
+        should += _phrase(f"title.{lang}", text, boosts)
+    langs = _lenient_languages(boosts.lenient_scope, lenient_languages, translations)
     if original and boosts.lenient > 0 and langs:
-        should.append(
-            {
-                "multi_match": {
-                    "query": original,
-                    "fields": [f for lang in langs for f in fields_for(lang, 1.0)],
-                    "type": "best_fields",
-                    "tie_breaker": 0.3,
-                    "minimum_should_match": boosts.lenient_msm,
-                    "boost": boosts.lenient,
-                }
-            }
-        )
+        lenient_fields = [f for lang in langs for f in fields.of(lang, 1.0)]
+        should.append(_multi_match(original, lenient_fields, boosts.lenient_msm, boost=boosts.lenient))
     typo_text = _without(original, protected)
     if typo_text and boosts.typo > 0:
-        should.append(
-            {
-                "multi_match": {
-                    "query": typo_text,
-                    "fields": fields_for(ORIGINAL, 1.0),
-                    "type": "best_fields",
-                    "fuzziness": "AUTO",
-                    "prefix_length": TYPO_PREFIX_LENGTH,
-                    "max_expansions": 20,
-                    "minimum_should_match": MINIMUM_SHOULD_MATCH,
-                    "boost": boosts.typo,
-                }
-            }
-        )
-    all_langs = [ORIGINAL, *sorted(lang for lang, text in translations.items() if text)]
+        should.append(_typo_clause(typo_text, fields.of(ORIGINAL, 1.0), boosts.typo))
+    every_language = [ORIGINAL, *sorted(lang for lang, text in translations.items() if text)]
     for phrase_text in synonyms:
+        synonym_fields = [f for lang in every_language for f in fields.of(lang, 1.0)]
         should.append(
-            {
-                "multi_match": {
-                    "query": phrase_text,
-                    "type": "phrase",
-                    "fields": [f for lang in all_langs for f in fields_for(lang, 1.0)],
-                    "boost": SYNONYM_BOOST,
-                }
-            }
+            {"multi_match": {"query": phrase_text, "type": "phrase", "fields": synonym_fields, "boost": SYNONYM_BOOST}}
         )
     for kind, values in sorted((attributes or {}).items()):
         if values:
@@ -292,6 +222,71 @@ def bm25_query(
         should.append({"term": {"protected_tokens": {"value": token, "boost": boosts.protected}}})
         should.append({"term": {"brand_exact": {"value": token, "boost": boosts.protected}}})
     return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+class _FieldWeights:
+    """``field.lang^weight`` lists from the boosts' per-field weights."""
+
+    def __init__(self, boosts: BM25Boosts):
+        self.weights = boosts.field_weights()
+
+    def of(self, lang: str, boost: float) -> list[str]:
+        return [f"{f}.{lang}^{w * boost:g}" for f, w in self.weights.items() if w > 0]
+
+
+def _multi_match(text: str, fields: list[str], msm: str, boost: float | None = None) -> dict[str, Any]:
+    clause: dict[str, Any] = {
+        "query": text,
+        "fields": fields,
+        "type": "best_fields",
+        "tie_breaker": 0.3,
+        "minimum_should_match": msm,
+    }
+    if boost is not None:
+        clause["boost"] = boost
+    return {"multi_match": clause}
+
+
+def _phrase(field: str, text: str, boosts: BM25Boosts) -> list[dict[str, Any]]:
+    if boosts.phrase <= 0:
+        return []
+    return [{"match_phrase": {field: {"query": text, "boost": boosts.phrase, "slop": 1}}}]
+
+
+def _words_clause(lang: str, words: str) -> dict[str, Any]:
+    return {
+        "match": {
+            f"words.{lang}": {
+                "query": words,
+                "minimum_should_match": TRANSLATION_MINIMUM_SHOULD_MATCH,
+                "boost": WORDS_BOOST,
+            }
+        }
+    }
+
+
+def _lenient_languages(scope: str, others: Sequence[str], translations: Mapping[str, str]) -> list[str]:
+    langs = sorted(others)
+    if scope in ("others+original", "all"):
+        langs = [ORIGINAL, *langs]
+    if scope == "all":
+        langs += sorted(lang for lang, text in translations.items() if text and lang not in langs)
+    return langs
+
+
+def _typo_clause(text: str, fields: list[str], boost: float) -> dict[str, Any]:
+    return {
+        "multi_match": {
+            "query": text,
+            "fields": fields,
+            "type": "best_fields",
+            "fuzziness": "AUTO",
+            "prefix_length": TYPO_PREFIX_LENGTH,
+            "max_expansions": 20,
+            "minimum_should_match": MINIMUM_SHOULD_MATCH,
+            "boost": boost,
+        }
+    }
 
 
 def _without(text: str, protected: Sequence[str]) -> str:
