@@ -36,14 +36,23 @@ class Segmenter:
         """The words of ``text`` (punctuation dropped, case folded)."""
         if not text or not text.strip():
             return []
-        with self._lock:
-            if lang == "zh":
-                surfaces = [t.surface for t in self._chinese().tokenize(text)]
-            elif lang == "ja":
-                surfaces = [w.surface for w in self._japanese()(text)]
-            else:
-                surfaces = text.split()
+        if lang == "zh":
+            surfaces = [t.surface for t in self.chinese_tokens(text)]
+        elif lang == "ja":
+            surfaces = [w.surface for w in self.japanese_words(text)]
+        else:
+            surfaces = text.split()
         return [w.casefold() for s in surfaces for w in _PUNCT.split(s) if w]
+
+    def chinese_tokens(self, text: str) -> list[Any]:
+        """lindera tokens (surface, and CC-CEDICT details the lexicon reads glosses from)."""
+        with self._lock:
+            return list(self._chinese().tokenize(text))
+
+    def japanese_words(self, text: str) -> list[Any]:
+        """fugashi words (surface, and UniDic features: part of speech, lemma)."""
+        with self._lock:
+            return list(self._japanese()(text))
 
     def segment(self, text: str, lang: str) -> str:
         """``text`` as space-separated words, ready for a whitespace-split field."""

@@ -17,10 +17,10 @@ import re
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
 
 from ..config import Settings
 from ..errors import XLSearchError
+from ..text.segment import Segmenter
 from .base import Backend
 from .dictionaries import LEXICON_VERSION, lexicon_path
 
@@ -58,8 +58,7 @@ class LexiconBackend(Backend):
         self.pairs = {(s, t) for s, t, n in rows if n}
         digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()[:10]
         self._fingerprint = f"lexicon-v{LEXICON_VERSION}.{ALGORITHM_VERSION}-{digest}"
-        self._zh: Any = None  # lindera tokenizer, built on first Chinese text
-        self._ja: Any = None  # fugashi tagger, built on first Japanese text
+        self._segmenter = Segmenter()  # lindera / fugashi, built on first Chinese / Japanese text
         if _module_available("lindera"):
             self.pairs.add(("zh", "en"))
 
@@ -92,28 +91,16 @@ class LexiconBackend(Backend):
         return out
 
     def _zh_segments(self, text: str) -> list[tuple[str, str | None]]:
-        if self._zh is None:
-            import lindera
-
-            self._zh = lindera.TokenizerBuilder().set_dictionary("embedded://cc-cedict").build()
         segs: list[tuple[str, str | None]] = []
-        with self._lock:
-            tokens = self._zh.tokenize(text)
-        for tok in tokens:
+        for tok in self._segmenter.chinese_tokens(text):
             details = list(tok.details or [])
             gloss = "/".join(details[7:]) if len(details) > 7 else ""
             segs.append((tok.surface, "zhgloss:" + gloss if gloss.strip("/ ") else None))
         return segs
 
     def _ja_segments(self, text: str) -> list[tuple[str, str | None]]:
-        if self._ja is None:
-            import fugashi
-
-            self._ja = fugashi.Tagger()
         segs: list[tuple[str, str | None]] = []
-        with self._lock:
-            words = list(self._ja(text))
-        for w in words:
+        for w in self._segmenter.japanese_words(text):
             pos = getattr(w.feature, "pos1", "") or ""
             if pos in _JA_DROP_POS:
                 continue
