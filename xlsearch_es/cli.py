@@ -926,23 +926,69 @@ def dictionaries() -> None:
 
 
 @dictionaries.command("install")
+@click.option(
+    "--languages",
+    "languages_opt",
+    default=None,
+    help="Comma-separated ISO 639-1 codes to compile with English, or 'all' "
+    "(default: the translators' languages plus the configured index languages).",
+)
 @click.option("--force", is_flag=True, help="Rebuild the compiled lexicon.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def dictionaries_install(ctx: click.Context, force: bool, as_json: bool) -> None:
-    """Fetch FreeDict / CEDICT data and compile the lexicon (once)."""
+def dictionaries_install(ctx: click.Context, languages_opt: str | None, force: bool, as_json: bool) -> None:
+    """Fetch FreeDict / CEDICT data and compile the lexicon; later runs work offline."""
+    from .translate.dictionaries import DEFAULT_LANGUAGES, all_languages, build_lexicon
+
+    settings = _settings(ctx)
+    if languages_opt == "all":
+        languages: tuple[str, ...] = all_languages()
+    elif languages_opt:
+        languages = _check_codes(languages_opt)
+    else:
+        languages = (*DEFAULT_LANGUAGES, *settings.languages)
+    path = build_lexicon(settings.home_dir, languages=languages, force=force)
+    _emit_lexicon_pairs(path, as_json)
+
+
+@dictionaries.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def dictionaries_list(ctx: click.Context, as_json: bool) -> None:
+    """The compiled pairs: source, entries and licence of each (nothing is fetched)."""
+    from .translate.dictionaries import lexicon_path
+
+    path = lexicon_path(_settings(ctx).home_dir)
+    if not path.is_file():
+        raise click.ClickException(f"no compiled lexicon at {path}; run 'xlsearch dictionaries install'")
+    _emit_lexicon_pairs(path, as_json)
+
+
+def _check_codes(text: str) -> tuple[str, ...]:
+    from .text.languages import iso639_1
+
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [c for c in codes if iso639_1(c) != c.lower()]
+    if bad or not codes:
+        raise click.BadParameter(f"not ISO 639-1 codes: {', '.join(bad) or text!r}", param_hint="--languages")
+    return tuple(c.lower() for c in codes)
+
+
+def _emit_lexicon_pairs(path: Path, as_json: bool) -> None:
     import sqlite3
 
-    from .translate.dictionaries import build_lexicon
-
-    path = build_lexicon(_settings(ctx).home_dir, force=force)
-    with sqlite3.connect(str(path)) as db:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT src, tgt, source, licence, entries FROM sources ORDER BY src, tgt").fetchall()
-    data = {"path": str(path), "pairs": [dict(zip(("src", "tgt", "source", "licence", "entries"), r)) for r in rows]}
+        languages = sorted(r[0] for r in db.execute("SELECT lang FROM languages WHERE pairs = 0"))
+    pairs = [dict(zip(("src", "tgt", "source", "licence", "entries"), r, strict=True)) for r in rows]
+    data = {"path": str(path), "pairs": pairs, "uncovered": languages}
     _emit(
         data,
         as_json,
-        lambda d: "\n".join(f"{p['src']}->{p['tgt']}  {p['entries']:>8} entries  {p['source']}" for p in d["pairs"]),
+        lambda d: "\n".join(
+            [f"{p['src']}->{p['tgt']}  {p['entries']:>8} entries  {p['source']}" for p in d["pairs"]]
+            + [f"no dictionary: {', '.join(d['uncovered'])}"] * bool(d["uncovered"])
+        ),
     )
 
 

