@@ -15,25 +15,36 @@ from ..config import Settings
 from ..errors import ModelError
 from .base import LANGUAGE_NAMES, Backend
 
-_EXAMPLES = {
-    ("zh", "en"): ("红色 连衣裙", "red dress"),
-    ("ja", "en"): ("赤い ドレス", "red dress"),
-    ("de", "en"): ("rotes Kleid", "red dress"),
-    ("es", "en"): ("vestido rojo", "red dress"),
-    ("en", "zh"): ("red dress", "红色 连衣裙"),
-    ("en", "ja"): ("red dress", "赤い ドレス"),
-    ("en", "de"): ("red dress", "rotes Kleid"),
-    ("en", "es"): ("red dress", "vestido rojo"),
+# Two short product phrases per language, the same two in each, so any pair of
+# these languages gets a two-shot prompt in its own languages (the second one
+# carries a ⟦n⟧ marker, so the model learns to copy markers).
+_EXAMPLES: dict[str, tuple[str, str]] = {
+    "en": ("red dress", "black leather wallet"),
+    "de": ("rotes Kleid", "schwarze Geldbörse aus Leder"),
+    "es": ("vestido rojo", "cartera de cuero negra"),
+    "fr": ("robe rouge", "portefeuille en cuir noir"),
+    "it": ("vestito rosso", "portafoglio in pelle nero"),
+    "pt": ("vestido vermelho", "carteira de couro preta"),
+    "nl": ("rode jurk", "zwarte leren portemonnee"),
+    "pl": ("czerwona sukienka", "czarny skórzany portfel"),
+    "tr": ("kırmızı elbise", "siyah deri cüzdan"),
+    "ru": ("красное платье", "чёрный кожаный кошелёк"),
+    "ar": ("فستان أحمر", "محفظة جلدية سوداء"),
+    "ja": ("赤いドレス", "黒い革の財布"),
+    "zh": ("红色连衣裙", "黑色真皮钱包"),
+    "ko": ("빨간 드레스", "검은색 가죽 지갑"),
 }
 
 
 def build_prompt(text: str, src: str, tgt: str) -> str:
     s, t = LANGUAGE_NAMES.get(src, src), LANGUAGE_NAMES.get(tgt, tgt)
     lines = [f"Translate product search text from {s} to {t}. Keep ⟦n⟧ markers unchanged."]
-    example = _EXAMPLES.get((src, tgt))
-    if example:
-        lines.append(f"{s}: {example[0]}\n{t}: {example[1]}")
-    lines.append(f"{s}: ⟦0⟧ case\n{t}: ⟦0⟧ case" if tgt == "en" else f"{s}: ⟦0⟧\n{t}: ⟦0⟧")
+    if src in _EXAMPLES and tgt in _EXAMPLES:
+        (a1, a2), (b1, b2) = _EXAMPLES[src], _EXAMPLES[tgt]
+        lines.append(f"{s}: {a1}\n{t}: {b1}")
+        lines.append(f"{s}: ⟦0⟧ {a2}\n{t}: ⟦0⟧ {b2}")
+    else:
+        lines.append(f"{s}: ⟦0⟧\n{t}: ⟦0⟧")
     lines.append(f"{s}: {text}\n{t}:")
     return "\n".join(lines)
 
