@@ -111,3 +111,24 @@ def test_word_table_rejects_ragged_rows(tmp_path):
     bad.write_text("en\tde\nred\trot\tx\n", encoding="utf-8")
     with pytest.raises(ValueError, match="row 2"):
         load_word_table(bad)
+
+
+def test_dictionaries_cli_lists_pairs_and_refuses_bad_codes(lexicon, base_settings):
+    import json
+
+    from click.testing import CliRunner
+
+    from xlsearch_es.cli import main
+
+    runner = CliRunner()
+    home = ["--home", str(base_settings.home_dir)]
+    listed = runner.invoke(main, [*home, "dictionaries", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    data = json.loads(listed.output)
+    pairs = {(p["src"], p["tgt"]): p for p in data["pairs"]}
+    assert ("ru", "en") in pairs and "inverted" in pairs[("ru", "en")]["source"]
+    assert data["uncovered"] == ["ko"]
+    bad = runner.invoke(main, [*home, "dictionaries", "install", "--languages", "de,eng"])
+    assert bad.exit_code == 2 and "eng" in bad.output
+    empty = runner.invoke(main, ["--home", str(base_settings.home_dir / "nowhere"), "dictionaries", "list"])
+    assert empty.exit_code == 1 and "dictionaries install" in empty.output

@@ -933,7 +933,7 @@ def dictionaries() -> None:
     help="Comma-separated ISO 639-1 codes to compile with English, or 'all' "
     "(default: the translators' languages plus the configured index languages).",
 )
-@click.option("--force", is_flag=True, help="Rebuild the compiled lexicon.")
+@click.option("--force", is_flag=True, help="Compile the chosen languages again (the others are kept).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def dictionaries_install(ctx: click.Context, languages_opt: str | None, force: bool, as_json: bool) -> None:

@@ -163,6 +163,9 @@ def lookup_key(text: str, lang: str) -> str:
 ROUND_TRIP_BONUS = 1.5
 PRODUCT_BONUS = 1.5
 POSITION_PENALTY = 0.25  # per place in the entry: dictionaries list the main sense early, not always first
+# ... and more where no other direction can confirm a sense (en -> zh): then the
+# entry's order is the best evidence there is.
+UNCONFIRMED_POSITION_PENALTY = 0.45
 
 
 def rank_candidates(
@@ -176,7 +179,8 @@ def rank_candidates(
 
     def score(item: tuple[int, str]) -> float:
         pos, cand = item
-        value = zipf(cand, tgt) - POSITION_PENALTY * pos - 0.3 * (len(cand.split()) - 1)
+        penalty = POSITION_PENALTY if reverse else UNCONFIRMED_POSITION_PENALTY
+        value = zipf(cand, tgt) - penalty * pos - 0.3 * (len(cand.split()) - 1)
         if head is not None and reverse is not None:
             back = [lookup_key(b, "ru") for b in reverse.get(lookup_key(cand, tgt), ())]
             if head in back:  # the candidate's own entry lists the headword: the more so, the earlier
@@ -409,10 +413,10 @@ def _language_sources(lang: str, root: Path) -> list[LanguageSource]:
     return out
 
 
-def _open_lexicon(target: Path, tmp: Path, force: bool) -> sqlite3.Connection:
+def _open_lexicon(target: Path, tmp: Path) -> sqlite3.Connection:
     """A working copy: the current lexicon when it is of this version, else a new one."""
     tmp.unlink(missing_ok=True)
-    if target.is_file() and not force and lexicon_version(target) == LEXICON_VERSION:
+    if target.is_file() and lexicon_version(target) == LEXICON_VERSION:
         shutil.copyfile(target, tmp)
         return sqlite3.connect(str(tmp))
     db = sqlite3.connect(str(tmp))
@@ -452,7 +456,8 @@ def all_languages() -> tuple[str, ...]:
 def build_lexicon(home: Path, languages: Iterable[str] | None = None, force: bool = False) -> Path:
     """Compile ``languages`` (default: DEFAULT_LANGUAGES) <-> English into
     ``XLSEARCH_HOME/dictionaries/lexicon.sqlite``; languages already there are kept,
-    so calling it again is cheap and adding a language compiles only that one."""
+    so calling it again is cheap and adding a language compiles only that one;
+    ``force`` compiles ``languages`` again (the others are kept)."""
     root = dictionaries_dir(home)
     target = lexicon_path(home)
     wanted = [lang for lang in dict.fromkeys(languages or DEFAULT_LANGUAGES) if lang != "en"]
@@ -461,7 +466,7 @@ def build_lexicon(home: Path, languages: Iterable[str] | None = None, force: boo
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".partial-{os.getpid()}")
-    db = _open_lexicon(target, tmp, force)
+    db = _open_lexicon(target, tmp)
     try:
         for lang in missing:
             sources = _language_sources(lang, root)
