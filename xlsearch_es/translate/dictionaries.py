@@ -292,12 +292,20 @@ BRIDGES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _merge(parts: list[tuple[dict[str, list[str]], str, str]]) -> tuple[dict[str, list[str]], str, str]:
-    """Headwords of earlier parts win; labels and licences are joined."""
+def _merge(parts: list[tuple[dict[str, list[str]], str, str]], union: bool) -> tuple[dict[str, list[str]], str, str]:
+    """Join the parts: with ``union`` a headword takes candidates from every part,
+    earlier parts' first (the first part's eight, up to four from each other), for
+    the ranking to choose among; without it the earliest part that has the headword
+    wins. Into English the union pays (the product vocabulary picks among more
+    candidates); out of English it adds noise (measured on the product-word table).
+    Labels and licences are joined."""
     entries: dict[str, list[str]] = {}
     for part, _, _ in parts:
         for key, cands in part.items():
-            entries.setdefault(key, cands)
+            if key not in entries:
+                entries[key] = list(cands[: 8 if union else 16])
+            elif union:
+                entries[key].extend(c for c in cands[:4] if c not in entries[key])
     return entries, " + ".join(p[1] for p in parts), "; ".join(dict.fromkeys(p[2] for p in parts))
 
 
@@ -397,7 +405,6 @@ def _language_sources(lang: str, root: Path) -> list[LanguageSource]:
                         inverted[bare] = list(dict.fromkeys(inverted.get(bare, []) + heads))[:10]
             part = (inverted, f"{other[1]} inverted", other[2])
             parts.insert(0 if src in PREFER_INVERTED else len(parts), part)
-        independent = [p for p in parts if not p[1].endswith(" inverted")]
         for code in BRIDGES.get(lang, ()):
             pivot = ISO3_TO_ISO1[code[:3]]
             if tgt == "en":
@@ -406,8 +413,11 @@ def _language_sources(lang: str, root: Path) -> list[LanguageSource]:
             else:
                 label = f"FreeDict {FREEDICT[('en', pivot)]} x {code}"
                 parts.append((_bridge_out(code, lang, root), label, "GPL-2+/GPL-3+ or CC BY-SA 3.0 (FreeDict)"))
+        independent = [p for p in parts if not p[1].endswith(" inverted")]
         if parts:
-            out.append(LanguageSource(src, tgt, *_merge(parts), _merge(independent)[0] if independent else {}))
+            union = tgt == "en"
+            evidence = _merge(independent, union)[0] if independent else {}
+            out.append(LanguageSource(src, tgt, *_merge(parts, union), evidence))
     if lang in ARTICLES and len(out) == 2:
         out[1] = out[1]._replace(entries=_strip_articles(out[1].entries, lang, out[0].entries))
     return out
@@ -477,7 +487,7 @@ def build_lexicon(home: Path, languages: Iterable[str] | None = None, force: boo
                 reverse = evidence.get((tgt, src))
                 rows = []
                 for head, cands in entries.items():
-                    ranked = rank_candidates(cands[:10], tgt, head, reverse)
+                    ranked = rank_candidates(cands[:16], tgt, head, reverse)
                     if ranked:
                         rows.append((src, tgt, head, ranked[0], json.dumps(ranked[1:6], ensure_ascii=False)))
                 db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?)", rows)

@@ -32,7 +32,7 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 _MAX_PHRASE = 4
 # Bump when the lookup logic changes, so translation memories and content
 # hashes made by the old logic are not reused.
-ALGORITHM_VERSION = 4
+ALGORITHM_VERSION = 5
 _JA_DROP_POS = {"助詞", "助動詞", "補助記号"}
 _SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
     "en": (("'s", ""), ("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ed", "")),
@@ -139,13 +139,16 @@ class LexiconBackend(Backend):
             hit = self._lookup(src, tgt, bare)
             if hit:
                 return hit
+        # An inflected word can be read several ways ("negras": negra, the crotchet,
+        # or negro, black); a reading in the shop's vocabulary wins, else the first.
+        hits = []
         for stem_from, stem_to in _SUFFIXES.get(src, ()):
             form = forms[0]
             if len(form) > len(stem_from) + 2 and form.endswith(stem_from):
                 hit = self._lookup(src, tgt, form[: -len(stem_from)] + stem_to)
                 if hit:
-                    return hit
-        return None
+                    hits.append(hit)
+        return next((h for h in hits if tgt == "en" and is_product_word(h)), hits[0] if hits else None)
 
     def _translate_one(self, text: str, src: str, tgt: str) -> str:
         segs = self._segments(text, src)
