@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..translate.base import Translator
+from ..translate.dictionaries import lookup_key
 
 _CJK = ("zh", "ja")
 _ARTICLE = {"ar": "(?:ال)?"}  # Arabic writes the definite article onto the word
@@ -60,15 +61,11 @@ def load_word_table(path: Path) -> WordTable:
     return WordTable(header, tuple(rows))
 
 
-def _fold(text: str) -> str:
-    return text.casefold().replace("ё", "е")
-
-
 def contains_form(output: str, forms: tuple[str, ...], lang: str) -> bool:
     """True when ``output`` holds one of ``forms`` (a whole word, or a substring for CJK)."""
-    out = _fold(output)
+    out = lookup_key(output, lang)  # the lexicon's own folding: case, and Russian ё as е
     for form in forms:
-        f = _fold(form)
+        f = lookup_key(form, lang)
         if lang in _CJK:
             if f in out:
                 return True
