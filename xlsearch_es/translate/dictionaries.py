@@ -69,7 +69,7 @@ FREEDICT: dict[tuple[str, str], str] = {
 # languages the translators name (translate.base.LANGUAGE_NAMES), English aside.
 DEFAULT_LANGUAGES = ("ar", "de", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "tr", "zh")
 LEXICON_FILE = "lexicon.sqlite"
-LEXICON_VERSION = 2
+LEXICON_VERSION = 3  # 3: Italian bridges through Polish and French
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 _SCRIPT = {
     "ja": re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]"),
@@ -261,7 +261,7 @@ def _cedict_en_zh() -> Iterator[tuple[str, list[str]]]:
                 yield row[0].strip(), cands[:8]
 
 
-@functools.lru_cache(maxsize=4)  # a bridge reads deu-eng once per build, not once per language
+@functools.lru_cache(maxsize=8)  # a bridge reads deu-eng once per build, not once per language
 def parse_freedict(code: str, root: Path, src: str, tgt: str) -> tuple[dict[str, list[str]], str]:
     """Headword -> candidates (at most 10) of one FreeDict package, and its licence note."""
     index, data, copyright_file = _dictd_files(code, root)
@@ -283,13 +283,69 @@ def parse_freedict(code: str, root: Path, src: str, tgt: str) -> tuple[dict[str,
 # 3.5k, Spanish 4.9k) get more headwords through a larger dictionary into them
 # from German: Russian word <- German headwords (inverted deu-rus) -> English
 # (deu-eng). Only headwords the English dictionaries lack are taken from here.
+# A bridge may run either way (``ita-pol`` is read forwards, ``pol-ita``
+# backwards); Italian, whose own dictionaries are the smallest, also crosses
+# Polish (pol-eng is large) and French.
 BRIDGES: dict[str, tuple[str, ...]] = {
-    "ru": ("deu-rus",),
-    "es": ("deu-spa",),
-    "fr": ("deu-fra",),
-    "it": ("deu-ita",),
-    "pt": ("deu-por",),
+    "ru": ("deu-rus", "pol-rus"),
+    "tr": ("deu-tur", "pol-tur"),
+    "es": ("deu-spa", "pol-spa"),
+    "fr": ("deu-fra", "pol-fra", "fra-pol"),
+    "nl": ("pol-nld", "nld-pol"),
+    "it": ("deu-ita", "ita-deu", "pol-ita", "ita-pol", "fra-ita"),
+    "pt": ("deu-por", "pol-por"),
 }
+
+
+def _iso3(lang: str) -> str:
+    return next(code for code, iso1 in ISO3_TO_ISO1.items() if iso1 == lang)
+
+
+def _bridge_pivot(code: str, lang: str) -> str:
+    """The pivot language of bridge ``code`` for ``lang`` (the side that is not ``lang``)."""
+    left, right = ISO3_TO_ISO1[code[:3]], ISO3_TO_ISO1[code[4:]]
+    return right if left == lang else left
+
+
+def _bridge_map(code: str, src: str, tgt: str, root: Path) -> dict[str, list[str]]:
+    """``src`` word -> ``tgt`` words from FreeDict ``code``, whichever way it runs."""
+    if ISO3_TO_ISO1[code[:3]] == src:
+        return parse_freedict(code, root, src, tgt)[0]
+    return invert(parse_freedict(code, root, tgt, src)[0], src)
+
+
+def _bridge(code: str, lang: str, root: Path) -> dict[str, list[str]]:
+    """``lang`` -> English through the pivot of FreeDict ``code`` (pivot <-> lang)."""
+    pivot = _bridge_pivot(code, lang)
+    into_pivot = _bridge_map(code, lang, pivot, root)
+    pivot_en, _ = parse_freedict(FREEDICT[(pivot, "en")], root, pivot, "en")
+    bridged: dict[str, list[str]] = {}
+    for key, heads in into_pivot.items():
+        cands: list[str] = []
+        for head in heads[:3]:
+            for cand in rank_candidates(pivot_en.get(lookup_key(head, pivot), []), "en")[:2]:
+                if cand not in cands:
+                    cands.append(cand)
+        if cands:
+            bridged[key] = cands
+    return bridged
+
+
+def _bridge_out(code: str, lang: str, root: Path) -> dict[str, list[str]]:
+    """English -> ``lang`` through the pivot of FreeDict ``code`` (pivot <-> lang)."""
+    pivot = _bridge_pivot(code, lang)
+    into_lang = _bridge_map(code, pivot, lang, root)
+    en_pivot, _ = parse_freedict(FREEDICT[("en", pivot)], root, "en", pivot)
+    bridged: dict[str, list[str]] = {}
+    for head, cands in en_pivot.items():
+        out: list[str] = []
+        for word in rank_candidates(cands, pivot)[:2]:
+            for cand in into_lang.get(lookup_key(word, pivot), [])[:3]:
+                if cand not in out:
+                    out.append(cand)
+        if out:
+            bridged[head] = out
+    return bridged
 
 
 def _merge(parts: list[tuple[dict[str, list[str]], str, str]], union: bool) -> tuple[dict[str, list[str]], str, str]:
@@ -307,40 +363,6 @@ def _merge(parts: list[tuple[dict[str, list[str]], str, str]], union: bool) -> t
             elif union:
                 entries[key].extend(c for c in cands[:4] if c not in entries[key])
     return entries, " + ".join(p[1] for p in parts), "; ".join(dict.fromkeys(p[2] for p in parts))
-
-
-def _bridge(code: str, lang: str, root: Path) -> dict[str, list[str]]:
-    """``lang`` -> English through the pivot of FreeDict ``code`` (pivot -> lang)."""
-    pivot = ISO3_TO_ISO1[code[:3]]
-    into_lang, _ = parse_freedict(code, root, pivot, lang)
-    pivot_en, _ = parse_freedict(FREEDICT[(pivot, "en")], root, pivot, "en")
-    bridged: dict[str, list[str]] = {}
-    for key, heads in invert(into_lang, lang).items():
-        cands: list[str] = []
-        for head in heads[:3]:
-            for cand in rank_candidates(pivot_en.get(head, []), "en")[:2]:
-                if cand not in cands:
-                    cands.append(cand)
-        if cands:
-            bridged[key] = cands
-    return bridged
-
-
-def _bridge_out(code: str, lang: str, root: Path) -> dict[str, list[str]]:
-    """English -> ``lang`` through the pivot of FreeDict ``code`` (pivot -> lang)."""
-    pivot = ISO3_TO_ISO1[code[:3]]
-    into_lang, _ = parse_freedict(code, root, pivot, lang)
-    en_pivot, _ = parse_freedict(FREEDICT[("en", pivot)], root, "en", pivot)
-    bridged: dict[str, list[str]] = {}
-    for head, cands in en_pivot.items():
-        out: list[str] = []
-        for word in rank_candidates(cands, pivot)[:2]:
-            for cand in into_lang.get(lookup_key(word, pivot), [])[:3]:
-                if cand not in out:
-                    out.append(cand)
-        if out:
-            bridged[head] = out
-    return bridged
 
 
 # A definite article written onto the word: en -> ar candidates lose it when the
@@ -406,12 +428,14 @@ def _language_sources(lang: str, root: Path) -> list[LanguageSource]:
             part = (inverted, f"{other[1]} inverted", other[2])
             parts.insert(0 if src in PREFER_INVERTED else len(parts), part)
         for code in BRIDGES.get(lang, ()):
-            pivot = ISO3_TO_ISO1[code[:3]]
+            pivot = _bridge_pivot(code, lang)
             if tgt == "en":
-                label = f"FreeDict {code} inverted x {FREEDICT[(pivot, 'en')]}"
+                way = "" if code.startswith(_iso3(lang)) else " inverted"
+                label = f"FreeDict {code}{way} x {FREEDICT[(pivot, 'en')]}"
                 parts.append((_bridge(code, lang, root), label, "GPL-2+/GPL-3+ or CC BY-SA 3.0 (FreeDict)"))
             else:
-                label = f"FreeDict {FREEDICT[('en', pivot)]} x {code}"
+                way = "" if code.endswith(_iso3(lang)) else " (inverted)"
+                label = f"FreeDict {FREEDICT[('en', pivot)]} x {code}{way}"
                 parts.append((_bridge_out(code, lang, root), label, "GPL-2+/GPL-3+ or CC BY-SA 3.0 (FreeDict)"))
         independent = [p for p in parts if not p[1].endswith(" inverted")]
         if parts:
