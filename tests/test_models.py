@@ -115,8 +115,9 @@ def test_int8_quantization_stays_close(model_settings, encoder):
 
 @pytest.mark.model
 def test_onnx_backend_matches_torch_and_marks_its_int8(model_settings, encoder, tmp_path):
-    """fp32 through ONNX Runtime is torch's vector (same fingerprint); its int8 stays close
-    and is told apart from torch's int8. Batches of any size and length run (dynamic axes)."""
+    """fp32 through ONNX Runtime is torch's vector (same fingerprint), from the fused graph;
+    its int8 stays close and is told apart from torch's int8. Batches of any size and
+    length run (dynamic axes)."""
     from xlsearch_es.embed.encoder import spec_from_settings
 
     texts = [t for _, t in VERIFY_TEXTS] + ["x", "Waschmaschine " * 300]
@@ -130,6 +131,11 @@ def test_onnx_backend_matches_torch_and_marks_its_int8(model_settings, encoder, 
     assert fp32.fingerprint == torch_fp32.fingerprint == encoder.fingerprint
     assert (got * ref).sum(axis=1).min() > 0.9999
     assert fp32.encode(texts[:1], use_cache=False).shape == (1, 384)  # another batch size
+    import onnx
+
+    (exported,) = (tmp_path / "onnx").glob("model-*-x*.onnx")
+    ops = {node.op_type for node in onnx.load(str(exported)).graph.node}
+    assert {"Attention", "EmbedLayerNormalization", "SkipLayerNormalization"} <= ops  # e5 gets the fused graph
     int8 = Encoder(EncoderSpec(**{**spec.__dict__, "onnx_dir": onnx_dir, "quantize_int8": True}))
     assert int8.fingerprint == torch_fp32.fingerprint + "-onnx-int8"
     cos = (int8.encode(texts, use_cache=False) * ref).sum(axis=1)
