@@ -27,6 +27,9 @@ class TranslationMemory:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # A cache: a crash may lose the last commits but never corrupts the file (WAL),
+        # and not syncing each batch's commit takes most of a cold ingest's translate time.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
         self._db.commit()
         self.hits = 0
