@@ -100,9 +100,7 @@ def _export_fused(model: Any, tokenizer: Any, target: Path) -> None:
                 str(plain),
                 input_names=["input_ids", "attention_mask"],
                 output_names=["last_hidden_state"],
-                dynamic_axes={
-                    name: {0: "batch", 1: "seq"} for name in ("input_ids", "attention_mask", "last_hidden_state")
-                },
+                dynamic_axes={name: {0: "batch", 1: "seq"} for name in AXES},
                 opset_version=FUSED_OPSET,
                 dynamo=False,
             )

@@ -7,10 +7,10 @@ Registered as the ``use`` encoder kind (vector field ``embedding_use``).
 
 The package tokenises with a pure-Python SentencePiece port; we hand its numpy
 forward pass the C++ ``sentencepiece`` library on the same ``sp.model``
-instead, about 30x faster to tokenise (a quarter of USE's time on product
-passages). The two differ only around unknown characters (C++ joins a run of
-them into one ``<unk>``, the port keeps one each), so such text goes to the
-port: the vectors stay exactly those the package gives.
+instead, about 30x faster to tokenise (a fifth of USE's time on product
+passages; benchmarks/bench_use.py). The two differ only around unknown
+characters (C++ joins a run of them into one ``<unk>``, the port keeps one
+each), so such text goes to the port: the vectors stay exactly the package's.
 """
 
 from __future__ import annotations
