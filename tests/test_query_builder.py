@@ -56,6 +56,7 @@ def test_lenient_and_typo_clauses():
     typo = next(m for m in mm if "fuzziness" in m)
     assert typo["query"] == "купить Redmi Note 12" and typo["prefix_length"] == 1
     assert all(f.split("^")[0].endswith(".original") for f in typo["fields"])
+    assert {f.split(".")[0] for f in typo["fields"]} == {"title", "brand"}  # names, not descriptions
     off = qb.bm25_query("x y", {}, [], qb.BM25Boosts(lenient=0, typo=0))
     assert len(off["bool"]["should"]) == 2  # the strict clause and its phrase only
     plain = qb.plain_query("rote Schuhe")["multi_match"]
