@@ -43,8 +43,9 @@ LENIENT_SCOPE = "all"
 TYPO_BOOST = 0.3
 TYPO_PREFIX_LENGTH = 1
 # Shoppers misspell product and brand names. Over descriptions too, the fuzzy
-# expansion was nearly a third of the BM25 request's time (xquad: took p50 33 -> 23.5 ms)
-# and changed no ranking on either set's validation split.
+# expansion was a fifth to a third of the BM25 request's time (xquad: took p50
+# 30-33 -> 24 ms in two runs) and changed no ranking on either set's validation
+# split (benchmarks/bench_typo.py).
 TYPO_FIELDS = ("title", "brand")
 PLAIN_FIELDS = ("title.original", "description.original")
 SYNONYM_BOOST = 1.0  # a shop's own synonym counts as much as the words it stands for
