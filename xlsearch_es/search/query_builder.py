@@ -213,8 +213,7 @@ def bm25_query(
         should.append(_multi_match(original, lenient_fields, boosts.lenient_msm, boost=boosts.lenient))
     typo_text = _without(original, protected)
     if typo_text and boosts.typo > 0:
-        typo_fields = [f for f in fields.of(ORIGINAL, 1.0) if f.split(".")[0] in TYPO_FIELDS]
-        should.append(_typo_clause(typo_text, typo_fields, boosts.typo))
+        should.append(_typo_clause(typo_text, fields.of(ORIGINAL, 1.0), boosts.typo))
     every_language = [ORIGINAL, *sorted(lang for lang, text in translations.items() if text)]
     for phrase_text in synonyms:
         synonym_fields = [f for lang in every_language for f in fields.of(lang, 1.0)]
@@ -281,10 +280,11 @@ def _lenient_languages(scope: str, others: Sequence[str], translations: Mapping[
 
 
 def _typo_clause(text: str, fields: list[str], boost: float) -> dict[str, Any]:
+    """Fuzzy matching of ``text`` over those of ``fields`` that hold names (TYPO_FIELDS)."""
     return {
         "multi_match": {
             "query": text,
-            "fields": fields,
+            "fields": [f for f in fields if f.split(".")[0] in TYPO_FIELDS],
             "type": "best_fields",
             "fuzziness": "AUTO",
             "prefix_length": TYPO_PREFIX_LENGTH,
