@@ -136,6 +136,8 @@ def test_onnx_backend_matches_torch_and_marks_its_int8(model_settings, encoder, 
     (exported,) = (tmp_path / "onnx").glob("model-*-x*.onnx")
     ops = {node.op_type for node in onnx.load(str(exported)).graph.node}
     assert {"Attention", "EmbedLayerNormalization", "SkipLayerNormalization"} <= ops  # e5 gets the fused graph
+    spinning = fp32._onnx.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+    assert spinning == "0"  # idle threads sleep: the node and the other encoder share the cores (Settings.spin_threads)
     int8 = Encoder(EncoderSpec(**{**spec.__dict__, "onnx_dir": onnx_dir, "quantize_int8": True}))
     assert int8.fingerprint == torch_fp32.fingerprint + "-onnx-int8"
     cos = (int8.encode(texts, use_cache=False) * ref).sum(axis=1)

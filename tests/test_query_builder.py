@@ -63,6 +63,14 @@ def test_lenient_and_typo_clauses():
     assert plain["operator"] == "or" and plain["fuzziness"] == "AUTO"
 
 
+def test_window_lists_carry_ids_from_doc_values():
+    body = qb.ids_only({**qb.bm25_request({"match_all": {}}, qb.SearchFilters(), size=100), "aggs": {}}, ["attr.colour"])
+    assert "_source" not in body and body["stored_fields"] == "_none_"
+    assert body["docvalue_fields"] == [qb.ID_FIELD, "attr.colour"] and body["size"] == 100 and "aggs" in body
+    assert qb.hit_id({"_id": "a-1", "fields": {"id": ["b"]}}) == "a-1"
+    assert qb.hit_id({"_score": 1.0, "fields": {"id": ["a-1"]}}) == "a-1"
+
+
 def test_knn_carries_the_same_filters():
     f = qb.SearchFilters(brand="Sony", price_max=100)
     body = qb.knn_request({"embedding": [0.1, 0.2]}, f, k=50, num_candidates=20)

@@ -13,6 +13,7 @@ from xlsearch_es.cli import main
 from xlsearch_es.errors import ClusterError, IndexMismatchError, XLSearchError
 from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
 from xlsearch_es.search.client import XLSearchClient, fusion_names
+from xlsearch_es.search import query_builder as qb
 from xlsearch_es.search.query_builder import BM25Boosts, SearchFilters
 
 pytestmark = [pytest.mark.es, pytest.mark.model]
@@ -186,6 +187,21 @@ def test_results_explain_facets_and_timings(catalog_index):
     assert resp.took_ms >= resp.timings_ms["embed"]
     hl = client.search("wireless earbuds", k=3, mode="bm25").hits[0]
     assert "<em>" in hl.highlight and hl.lang
+
+
+def test_window_lists_read_ids_from_doc_values(catalog_index, es_client):
+    """The id-only lists fusion reads (no stored fields) name the same products, in
+    the same order, as a search that returns ``_id``."""
+    _, client = catalog_index
+    analysis = client.understand("wireless earbuds")
+    plain = es_client.search(
+        index=client.alias, **qb.bm25_request(client._bm25_query(analysis, None), qb.SearchFilters(), size=50)
+    )
+    want = [(h["_id"], h["_score"]) for h in plain["hits"]["hits"]]
+    assert len(want) > 5 and client.bm25_ranked(analysis, 50) == want
+    field, vector = next(iter(client._embed(analysis, "mean").items()))
+    plain = es_client.search(index=client.alias, **qb.knn_request({field: vector}, qb.SearchFilters(), 20, 100))
+    assert client.knn_lists(analysis, 20)["knn"] == [(h["_id"], h["_score"]) for h in plain["hits"]["hits"]]
 
 
 def test_native_retrievers_fall_back_when_missing(catalog_index):

@@ -57,6 +57,10 @@ class Settings:
     threads: int | None = None
     quantize_int8: bool = False
     backend: str = "auto"  # the transformers encoder's runtime: auto (onnx on CPU) | torch | onnx (ONNX Runtime)
+    # ONNX Runtime's threads busy-wait between operators: ~5% more texts/s when the
+    # encoder owns the cores, but beside a local node (or the second encoder) the
+    # spinning steals their CPU: hybrid search p50 went 95 -> 65 ms with it off.
+    spin_threads: bool = False
     max_length: int = 512
     batch_size: int = 64
     translator: str = "lexicon"
@@ -138,6 +142,7 @@ ENV_VARS: dict[str, str] = {
     "threads": "XLSEARCH_THREADS",
     "quantize_int8": "XLSEARCH_QUANTIZE_INT8",
     "backend": "XLSEARCH_BACKEND",
+    "spin_threads": "XLSEARCH_SPIN_THREADS",
     "translator": "XLSEARCH_TRANSLATOR",
     "translator_model": "XLSEARCH_TRANSLATOR_MODEL",
     "reranker": "XLSEARCH_RERANKER",

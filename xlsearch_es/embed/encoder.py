@@ -46,6 +46,7 @@ class EncoderSpec:
     cache_size: int = 50_000
     backend: str = "auto"  # auto | torch | onnx (see resolve_backend)
     onnx_dir: str | None = None  # where the ONNX export is cached
+    spin_threads: bool = False  # ONNX Runtime's threads busy-wait between operators (Settings.spin_threads)
 
 
 def spec_from_settings(settings: Settings) -> EncoderSpec:
@@ -69,6 +70,7 @@ def spec_from_settings(settings: Settings) -> EncoderSpec:
         quantize_int8=settings.quantize_int8,
         batch_size=settings.batch_size,
         backend=settings.backend,
+        spin_threads=settings.spin_threads,
         onnx_dir=str(settings.home_dir / "models" / "onnx" / hashlib.sha256(ref.encode()).hexdigest()[:12]),
     )
 
@@ -188,7 +190,8 @@ class Encoder:
             raise ModelError("the onnx backend runs on the CPU here; use --backend torch for --device cuda")
         folder = Path(spec.onnx_dir or Path.home() / ".cache" / "xlsearch" / "models" / "onnx")
         try:
-            return OnnxRunner(onnx_file(folder, fingerprint, spec.quantize_int8, model, self.tokenizer), spec.threads)
+            path = onnx_file(folder, fingerprint, spec.quantize_int8, model, self.tokenizer)
+            return OnnxRunner(path, spec.threads, spin=spec.spin_threads)
         except Exception as exc:  # noqa: BLE001 - the exporter raises many kinds; auto falls back on any
             if spec.backend == "onnx":
                 if isinstance(exc, ModelError):

@@ -163,7 +163,7 @@ def onnx_file(folder: Path, fingerprint: str, int8: bool, model: Any, tokenizer:
 class OnnxRunner:
     """One inference session; returns the last hidden state as numpy."""
 
-    def __init__(self, path: Path, threads: int | None):
+    def __init__(self, path: Path, threads: int | None, spin: bool = False):
         try:
             import onnxruntime as ort
         except ImportError:
@@ -172,6 +172,8 @@ class OnnxRunner:
         if threads:
             options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Off, idle threads sleep instead of taking the CPU from the node and the other encoder.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
 

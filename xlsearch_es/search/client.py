@@ -12,7 +12,7 @@ where the capability probe found them. Safe to share across threads.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -461,12 +461,14 @@ class XLSearchClient:
         bm25_future = None
         if isinstance(plan.strategy, ClientFusion):
             # BM25 does not need the vectors: send it while the query is embedded.
-            body = {
-                **qb.bm25_request(plan.bm25, request.filters, size=plan.window, from_=0, highlight=False),
-                "_source": False,  # ids and scores: the page's sources are fetched after fusion
-                "aggs": _facet_aggs(),
-                **_attribute_docvalues(plan.attributes),
-            }
+            # ids and scores: the page's sources are fetched after fusion
+            body = qb.ids_only(
+                {
+                    **qb.bm25_request(plan.bm25, request.filters, size=plan.window, from_=0, highlight=False),
+                    "aggs": _facet_aggs(),
+                },
+                _attribute_docvalues(plan.attributes),
+            )
             bm25_future = self._pool.submit(lambda: trace.timed("bm25", lambda: self._search(body)))
         vectors = trace.timed(
             "embed", lambda: self._embed(plan.analysis, request.query_vector, plan.params.translation_weight)
@@ -541,22 +543,17 @@ class XLSearchClient:
         request = plan.request
         t0 = time.perf_counter()
         knn_resps = self._knn_per_field(
-            vectors,
-            request.filters,
-            plan.window,
-            plan.num_candidates,
-            source=False,
-            extra=_attribute_docvalues(plan.attributes),
+            vectors, request.filters, plan.window, plan.num_candidates, _attribute_docvalues(plan.attributes)
         )
         trace.timings["knn"] = (time.perf_counter() - t0) * 1e3
         bm25 = bm25_future.result()
         t0 = time.perf_counter()
         responses = {"bm25": bm25, **knn_resps}
-        lists = {name: [(h["_id"], h["_score"]) for h in r["hits"]["hits"]] for name, r in responses.items()}
+        lists = {name: [(qb.hit_id(h), h["_score"]) for h in r["hits"]["hits"]] for name, r in responses.items()}
         weights = knn_list_weights(list(vectors), plan.knn_weight, plan.params.knn_shares)
         fused = strategy.fuse(lists, {"bm25": 1.0, **weights})
         if plan.attributes:  # products carrying the named colour/material move up, contradicting ones down
-            held = {h["_id"]: h.get("fields", {}) for r in responses.values() for h in r["hits"]["hits"]}
+            held = {qb.hit_id(h): h.get("fields", {}) for r in responses.values() for h in r["hits"]["hits"]}
             agreement = {
                 doc_id: attribute_agreement(plan.attributes, {k: f.get(f"attr.{k}", []) for k in plan.attributes})
                 for doc_id, f in held.items()
@@ -609,9 +606,9 @@ class XLSearchClient:
     ) -> list[tuple[str, float]]:
         """The BM25 list hybrid search fuses, ``depth`` deep, as (id, score)."""
         bm25q = self._bm25_query(analysis, boosts)
-        body = {**qb.bm25_request(bm25q, qb.SearchFilters(), size=depth, highlight=False), "_source": False}
+        body = qb.ids_only(qb.bm25_request(bm25q, qb.SearchFilters(), size=depth, highlight=False))
         hits = self._guarded(lambda: self._search(body))["hits"]["hits"]
-        return [(h["_id"], h["_score"]) for h in hits]
+        return [(qb.hit_id(h), h["_score"]) for h in hits]
 
     def _bm25_query(self, analysis: QueryAnalysis, boosts: qb.BM25Boosts | None) -> dict[str, Any]:
         """Our BM25 clauses, with the synonyms the query (or a translation of it) brings
@@ -651,8 +648,8 @@ class XLSearchClient:
         """The kNN lists hybrid search fuses (one per vector field, named as in fusion), ``depth`` deep."""
         vectors = self._embed(analysis, "mean", translation_weight)
         candidates = min(max(2 * depth, 100), KNN_MAX_CANDIDATES)
-        resps = self._guarded(lambda: self._knn_per_field(vectors, qb.SearchFilters(), depth, candidates, source=False))
-        return {name: [(h["_id"], h["_score"]) for h in r["hits"]["hits"]] for name, r in resps.items()}
+        resps = self._guarded(lambda: self._knn_per_field(vectors, qb.SearchFilters(), depth, candidates))
+        return {name: [(qb.hit_id(h), h["_score"]) for h in r["hits"]["hits"]] for name, r in resps.items()}
 
     def _knn_per_field(
         self,
@@ -660,19 +657,16 @@ class XLSearchClient:
         filters: qb.SearchFilters,
         k: int,
         num_candidates: int,
-        source: bool = True,
-        extra: Mapping[str, Any] | None = None,
+        docvalue_fields: Sequence[str] = (),
     ) -> dict[str, dict[str, Any]]:
-        """One kNN request per vector field, all in flight at once; responses named as fusion names the lists."""
+        """One kNN request per vector field, all in flight at once; responses named as fusion
+        names the lists. Hits carry ids (and the named doc values), no sources."""
         futures = {}
         for i, (field_name, vector) in enumerate(vectors.items()):
-            body = {
-                **qb.knn_request({field_name: vector}, filters, k=k, num_candidates=num_candidates),
-                **(extra or {}),
-            }
-            futures[knn_list_name(field_name, i)] = self._pool.submit(
-                self._search, body if source else {**body, "_source": False}
+            body = qb.ids_only(
+                qb.knn_request({field_name: vector}, filters, k=k, num_candidates=num_candidates), docvalue_fields
             )
+            futures[knn_list_name(field_name, i)] = self._pool.submit(self._search, body)
         return {name: future.result() for name, future in futures.items()}
 
     def knn_ranked(
@@ -849,9 +843,9 @@ class XLSearchClient:
         return self._respond(plan, hits, _Ranked(hits, len(hits), _facets_from_hits(hits)), trace)
 
 
-def _attribute_docvalues(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """Ask a window list for the attr fields the query names (doc values: cheap, no _source)."""
-    return {"docvalue_fields": [f"attr.{kind}" for kind in attributes]} if attributes else {}
+def _attribute_docvalues(attributes: Mapping[str, Any]) -> list[str]:
+    """The attr fields the query names, for a window list to carry (doc values: cheap, no _source)."""
+    return [f"attr.{kind}" for kind in attributes]
 
 
 def _best_highlight(hl: dict[str, list[str]], query_lang: str) -> tuple[str | None, str | None]:

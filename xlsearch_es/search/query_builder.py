@@ -366,6 +366,23 @@ def page_source_fields(query_lang: str) -> list[str]:
     return [f for f in SOURCE_FIELDS if f != "title"] + [f"title.{ORIGINAL}", f"title.{query_lang}"]
 
 
+ID_FIELD = "id"
+
+
+def ids_only(body: dict[str, Any], docvalue_fields: Sequence[str] = ()) -> dict[str, Any]:
+    """A window list's request that carries each hit's id from doc values, not the
+    stored fields: reading ``_id`` inflates a block of stored fields, each holding
+    the product's ``_source`` (every language's text and, for Kibana, its vectors),
+    so a list of 100 hits cost 12 of its 15 ms on a 1,180-product index."""
+    out = {k: v for k, v in body.items() if k != "_source"}
+    return {**out, "stored_fields": "_none_", "docvalue_fields": [ID_FIELD, *docvalue_fields]}
+
+
+def hit_id(hit: Mapping[str, Any]) -> str:
+    """A hit's product id, from ``_id`` or (for an ``ids_only`` request) the id's doc value."""
+    return str(hit["_id"]) if "_id" in hit else str(hit["fields"][ID_FIELD][0])
+
+
 def bm25_request(
     query: dict[str, Any], filters: SearchFilters, size: int, from_: int = 0, highlight: bool = True
 ) -> dict[str, Any]:
