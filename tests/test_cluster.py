@@ -77,6 +77,25 @@ def test_create_bulk_knn_match_filter_and_alias_swap(es_client, index_name):
     assert indices.delete_all(es_client, index_name) == [v2]
 
 
+def test_client_speaks_orjson_with_numpy_and_any_script(es_client, index_name, es_settings):
+    """Requests are serialized by orjson: numpy vectors and scalars, and any script, arrive as sent."""
+    import numpy as np
+    from elasticsearch.serializer import OrjsonSerializer
+
+    client = connect(es_settings)
+    assert isinstance(client.transport.serializers.get_serializer("application/json"), OrjsonSerializer)
+    indices.create_versioned(client, index_name, _body(client), point_alias=True)
+    title = "Ткань 😀 \u200b 布料 \"quoted\" \\ back"
+    vector = np.array([0.6, 0.8, 0.0, 0.0], dtype=np.float32)
+    doc = {"id": "n1", "title": {"original": title}, "embedding": vector, "price": np.float32(9.5)}
+    client.index(index=index_name, id="n1", document=doc, refresh=True)
+    got = client.get(index=index_name, id="n1")["_source"]
+    assert got["title"]["original"] == title and got["price"] == 9.5
+    assert np.allclose(got["embedding"], vector)
+    hits = client.search(index=index_name, knn={"field": "embedding", "query_vector": vector, "k": 1, "num_candidates": 5})
+    assert hits["hits"]["hits"][0]["_id"] == "n1"
+
+
 def test_strict_mapping_rejects_unknown_fields(es_client, index_name):
     indices.create_versioned(es_client, index_name, _body(es_client), point_alias=True)
     with pytest.raises(ApiError):
