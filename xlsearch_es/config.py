@@ -57,7 +57,7 @@ class Settings:
     threads: int | None = None
     quantize_int8: bool = False
     backend: str = "auto"  # the transformers encoder's runtime: auto (onnx on CPU) | torch | onnx (ONNX Runtime)
-    # ONNX Runtime's threads busy-wait between operators: ~5% more texts/s when the
+    # ONNX Runtime's threads busy-wait between operators: 5-10% more texts/s when the
     # encoder owns the cores, but beside a local node (or the second encoder) the
     # spinning steals their CPU: hybrid search p50 went 95 -> 65 ms with it off.
     spin_threads: bool = False
