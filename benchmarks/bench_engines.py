@@ -1,6 +1,6 @@
 """Ingest engines side by side in one run: local (in-process) vs Ray with 1 and 2 actors.
 
-    .venv/bin/python benchmarks/bench_engines.py --records 2000 [--backend onnx]
+    .venv/bin/python benchmarks/bench_engines.py --records 2000 [--backend torch]
 
 Each engine loads the same scaled catalog into a fresh index (languages en, de,
 lexicon translator, e5). On a 2-core machine Ray adds its own processes and a
@@ -25,7 +25,7 @@ from benchmarks.common import write_result  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=2000)
-    ap.add_argument("--backend", default="torch")
+    ap.add_argument("--backend", default="auto", help="auto: ONNX Runtime on a CPU (the default backend)")
     args = ap.parse_args()
 
     from xlsearch_es.cluster.connection import connect
@@ -57,7 +57,8 @@ def main() -> None:
         row["ratio_to_local"] = round(row["records_per_s"] / local, 2)
     path = write_result("engines", {"command": f"python benchmarks/bench_engines.py --records {args.records} "
                                                f"--backend {args.backend}", "results": rows,
-                                    "note": "2 cores, no GPU: Ray's actors share the same two cores"})
+                                    "note": "2 cores, no GPU: the Ray Data actor pool shares the same two cores; "
+                                            "Ray start and model loading are timed"})
     print(f"wrote {path}")
 
 

@@ -1,5 +1,5 @@
-"""The Ray engine on a local Ray of 2 actors: the same index as the local engine,
-and exact counts after an actor's process is killed mid-run."""
+"""The Ray (Data) engine on a local Ray with a pool of 2 actors: the same index as
+the local engine, and exact counts after an actor's process is killed mid-run."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _actor_pids() -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if cmdline.startswith("ray::_EnrichActor"):
+            if cmdline.startswith("ray::MapWorker(MapBatches(EnrichBatches))"):
                 pids.append(int(entry.name))
     return pids
 
@@ -98,3 +98,16 @@ def test_ray_engine_builds_the_same_index_and_survives_a_killed_actor(es_setting
             names = es_client.indices.get(index=f"{alias}*", allow_no_indices=True)
             if names:
                 es_client.indices.delete(index=",".join(names))
+
+
+def test_ray_engine_refuses_more_actors_than_cpus_and_leaves_no_index(es_settings, model_settings, es_client,
+                                                                      tmp_path):
+    from xlsearch_es.errors import ConfigError
+    from xlsearch_es.ingest.pipeline import IngestOptions, run_ingest
+
+    catalog = _catalog(tmp_path, 4)
+    alias = f"test-engine-cpus-{int(time.time())}"
+    settings = es_settings.replace(languages=("en",), home=model_settings.home, index=alias)
+    with pytest.raises(ConfigError, match="needs a CPU per actor"):
+        run_ingest(settings, IngestOptions(path=str(catalog), engine="ray", ray_actors=512))
+    assert not es_client.indices.get(index=f"{alias}*", allow_no_indices=True)

@@ -350,7 +350,13 @@ class IngestPipeline:
             segmented=tuple((index_meta or {}).get("segmented", ())),
             attribute_fields=tuple((index_meta or {}).get("attribute_fields", ())),
         )
-        engine = self._engine(context)
+        try:
+            engine = self._engine(context)
+        except BaseException:
+            if fresh:  # nothing was sent: a new index must not stay behind, empty
+                with cluster_errors(self.settings):
+                    self._left_empty(target)
+            raise
         sender: BackgroundSender[_Batch] = BackgroundSender(
             lambda batch: self._send(batch, target, dead_letters, state), depth=opts.queue_batches
         )
