@@ -7,9 +7,11 @@ multilingual-e5-small's exact architecture (see ``gpu_encoder_check.py``;
 random weights cost the same compute). Rows, in one run: the local engine on
 the CPU and on CUDA, Ray Data with 1 actor (given the GPU by the engine's
 one-GPU-per-actor rule) and with 2 actors (one GPU is not enough for two, so
-they run on the CPU). Every row must return every product as an action.
+they run on the CPU); ``--in-flight 2,4`` runs each Ray row with 2 and with 4
+blocks queued per actor (``ray-1/4``). Every row must return every product as
+an action.
 
-    python benchmarks/gpu_engine_check.py --products 4096 --out gpu_engines.json
+    python benchmarks/gpu_engine_check.py --products 4096 --in-flight 2,4 --out gpu_engines.json
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.gpu_encoder_check import build  # noqa: E402
 
 
-def _products(n: int) -> list:
+def _products(n: int, tag: str = "model") -> list:
+    """Products whose texts differ by ``tag``: the warm-up batch must not fill the encoder's cache for the timed run."""
     from xlsearch_es.ingest.records import Product
 
     colours, things = ["red", "blue", "green", "black"], ["summer dress", "wireless earbuds", "phone case", "kettle"]
@@ -35,7 +38,7 @@ def _products(n: int) -> list:
         Product(
             line=i + 1,
             id=f"p{i}",
-            title=f"{colours[i % 4]} {things[(i // 4) % 4]} model {i}",
+            title=f"{colours[i % 4]} {things[(i // 4) % 4]} {tag} {i}",
             description=f"A {colours[i % 4]} {things[(i // 4) % 4]} for every day, size {i % 40}. " * 3,
             brand="Acme",
             category=things[(i // 4) % 4],
@@ -65,6 +68,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--out", default="gpu_engines.json")
     ap.add_argument("--rows", default="local-cpu,local-cuda,ray-1,ray-2")
+    ap.add_argument("--in-flight", default="4", help="blocks queued per Ray actor; a list runs each Ray row per value")
     args = ap.parse_args()
     import torch
 
@@ -91,8 +95,11 @@ def main() -> None:
     }
     base = Settings(home=home, model=str(folder), encoders=("transformers",), backend="torch",
                     languages=("en",), translator="none")
-    for row in args.rows.split(","):
+    rows = [r for r in args.rows.split(",") if not r.startswith("ray")]
+    rows += [f"{r}/{n}" for r in args.rows.split(",") if r.startswith("ray") for n in args.in_flight.split(",")]
+    for row in rows:
         kind, _, where = row.partition("-")
+        where, _, in_flight = where.partition("/")
         t_start = time.perf_counter()
         if kind == "local":
             settings = base.replace(device=where)
@@ -111,8 +118,8 @@ def main() -> None:
                 embedders=dict.fromkeys(("embedding",)),  # type: ignore[arg-type] - only the field names travel
                 detector=LanguageDetector(candidates=("en", "de"), fallback="en"),
             )
-            engine = RayEngine(context, settings, actors=int(where))
-        warm = products[: args.batch]
+            engine = RayEngine(context, settings, actors=int(where), in_flight_per_actor=int(in_flight))
+        warm = _products(args.batch, tag="warm-up")
         _drive(engine, warm, args.batch)  # load and warm before the clock, as a long load would be
         seconds, actions = _drive(engine, products, args.batch)
         engine.close()
