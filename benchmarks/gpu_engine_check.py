@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--out", default="gpu_engines.json")
     ap.add_argument("--rows", default="local-cpu,local-cuda,ray-1,ray-2")
-    ap.add_argument("--in-flight", default="4", help="blocks queued per Ray actor; a list runs each Ray row per value")
+    ap.add_argument("--in-flight", default="2", help="blocks queued per Ray actor; a list runs each Ray row per value")
     args = ap.parse_args()
     import torch
 
