@@ -101,24 +101,17 @@ def main() -> None:
         kind, _, where = row.partition("-")
         where, _, in_flight = where.partition("/")
         t_start = time.perf_counter()
-        if kind == "local":
-            settings = base.replace(device=where)
-            context = EnrichContext(
-                languages=settings.languages,
-                translator=make_translator(settings),
-                embedders=load_embedders(settings),
-                detector=LanguageDetector(candidates=("en", "de"), fallback="en"),
-            )
-            engine = LocalEngine(context)
-        else:
-            settings = base.replace(device="cpu")  # the engine moves an actor with a GPU to cuda
-            context = EnrichContext(
-                languages=settings.languages,
-                translator=make_translator(settings),
-                embedders=dict.fromkeys(("embedding",)),  # type: ignore[arg-type] - only the field names travel
-                detector=LanguageDetector(candidates=("en", "de"), fallback="en"),
-            )
-            engine = RayEngine(context, settings, actors=int(where), in_flight_per_actor=int(in_flight))
+        in_process = kind == "local"
+        settings = base.replace(device=where if in_process else "cpu")  # Ray moves an actor given a GPU to cuda
+        context = EnrichContext(
+            languages=settings.languages,
+            translator=make_translator(settings),
+            # the Ray actors load their own models: only the field names travel
+            embedders=load_embedders(settings) if in_process else dict.fromkeys(("embedding",)),  # type: ignore[arg-type]
+            detector=LanguageDetector(candidates=("en", "de"), fallback="en"),
+        )
+        engine = LocalEngine(context) if in_process else RayEngine(context, settings, actors=int(where),
+                                                                   in_flight_per_actor=int(in_flight))
         warm = _products(args.batch, tag="warm-up")
         _drive(engine, warm, args.batch)  # load and warm before the clock, as a long load would be
         seconds, actions = _drive(engine, products, args.batch)

@@ -137,6 +137,12 @@ def test_gateway_with_the_official_client(served, es_client):
     assert "update is not supported" in errors[1]["update"]["error"]["reason"]
     doc = es_client.get(index=alias, id="gw-1")["_source"]
     assert doc["title"]["en"] and doc["embedding"] and doc["content_hash"]  # translated and embedded on the way in
+    # The same product through a batch load gets the same index-specific fields (attributes here).
+    line = json.dumps({"id": "gw-batch", "title": "Rote Kaffeemaschine Siemens EQ6", "language": "de"}) + "\n"
+    assert httpx.post(f"{served['base']}/v1/ingest", params={"index": alias}, content=line,
+                      timeout=120).json()["indexed"] == 1
+    batch_doc = es_client.get(index=alias, id="gw-batch")["_source"]
+    assert doc["attr"] == batch_doc["attr"] and "red" in str(doc["attr"]["color"])
     assert es.index(index=alias, id="gw-3", document={"title": "green kettle", "language": "en"},
                     refresh=True)["result"] == "created"
     with pytest.raises(BadRequestError, match="missing title"):

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError, XLSearchError
-from .enrich import EnrichContext, Enriched, enrich_safely
+from .enrich import EnrichContext, Enriched, enrich_context, enrich_safely
 from .records import Product
 
 POLL_S = 0.5  # how often a waiting driver checks that the dataset is still running
@@ -106,18 +106,14 @@ class EnrichBatches:
         attribute_fields: tuple[str, ...] = (),
     ):
         from ..embed.base import load_embedders
-        from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
         from ..translate.factory import make_translator
 
         embedders = load_embedders(settings)
-        detector = LanguageDetector(
-            candidates=tuple(dict.fromkeys(DEFAULT_CANDIDATES + languages)), fallback=settings.fallback_language
-        )
-        self.context = EnrichContext(
-            languages=languages,
-            translator=make_translator(settings),
-            embedders={f: embedders[f] for f in vector_fields},
-            detector=detector,
+        self.context = enrich_context(
+            languages,
+            make_translator(settings),
+            {f: embedders[f] for f in vector_fields},
+            fallback_language=settings.fallback_language,
             segmented=segmented,
             attribute_fields=attribute_fields,
         )

@@ -17,7 +17,7 @@ from typing import Any
 from ..embed.base import Embedder
 from ..mapping import TEXT_FIELDS
 from ..text.attributes import product_attributes
-from ..text.langid import LanguageDetector
+from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..text.segment import Segmenter
 from ..translate.base import Translator
 from .document import build_document, content_hash, passage_text, texts_to_translate
@@ -43,6 +43,31 @@ class EnrichContext:
         """Part of each document's content hash: a new model re-embeds every product."""
         fps = [(f, e.fingerprint) for f, e in self.embedders.items()]
         return fps[0][1] if len(fps) == 1 else "+".join(f"{f}={fp}" for f, fp in fps)
+
+
+def enrich_context(
+    languages: Sequence[str],
+    translator: Translator,
+    embedders: Mapping[str, Embedder],
+    *,
+    fallback_language: str,
+    segmented: Sequence[str] = (),
+    attribute_fields: Sequence[str] = (),
+) -> EnrichContext:
+    """The one way a context is made (batch load, Ray actor, gateway write), so a product
+    gives the same document whichever path writes it. The arguments come from the
+    index's _meta: its languages, the ones it cuts into words, its attribute fields."""
+    languages = tuple(languages)
+    return EnrichContext(
+        languages=languages,
+        translator=translator,
+        embedders=embedders,
+        detector=LanguageDetector(
+            candidates=tuple(dict.fromkeys(DEFAULT_CANDIDATES + languages)), fallback=fallback_language
+        ),
+        segmented=tuple(segmented),
+        attribute_fields=tuple(attribute_fields),
+    )
 
 
 @dataclass

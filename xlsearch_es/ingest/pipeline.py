@@ -37,11 +37,10 @@ from ..embed.base import Embedder, as_embedders
 from ..errors import ClusterError, XLSearchError
 from ..mapping import index_models
 from ..service import check_compatible, index_body, settings_for_index
-from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..translate.base import Translator
 from .checkpoint import Checkpoint
 from .engine import Engine, LocalEngine, check_engine
-from .enrich import EnrichContext
+from .enrich import EnrichContext, enrich_context
 from .executor import BackgroundSender, SenderFailed
 from .records import Product, RawRecord, Rejection, detect_format, read_records
 from .sink import Action, BulkPolicy, ClusterUnavailable, DeadLetters, delete_action, send_bulk
@@ -339,16 +338,13 @@ class IngestPipeline:
         state.update({"index": target, "fresh": fresh, "dead_letter": str(dead_letters.path)})
         self.summary.index, self.summary.dead_letter = target, str(dead_letters.path)
         self.summary.resumed_from_line = resume_line
-        detector = LanguageDetector(
-            candidates=tuple(dict.fromkeys(DEFAULT_CANDIDATES + languages)), fallback=self.settings.fallback_language
-        )
-        context = EnrichContext(
-            languages=languages,
-            translator=self.translator,
-            embedders={f: self.embedders[f] for f in index_models(index_meta)},
-            detector=detector,
-            segmented=tuple((index_meta or {}).get("segmented", ())),
-            attribute_fields=tuple((index_meta or {}).get("attribute_fields", ())),
+        context = enrich_context(
+            languages,
+            self.translator,
+            {f: self.embedders[f] for f in index_models(index_meta)},
+            fallback_language=self.settings.fallback_language,
+            segmented=(index_meta or {}).get("segmented", ()),
+            attribute_fields=(index_meta or {}).get("attribute_fields", ()),
         )
         try:
             engine = self._engine(context)

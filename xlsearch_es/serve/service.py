@@ -11,10 +11,9 @@ from ..cluster.indices import is_xlsearch_meta, read_meta
 from ..config import Settings
 from ..embed.base import Embedder, load_embedders
 from ..errors import XLSearchError
-from ..ingest.enrich import EnrichContext
+from ..ingest.enrich import EnrichContext, enrich_context
 from ..search.client import XLSearchClient
 from ..service import settings_for_index
-from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from .metrics import Metrics
 
 
@@ -51,17 +50,15 @@ class SearchService:
         return meta is not None and is_xlsearch_meta(meta)
 
     def enrich_context(self, alias: str) -> EnrichContext:
+        """Enrichment for writes through the gateway: the index's own, as a batch load uses."""
         searcher = self.searcher(alias)
-        languages = tuple(searcher.languages)
-        detector = LanguageDetector(
-            candidates=tuple(dict.fromkeys(DEFAULT_CANDIDATES + languages)),
-            fallback=searcher.settings.fallback_language,
-        )
-        return EnrichContext(
-            languages=languages,
-            translator=searcher.translator,
-            embedders={f: searcher.embedders[f] for f in searcher.vector_fields},
-            detector=detector,
+        return enrich_context(
+            searcher.languages,
+            searcher.translator,
+            {f: searcher.embedders[f] for f in searcher.vector_fields},
+            fallback_language=searcher.settings.fallback_language,
+            segmented=searcher.segmented,
+            attribute_fields=searcher.attribute_fields,
         )
 
     def close(self) -> None:
