@@ -346,13 +346,7 @@ class IngestPipeline:
             segmented=(index_meta or {}).get("segmented", ()),
             attribute_fields=(index_meta or {}).get("attribute_fields", ()),
         )
-        try:
-            engine = self._engine(context)
-        except BaseException:
-            if fresh:  # nothing was sent: a new index must not stay behind, empty
-                with cluster_errors(self.settings):
-                    self._left_empty(target)
-            raise
+        engine = self._engine(context, target, fresh)
         sender: BackgroundSender[_Batch] = BackgroundSender(
             lambda batch: self._send(batch, target, dead_letters, state), depth=opts.queue_batches
         )
@@ -379,14 +373,21 @@ class IngestPipeline:
         self.summary.seconds = round(time.perf_counter() - start, 3)
         return self.summary
 
-    def _engine(self, context: EnrichContext) -> Engine:
-        """The local engine, or Ray (its actors load their own models)."""
+    def _engine(self, context: EnrichContext, target: str, fresh: bool) -> Engine:
+        """The local engine, or Ray (its actors load their own models). If Ray cannot
+        start, nothing was sent, so an index this load created is not left behind empty."""
         if self.options.engine == "local":
             return LocalEngine(context)
-        check_engine(self.options.engine)
-        from .engine_ray import RayEngine
+        try:
+            check_engine(self.options.engine)
+            from .engine_ray import RayEngine
 
-        return RayEngine(context, self.settings, actors=self.options.ray_actors, address=self.options.ray_address)
+            return RayEngine(context, self.settings, actors=self.options.ray_actors, address=self.options.ray_address)
+        except BaseException:
+            if fresh:
+                with cluster_errors(self.settings):
+                    self._left_empty(target)
+            raise
 
     def _feed(self, work: _Work, fmt: str, resume_line: int, progress: _Progress) -> None:
         """Records in, batches out, until the input ends or a signal asks to stop."""
