@@ -166,10 +166,10 @@ class _Results:
         self._thread.join(timeout)
 
 
-def _cpus_per_actor(ray: Any, actors: int) -> int:
+def _cpus_per_actor(ray: Any, resources: Mapping[str, float], actors: int) -> int:
     """The cluster's CPUs shared out among the actors (at least one each, at most a node's)."""
     nodes = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
-    share = int(ray.cluster_resources().get("CPU", 0) // actors)
+    share = int(resources.get("CPU", 0) // actors)
     return max(1, min(share, int(max(nodes, default=1))))
 
 
@@ -197,9 +197,10 @@ class RayEngine:
             except Exception as exc:  # noqa: BLE001 - Ray raises many kinds for an unreachable cluster
                 where = f"join the Ray cluster at {address}" if address else "start a local Ray runtime"
                 raise ConfigError(f"cannot {where}: {type(exc).__name__}: {exc}") from None
+        actors = max(1, actors)
         try:
-            self._start(context, settings, max(1, actors), gpus_per_actor)
-            self.capacity = max(1, in_flight_per_actor) * max(1, actors)  # the pipeline waits for the oldest beyond
+            self._start(context, settings, actors, gpus_per_actor)
+            self.capacity = max(1, in_flight_per_actor) * actors  # the pipeline waits for the oldest beyond
         except BaseException:
             self._shutdown()
             raise
@@ -213,7 +214,7 @@ class RayEngine:
             )
         if gpus is None:  # one GPU per actor where the cluster has enough
             gpus = 1.0 if resources.get("GPU", 0) >= actors else 0.0
-        cpus = _cpus_per_actor(ray, actors)
+        cpus = _cpus_per_actor(ray, resources, actors)
         worker_settings = settings.replace(threads=settings.threads or cpus)
         if gpus and settings.device == "cpu":
             worker_settings = worker_settings.replace(device="cuda")
@@ -252,10 +253,8 @@ class RayEngine:
 
     def close(self) -> None:
         try:
-            if hasattr(self, "_feed"):
-                self._ray.get(self._feed.close.remote())
-            if hasattr(self, "_results"):
-                self._results.join(timeout=60)
+            self._ray.get(self._feed.close.remote())
+            self._results.join(timeout=60)
         finally:
             self._shutdown()
 
