@@ -3,17 +3,35 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 XL      = $(VENV)/bin/xlsearch
+UV      = $(VENV)/bin/uv
 LANGS  ?= en,zh,ja,de,es
+# Every install is uv.lock's: the same versions (and hashes) on every machine.
+EXTRAS  = --extra test --extra dev
+export UV_PYTHON_DOWNLOADS = never
+export UV_PROJECT_ENVIRONMENT = $(abspath $(VENV))
 
-.PHONY: install demo test lint es-start es-stop clean
+.PHONY: install demo test lint lock lock-upgrade es-start es-stop clean
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+# uv itself comes pinned by hash; it then installs the lock into the same .venv.
+$(UV): requirements-bootstrap.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --upgrade >/dev/null
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-bootstrap.txt
+	touch $@
+
+$(VENV)/.installed: pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen $(EXTRAS) --python $(PY) --quiet
 	touch $@
 
 install: $(VENV)/.installed
+
+# After editing dependencies in pyproject.toml: pin the new ones (the others keep their versions).
+lock: $(UV)
+	$(UV) lock --python $(PY)
+
+# Move every pin to the newest version pyproject.toml allows; then run `make lint test`.
+lock-upgrade: $(UV)
+	$(UV) lock --upgrade --python $(PY)
 
 es-start: install
 	$(XL) es start
@@ -25,7 +43,7 @@ es-stop:
 # sample catalog (written in en, zh, ja, de, es) into the demo index.
 demo: install es-start
 	$(XL) models prepare
-	$(XL) dictionaries install
+	$(XL) dictionaries install --languages $(LANGS)
 	$(XL) ingest samples/catalog.jsonl --index demo-products --languages $(LANGS)
 	@for q in "绿色 连衣裙" "青いノートパソコン" "grüne Waschmaschine" "zapatillas negras" "green USB-C charger"; do \
 	  $(XL) search "$$q" --index demo-products --k 3 || exit 1; echo; done

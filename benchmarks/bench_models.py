@@ -82,12 +82,12 @@ def run_encoder(kind: str, n: int) -> dict:
 def run_translator(pair: str, n: int) -> dict:
     from xlsearch_es.config import load_settings
     from xlsearch_es.translate.base import Translator
-    from xlsearch_es.translate.dictionaries import build_lexicon
+    from xlsearch_es.translate.dictionaries import COMMON_LANGUAGES, build_lexicon
     from xlsearch_es.translate.lexicon import LexiconBackend
 
     src, tgt = pair.split("-")
     settings = load_settings()
-    build_lexicon(settings.home_dir)
+    build_lexicon(settings.home_dir, COMMON_LANGUAGES)
     tr = Translator(LexiconBackend(settings.home_dir), memory=None)
     if src == "en":
         texts = titles(n)

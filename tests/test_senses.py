@@ -12,7 +12,7 @@ import pytest
 from xlsearch_es.evaluation.senses import contains_form, load_word_table, score_senses
 from xlsearch_es.translate.base import Translator
 from xlsearch_es.translate.dictionaries import (
-    DEFAULT_LANGUAGES,
+    COMMON_LANGUAGES,
     _bridge,
     _bridge_out,
     _strip_articles,
@@ -40,15 +40,15 @@ FLOORS = {
 def lexicon(base_settings):
     from xlsearch_es.translate.lexicon import LexiconBackend
 
-    build_lexicon(base_settings.home_dir)
+    build_lexicon(base_settings.home_dir, COMMON_LANGUAGES)
     return Translator(LexiconBackend(base_settings.home_dir), None)
 
 
-def test_every_default_language_is_compiled_and_korean_is_reported_uncovered(lexicon, base_settings):
+def test_every_common_language_is_compiled_and_korean_is_reported_uncovered(lexicon, base_settings):
     from xlsearch_es.translate.dictionaries import lexicon_path
 
-    assert set(DEFAULT_LANGUAGES) <= compiled_languages(lexicon_path(base_settings.home_dir))
-    for lang in DEFAULT_LANGUAGES:
+    assert set(COMMON_LANGUAGES) <= compiled_languages(lexicon_path(base_settings.home_dir))
+    for lang in COMMON_LANGUAGES:
         if lang != "ko":
             assert lexicon.backend.supports(lang, "en") and lexicon.backend.supports("en", lang), lang
     assert not lexicon.backend.supports("ko", "en")

@@ -44,10 +44,10 @@ def lexicon(tmp_path_factory, base_settings):
     settings = base_settings.replace(home=tmp_path_factory.mktemp("tmhome"))
     # Dictionaries come from the shared home (compiled once per machine); the
     # translation memory is private to this module so hits are counted from zero.
-    from xlsearch_es.translate.dictionaries import build_lexicon
+    from xlsearch_es.translate.dictionaries import COMMON_LANGUAGES, build_lexicon
     from xlsearch_es.translate.lexicon import LexiconBackend
 
-    build_lexicon(base_settings.home_dir)
+    build_lexicon(base_settings.home_dir, COMMON_LANGUAGES)
     memory = TranslationMemory(settings.home_dir / "tm.sqlite")
     assert make_translator(base_settings).name == "lexicon"
     return Translator(LexiconBackend(base_settings.home_dir), memory)

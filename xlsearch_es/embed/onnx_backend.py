@@ -135,7 +135,7 @@ def onnx_file(folder: Path, fingerprint: str, int8: bool, model: Any, tokenizer:
     folder.mkdir(parents=True, exist_ok=True)
     fp32 = folder / f"model-{fingerprint}-x{EXPORT_VERSION}.onnx"
     if not fp32.is_file():
-        log.warning("exporting the encoder to ONNX (once) into %s", fp32)
+        log.info("exporting the encoder to ONNX Runtime (once per model, about 30 s) into %s", fp32)
         try:
             _export_fused(model, tokenizer, fp32)
         except Exception as exc:  # noqa: BLE001 - exporter and optimizer raise many kinds; the plain export remains
@@ -148,6 +148,7 @@ def onnx_file(folder: Path, fingerprint: str, int8: bool, model: Any, tokenizer:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         tmp = quantized.with_suffix(f".partial-{os.getpid()}.onnx")
+        log.info("quantizing the ONNX encoder to int8 (once per model) into %s", quantized)
         quantize_dynamic(
             str(fp32),
             str(tmp),

@@ -33,6 +33,7 @@ import csv
 import functools
 import gzip
 import json
+import logging
 import math
 import os
 import re
@@ -45,6 +46,8 @@ from typing import NamedTuple
 
 from ..errors import XLSearchError
 from ..text.product_vocab import is_product_word
+
+log = logging.getLogger(__name__)
 
 # FreeDict's ISO 639-3 codes -> ISO 639-1 (``eng-rom`` is left out: its code is ambiguous).
 ISO3_TO_ISO1 = {
@@ -65,9 +68,11 @@ eng-swh eng-tur
 FREEDICT: dict[tuple[str, str], str] = {
     (ISO3_TO_ISO1[code[:3]], ISO3_TO_ISO1[code[4:]]): code for code in FREEDICT_PACKAGES
 }
-# What ``xlsearch dictionaries install`` compiles without ``--languages``: the
-# languages the translators name (translate.base.LANGUAGE_NAMES), English aside.
-DEFAULT_LANGUAGES = ("ar", "de", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "tr", "zh")
+# The languages the translators name (translate.base.LANGUAGE_NAMES), English aside:
+# what ``xlsearch dictionaries install --languages common`` compiles. Without
+# ``--languages`` only the configured index languages are compiled (each one's
+# bridges fetched with it), so a first run builds what it uses.
+COMMON_LANGUAGES = ("ar", "de", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "tr", "zh")
 LEXICON_FILE = "lexicon.sqlite"
 LEXICON_VERSION = 3  # 3: bridges read either way, through Polish and French too
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
@@ -236,6 +241,7 @@ def _dictd_files(code: str, root: Path) -> tuple[Path, Path, Path | None]:
         if index.is_file() and data.is_file():
             copyright_file = base.parent / "doc" / f"dict-freedict-{code}" / "copyright"
             return index, data, copyright_file if copyright_file.is_file() else None
+    log.info("fetching the Debian package dict-freedict-%s", code)
     deb = _fetch_deb(f"dict-freedict-{code}", root / "debs")
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root / "unpacked")], check=True)
     base = root / "unpacked" / "usr" / "share" / "dictd"
@@ -488,14 +494,15 @@ def all_languages() -> tuple[str, ...]:
     return tuple(sorted({lang for pair in FREEDICT for lang in pair if lang != "en"} | {"zh"}))
 
 
-def build_lexicon(home: Path, languages: Iterable[str] | None = None, force: bool = False) -> Path:
-    """Compile ``languages`` (default: DEFAULT_LANGUAGES) <-> English into
-    ``XLSEARCH_HOME/dictionaries/lexicon.sqlite``; languages already there are kept,
-    so calling it again is cheap and adding a language compiles only that one;
-    ``force`` compiles ``languages`` again (the others are kept)."""
+def build_lexicon(home: Path, languages: Iterable[str], force: bool = False) -> Path:
+    """Compile ``languages`` <-> English into ``XLSEARCH_HOME/dictionaries/lexicon.sqlite``;
+    languages already there are kept, so calling it again is cheap and adding a
+    language compiles only that one (and fetches only its packages); ``force``
+    compiles ``languages`` again (the others are kept). Each language is logged
+    (INFO) as it starts: a first build takes seconds to a minute per language."""
     root = dictionaries_dir(home)
     target = lexicon_path(home)
-    wanted = [lang for lang in dict.fromkeys(languages or DEFAULT_LANGUAGES) if lang != "en"]
+    wanted = [lang for lang in dict.fromkeys(languages) if lang != "en"]
     missing = wanted if force else [lang for lang in wanted if lang not in compiled_languages(target)]
     if not missing:
         return target
@@ -503,7 +510,8 @@ def build_lexicon(home: Path, languages: Iterable[str] | None = None, force: boo
     tmp = target.with_suffix(f".partial-{os.getpid()}")
     db = _open_lexicon(target, tmp)
     try:
-        for lang in missing:
+        for n, lang in enumerate(missing, 1):
+            log.info("dictionaries: compiling %s <-> en (%d of %d)", lang, n, len(missing))
             sources = _language_sources(lang, root)
             evidence = {(s.src, s.tgt): s.evidence for s in sources}
             db.execute("DELETE FROM entries WHERE (src=? AND tgt='en') OR (src='en' AND tgt=?)", (lang, lang))

@@ -211,8 +211,10 @@ def _module_available(name: str) -> bool:
 
 
 def make_lexicon(settings: Settings) -> LexiconBackend:
-    """Word-by-word bilingual dictionaries (built under home on first use); no model needed."""
-    from .dictionaries import DEFAULT_LANGUAGES, build_lexicon
+    """Word-by-word bilingual dictionaries; no model needed. The configured (index)
+    languages missing from the lexicon are compiled on first use; every language
+    already compiled is used (``xlsearch dictionaries install`` adds shoppers' others)."""
+    from .dictionaries import build_lexicon
 
-    build_lexicon(settings.home_dir, languages=(*DEFAULT_LANGUAGES, *settings.languages))
+    build_lexicon(settings.home_dir, languages=settings.languages)
     return LexiconBackend(settings.home_dir)
