@@ -19,8 +19,11 @@ $(UV): requirements-bootstrap.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-bootstrap.txt
 	touch $@
 
+# Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set (CI machines),
+# every command would otherwise compile torch and transformers again (~6 s each).
 $(VENV)/.installed: pyproject.toml uv.lock $(UV)
-	$(UV) sync --frozen $(EXTRAS) --python $(PY) --quiet
+	$(UV) sync --frozen $(EXTRAS) --python $(PY) --quiet --compile-bytecode
+	$(PY) -m compileall -q xlsearch_es
 	touch $@
 
 install: $(VENV)/.installed

@@ -391,7 +391,8 @@ def models_info(ctx: click.Context, as_json: bool) -> None:
 @click.option(
     "--force-delete-missing",
     is_flag=True,
-    help="With --delete-missing: delete even when a rejected line's id could not be read.",
+    help="With --delete-missing: delete even when a rejected line's id could not be read, the catalog is empty, "
+    "or more than delete_missing_max_share (20%) of the index would go.",
 )
 @click.option("--shard", help="i/N: this worker loads the products whose id hashes to shard i of N.")
 @click.option("--map", "field_map", multiple=True, help="SOURCE=FIELD column renames (repeatable).")

@@ -71,13 +71,34 @@ class Settings:
     # --- service (xlsearch serve) ------------------------------------------------
     api_key: str | None = field(default=None, repr=False)  # required on every route but health when set
     serve_threads: int = 8  # blocking work (models, cluster calls) runs on at most this many threads
-    serve_max_body_mb: int = 50
-    serve_timeout: float = 60.0  # seconds a request may take before a 504
+    serve_max_body_mb: int = 50  # chunked bodies included: counted as they arrive
+    serve_timeout: float = 60.0  # seconds a request may take before a 504; the work stops at its next stage
+    # Indices the service searches and writes (aliases; their versions alias-vN too). Empty: the configured index.
+    serve_indices: tuple[str, ...] = ()
+    # Forward every other Elasticsearch API with the service's credentials. Needs api_key: off,
+    # anything not on the gateway's allow-list gets a 403.
+    serve_passthrough: bool = False
+    # Listening on a non-loopback address without api_key is refused unless this is set.
+    serve_allow_open: bool = False
+    # Host header values accepted (DNS-rebinding defence); loopback names and the bound host
+    # always are; "*" accepts any.
+    serve_allowed_hosts: tuple[str, ...] = ()
+    # Origins allowed to call the service from a browser (CORS, never with credentials);
+    # state-changing requests from any other Origin are refused.
+    serve_cors_origins: tuple[str, ...] = ()
+    serve_max_clauses: int = 10  # xlsearch clauses in one gateway search body
+    serve_queue: int = 16  # requests waiting for a worker beyond serve_threads before 503 + Retry-After
+    # A delete-missing run may remove at most this share of the index unless forced.
+    delete_missing_max_share: float = 0.2
     # Userinfo found in es_url, kept only so messages can mask it; never printed.
     url_credentials: tuple[str | None, str | None] = field(default=(None, None), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_index_name(self.index)
+        for name in self.serve_indices:
+            check_index_name(name)
+        if not 0.0 <= self.delete_missing_max_share <= 1.0:
+            raise ConfigError("setting 'delete_missing_max_share' must be between 0 and 1")
         object.__setattr__(self, "languages", _check_languages("languages", tuple(self.languages)))
         object.__setattr__(
             self, "fallback_language", _check_languages("fallback_language", (self.fallback_language,))[0]
@@ -102,6 +123,11 @@ class Settings:
         if self.model:
             return self.model
         return str(self.home_dir / "models" / DEFAULT_MODEL_NAME)
+
+    @property
+    def served_indices(self) -> tuple[str, ...]:
+        """The aliases ``xlsearch serve`` answers for."""
+        return self.serve_indices or (self.index,)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **coerce(changes))
@@ -149,6 +175,12 @@ ENV_VARS: dict[str, str] = {
     "synonyms": "XLSEARCH_SYNONYMS",
     "api_key": "XLSEARCH_API_KEY",
     "serve_threads": "XLSEARCH_SERVE_THREADS",
+    "serve_indices": "XLSEARCH_SERVE_INDICES",
+    "serve_passthrough": "XLSEARCH_SERVE_PASSTHROUGH",
+    "serve_allow_open": "XLSEARCH_SERVE_ALLOW_OPEN",
+    "serve_allowed_hosts": "XLSEARCH_SERVE_ALLOWED_HOSTS",
+    "serve_cors_origins": "XLSEARCH_SERVE_CORS_ORIGINS",
+    "delete_missing_max_share": "XLSEARCH_DELETE_MISSING_MAX_SHARE",
 }
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}

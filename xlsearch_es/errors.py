@@ -15,7 +15,13 @@ class ConfigError(XLSearchError):
 
 
 class ClusterError(XLSearchError):
-    """The cluster is unreachable, refuses us, or answered with an error."""
+    """The cluster is unreachable, refuses us, or answered with an error. ``status`` is
+    the cluster's HTTP status when it answered (400 for a request it could not run,
+    429 for back-pressure), None when it could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class NodeError(XLSearchError):
@@ -28,3 +34,7 @@ class ModelError(XLSearchError):
 
 class IndexMismatchError(XLSearchError):
     """An index was built with another embedding model than the one configured."""
+
+
+class DeadlineExceeded(XLSearchError):
+    """A request's time budget ran out; the work stopped at its next stage."""

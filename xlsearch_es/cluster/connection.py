@@ -108,7 +108,10 @@ def cluster_errors(
     try:
         yield
     except (ApiError, TransportError) as exc:
-        raise wrap(f"{prefix}{describe_error(exc, settings)}{suffix}") from None
+        error = wrap(f"{prefix}{describe_error(exc, settings)}{suffix}")
+        if isinstance(error, ClusterError) and isinstance(exc, ApiError):
+            error.status = exc.meta.status
+        raise error from None
 
 
 def connect(settings: Settings) -> Elasticsearch:

@@ -15,7 +15,8 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,8 +140,7 @@ class Encoder:
     """Loads once; ``encode`` is safe to call from several threads."""
 
     def __init__(self, spec: EncoderSpec):
-        import torch
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
         self.spec = spec
         path = Path(spec.path)
@@ -149,43 +149,61 @@ class Encoder:
             raise ModelError(f"model folder {path} has no config.json; run 'xlsearch models prepare'")
         if not local and ("/" not in spec.path or spec.path.startswith((".", "/", "~"))):
             raise ModelError(f"model folder {spec.path} does not exist; run 'xlsearch models prepare'")
-        if spec.threads:
-            torch.set_num_threads(spec.threads)
-        try:
+        with _model_errors(spec.path):
             config = AutoConfig.from_pretrained(spec.path)
             self.tokenizer = AutoTokenizer.from_pretrained(spec.path)
-            if config.model_type in {"bert", "xlm-roberta", "roberta"}:  # the pooler is unused: skip its weights
-                model = AutoModel.from_pretrained(spec.path, add_pooling_layer=False)
-            else:
-                model = AutoModel.from_pretrained(spec.path)
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"cannot load model {spec.path!r}: {first}") from None
-        model.eval()
+        self._config = config
+        self._model: Any = None
+        self._model_lock = threading.Lock()
         base = weights_fingerprint(path) if local else self._hub_fingerprint(config, spec.path)
         self._onnx = None
         self.backend = resolve_backend(spec.backend, spec.device)
         if self.backend == "onnx":
-            self._onnx = self._onnx_runner(spec, base, model)
+            self._onnx = self._onnx_runner(spec, base)
             if self._onnx is None:  # auto, and the export failed: torch gives the same fp32 vectors
                 self.backend = "torch"
+                self._model = None  # loaded for the export: load again as the torch backend wants it
         elif self.backend != "torch":
             raise ModelError(f"unknown encoder backend {spec.backend!r}; use {', '.join(BACKENDS)}")
-        if self.backend == "torch" and spec.quantize_int8:
-            if spec.device != "cpu":
-                raise ModelError("int8 dynamic quantization is CPU-only; drop --int8 or use --device cpu")
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        self.model = model.to(spec.device)
+        if self.backend == "torch":
+            self.model  # noqa: B018 - load (and check) the weights now, not on the first query
         self.dims = int(getattr(config, "hidden_size", 0) or self.model.get_input_embeddings().embedding_dim)
         self.max_length = min(spec.max_length, int(getattr(config, "max_position_embeddings", 512) or 512))
         self.fingerprint = with_precision(base, spec.quantize_int8, self.backend)
         self.name = (read_manifest(path) or {}).get("name", path.name) if local else spec.path
-        self._torch = torch
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = {"embedded": 0, "cache_hits": 0}
 
-    def _onnx_runner(self, spec: EncoderSpec, fingerprint: str, model: Any) -> Any:
+    @property
+    def model(self) -> Any:
+        """The torch model, loaded on first use: the ONNX backend with its export on disk
+        never needs it (a search then skips importing torch's model code and the weights)."""
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._load_torch_model()
+            return self._model
+
+    def _load_torch_model(self) -> Any:
+        import torch
+        from transformers import AutoModel
+
+        spec = self.spec
+        if spec.threads:
+            torch.set_num_threads(spec.threads)
+        with _model_errors(spec.path):
+            if self._config.model_type in {"bert", "xlm-roberta", "roberta"}:  # the pooler is unused: skip it
+                model = AutoModel.from_pretrained(spec.path, add_pooling_layer=False)
+            else:
+                model = AutoModel.from_pretrained(spec.path)
+        model.eval()
+        if self.backend == "torch" and spec.quantize_int8:
+            if spec.device != "cpu":
+                raise ModelError("int8 dynamic quantization is CPU-only; drop --int8 or use --device cpu")
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        return model.to(spec.device) if self.backend == "torch" else model
+
+    def _onnx_runner(self, spec: EncoderSpec, fingerprint: str) -> Any:
         """The ONNX Runtime session (exported on first use). Asked for by name, a
         failure is an error; under ``auto`` it is logged and torch takes over."""
         from .onnx_backend import OnnxRunner, onnx_file
@@ -194,7 +212,7 @@ class Encoder:
             raise ModelError("the onnx backend runs on the CPU here; use --backend torch for --device cuda")
         folder = Path(spec.onnx_dir or Path.home() / ".cache" / "xlsearch" / "models" / "onnx")
         try:
-            path = onnx_file(folder, fingerprint, spec.quantize_int8, model, self.tokenizer)
+            path = onnx_file(folder, fingerprint, spec.quantize_int8, lambda: self.model, self.tokenizer)
             return OnnxRunner(path, spec.threads, spin=spec.spin_threads)
         except Exception as exc:  # noqa: BLE001 - the exporter raises many kinds; auto falls back on any
             if spec.backend == "onnx":
@@ -249,7 +267,6 @@ class Encoder:
         return out
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        torch = self._torch
         # Sort by length so each batch pads to similar sizes.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         result = np.zeros((len(texts), self.dims), dtype=np.float32)
@@ -259,6 +276,8 @@ class Encoder:
             if self._onnx is not None:
                 result[idx] = self._forward_onnx([texts[i] for i in idx])
                 continue
+            import torch
+
             with torch.inference_mode():
                 pooled = self.forward([texts[i] for i in idx], self.max_length)
             result[idx] = pooled.float().cpu().numpy()
@@ -275,7 +294,8 @@ class Encoder:
     def forward(self, texts: list[str], max_length: int):  # noqa: ANN201 - a torch tensor
         """Tokenise, run the model and pool: the one place pooling is defined (training
         calls it with gradients on, ``encode`` under inference mode)."""
-        torch = self._torch
+        import torch
+
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         batch = {k: v.to(self.spec.device) for k, v in batch.items()}
         hidden = self.model(**batch).last_hidden_state
@@ -285,6 +305,16 @@ class Encoder:
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, p=2, dim=-1) if self.spec.normalize else pooled
+
+
+@contextmanager
+def _model_errors(ref: str) -> Iterator[None]:
+    """transformers' loading errors as one ModelError line."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot load model {ref!r}: {first}") from None
 
 
 def encoder_meta_without_loading(settings: Settings) -> ModelMeta | None:

@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,11 +131,15 @@ def _check_against_torch(model: Any, tokenizer: Any, path: Path) -> None:
         raise ModelError(f"the fused ONNX graph drifts from torch (cosine {float(cos.min()):.5f})")
 
 
-def onnx_file(folder: Path, fingerprint: str, int8: bool, model: Any, tokenizer: Any) -> Path:
-    """The exported (and, for int8, quantized) model, made on first use."""
+def onnx_file(folder: Path, fingerprint: str, int8: bool, load_model: Callable[[], Any], tokenizer: Any) -> Path:
+    """The exported (and, for int8, quantized) model, made on first use. The file is
+    named by the weights' fingerprint and the export recipe only, so every checkout
+    and configuration sharing a home shares one export; ``load_model`` (the torch
+    model) is called only when there is something to export."""
     folder.mkdir(parents=True, exist_ok=True)
     fp32 = folder / f"model-{fingerprint}-x{EXPORT_VERSION}.onnx"
     if not fp32.is_file():
+        model = load_model()
         log.info("exporting the encoder to ONNX Runtime (once per model, about 30 s) into %s", fp32)
         try:
             _export_fused(model, tokenizer, fp32)

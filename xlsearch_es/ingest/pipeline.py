@@ -56,7 +56,9 @@ class IngestOptions:
     rebuild: bool = False
     keep_old: bool = False
     delete_missing: bool = False
-    force_delete_missing: bool = False  # delete even when a rejected line's id could not be read
+    # Skip delete-missing's safety checks: a rejected line without a readable id, a catalog that
+    # read nothing, more than Settings.delete_missing_max_share of the index deleted.
+    force_delete_missing: bool = False
     shard: tuple[int, int] | None = None  # (i, n), 1-based i
     field_map: dict[str, str] = field(default_factory=dict)
     dead_letter: str | None = None
@@ -496,19 +498,36 @@ class IngestPipeline:
             )
             self.summary.notes.append(f"--delete-missing skipped: {self.summary.delete_skipped}")
             return 0
-        stale = [
+        present = [
             h["_id"]
             for h in helpers.scan(
                 self.client, index=target, query={"query": {"match_all": {}}}, _source=False, size=1000
             )
-            if h["_id"] not in self._seen
-            and h["_id"] not in self._rejected_ids
-            and in_shard(h["_id"], self.options.shard)
+            if in_shard(h["_id"], self.options.shard)
         ]
+        stale = [i for i in present if i not in self._seen and i not in self._rejected_ids]
         if not stale:
+            return 0
+        refusal = self._mass_delete_refusal(len(stale), len(present))
+        if refusal and not self.options.force_delete_missing:
+            self.summary.delete_skipped = f"{refusal}; nothing was deleted. Pass --force-delete-missing if it is meant"
+            self.summary.notes.append(f"--delete-missing skipped: {self.summary.delete_skipped}")
             return 0
         result = send_bulk(self.client, target, [(delete_action(i), None) for i in stale], self.options.bulk)
         return result.deleted
+
+    def _mass_delete_refusal(self, stale: int, present: int) -> str | None:
+        """Why deleting ``stale`` of ``present`` products looks like a mistake (an empty or
+        truncated catalog), or None. The share is ``Settings.delete_missing_max_share``."""
+        if self.summary.read == 0:
+            return f"the catalog had no records, so all {stale} products would be deleted"
+        share = self.settings.delete_missing_max_share
+        if stale > share * present:
+            return (
+                f"it would delete {stale} of {present} products ({stale / present:.0%}), more than the "
+                f"{share:.0%} allowed (delete_missing_max_share)"
+            )
+        return None
 
     def _default_dead_letter(self) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

@@ -25,7 +25,7 @@ from ..cluster.connection import cluster_errors, connect
 from ..cluster.indices import read_meta
 from ..config import Settings
 from ..embed.base import Embedder, as_embedders, load_embedders
-from ..errors import XLSearchError
+from ..errors import DeadlineExceeded, XLSearchError
 from ..mapping import ORIGINAL, index_models
 from ..service import check_compatible, settings_for_index
 from ..text.attributes import extract as extract_attributes
@@ -139,6 +139,9 @@ class SearchRequest:
     rerank: bool = True
     highlight: bool = True  # False: ids and scores only (evaluation, bulk scoring)
     lexical: str = "xlsearch"  # "plain": BM25 as a default Elasticsearch setup runs it (the baseline)
+    # time.monotonic() by which the search must be done (the service's request budget):
+    # checked before each stage, and cluster requests time out by then. None: no budget.
+    deadline: float | None = None
 
     def check(self) -> None:
         if self.k < 1 or self.k > 1000:
@@ -182,8 +185,19 @@ class _Trace:
     start: float = field(default_factory=time.perf_counter)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    deadline: float | None = None
+
+    def check_deadline(self, stage: str) -> None:
+        """Stop between stages once the request's budget is spent (the caller has answered already)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise DeadlineExceeded(f"the search ran out of time before its {stage} stage")
+
+    def remaining(self) -> float | None:
+        """Seconds left for a cluster request, or None without a budget."""
+        return None if self.deadline is None else max(0.05, self.deadline - time.monotonic())
 
     def timed(self, name: str, fn: Callable[[], T]) -> T:
+        self.check_deadline(name)
         t0 = time.perf_counter()
         out = fn()
         self.timings[name] = self.timings.get(name, 0.0) + (time.perf_counter() - t0) * 1e3
@@ -264,8 +278,10 @@ class XLSearchClient:
         with cluster_errors(self.settings):
             return fn()
 
-    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.es.search(index=self.alias, **body))
+    def _search(self, body: dict[str, Any], trace: _Trace | None = None) -> dict[str, Any]:
+        remaining = trace.remaining() if trace else None
+        es = self.es if remaining is None else self.es.options(request_timeout=remaining, max_retries=0)
+        return dict(es.search(index=self.alias, **body))
 
     def _language_share(self) -> dict[str, float]:
         """Share of the catalog's products written in each language (one aggregation)."""
@@ -344,6 +360,7 @@ class XLSearchClient:
         rerank: bool = True,
         highlight: bool = True,
         lexical: str = "xlsearch",
+        deadline: float | None = None,
     ) -> SearchResponse:
         """Search the alias (see ``SearchRequest`` for what each argument means)."""
         return self.run(
@@ -367,6 +384,7 @@ class XLSearchClient:
                 rerank=rerank,
                 highlight=highlight,
                 lexical=lexical,
+                deadline=deadline,
             )
         )
 
@@ -374,12 +392,14 @@ class XLSearchClient:
         """analyze -> plan -> execute (and fuse) -> page -> highlight."""
         request.check()
         self._check_depth(request.mode, request.k, request.page, request.rank_window or DEFAULT_RANK_WINDOW)
-        trace = _Trace()
+        trace = _Trace(deadline=request.deadline)
+        trace.check_deadline("analysis")
         analysis = self._analyze(request.query, request.lang, request.translate_query, request.query_languages)
         trace.timings.update(analysis.timings_ms)
         if analysis.truncated:
             trace.notes.append(f"query truncated to {len(analysis.text)} characters")
         plan = self._plan(request, analysis, trace)
+        trace.check_deadline("retrieval")
         ranked = self._guarded(lambda: self._execute(plan, trace))
         hits = self._guarded(lambda: self._page(plan, ranked, trace))
         if not ranked.sourced:
@@ -469,7 +489,7 @@ class XLSearchClient:
                 },
                 _attribute_docvalues(plan.attributes),
             )
-            bm25_future = self._pool.submit(lambda: trace.timed("bm25", lambda: self._search(body)))
+            bm25_future = self._pool.submit(lambda: trace.timed("bm25", lambda: self._search(body, trace)))
         vectors = trace.timed(
             "embed", lambda: self._embed(plan.analysis, request.query_vector, plan.params.translation_weight)
         )
@@ -488,7 +508,7 @@ class XLSearchClient:
             ),
             "aggs": _facet_aggs(),
         }
-        resp = trace.timed("bm25", lambda: self._search(body))
+        resp = trace.timed("bm25", lambda: self._search(body, trace))
         return _Ranked(
             self._from_es(resp, plan.analysis, "bm25", request.explain),
             resp["hits"]["total"]["value"],
@@ -499,7 +519,7 @@ class XLSearchClient:
 
     def _run_knn(self, plan: SearchPlan, vectors: dict[str, list[float]], trace: _Trace) -> _Ranked:
         body = qb.knn_request(vectors, plan.request.filters, k=plan.window, num_candidates=plan.num_candidates)
-        resp = trace.timed("knn", lambda: self._search(body))
+        resp = trace.timed("knn", lambda: self._search(body, trace))
         hits = self._from_es(resp, plan.analysis, "knn", plan.request.explain)
         return _Ranked(hits, len(hits), _facets_from_hits(hits))
 
@@ -521,7 +541,7 @@ class XLSearchClient:
         )
         if strategy.facets:
             body["aggs"] = _facet_aggs()
-        resp = trace.timed("search", lambda: self._search(body))
+        resp = trace.timed("search", lambda: self._search(body, trace))
         hits = self._from_es(resp, plan.analysis, strategy.name, request.explain)
         return _Ranked(
             hits,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import XLSearchError
+from .bodies import check_depth_of_text, check_query_text, whole_number
 
 CLAUSE = "xlsearch"
 # Where a query may hold other queries (bool lists or single clauses).
@@ -27,6 +28,7 @@ _NESTED_ONE = {
     "boosting": ("positive", "negative"),
 }
 MAX_WINDOW = 1000
+MAX_SEARCH_WINDOW = 10_000  # Elasticsearch's index.max_result_window default
 ELASTIC_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
 
 
@@ -42,6 +44,7 @@ class ClauseRequest:
 
     @classmethod
     def parse(cls, spec: Any) -> ClauseRequest:
+        """The clause's fields, type-checked (every mistake is the caller's, so an XLSearchError)."""
         if isinstance(spec, str):
             spec = {"query": spec}
         if not isinstance(spec, dict) or not isinstance(spec.get("query"), str):
@@ -49,29 +52,62 @@ class ClauseRequest:
         unknown = set(spec) - {"query", "lang", "mode", "fusion", "filters"}
         if unknown:
             raise XLSearchError(f"unknown xlsearch clause keys: {', '.join(sorted(unknown))}")
+        for key in ("lang", "mode", "fusion"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                raise XLSearchError(f"xlsearch clause {key!r} must be a string")
+        if spec.get("mode", "hybrid") not in ("hybrid", "bm25", "knn"):
+            raise XLSearchError("xlsearch clause 'mode' must be hybrid, bm25 or knn")
+        filters = spec.get("filters") or {}
+        if not isinstance(filters, dict):
+            raise XLSearchError('xlsearch clause \'filters\' must be an object such as {"brand": "Sony"}')
         return cls(
-            query=spec["query"],
+            query=check_query_text(spec["query"], "xlsearch clause 'query'"),
             lang=spec.get("lang"),
-            mode=spec.get("mode", "hybrid"),
-            fusion=spec.get("fusion", "auto"),
-            filters=dict(spec.get("filters") or {}),
+            mode=spec.get("mode") or "hybrid",
+            fusion=spec.get("fusion") or "auto",
+            filters=dict(filters),
         )
 
 
 def _window(body: dict[str, Any]) -> int:
-    size = int(body.get("size", 10) if body.get("size") is not None else 10)
-    offset = int(body.get("from", 0) or 0)
+    size = whole_number(body.get("size"), "size", 0, MAX_SEARCH_WINDOW, 10)
+    offset = whole_number(body.get("from"), "from", 0, MAX_SEARCH_WINDOW, 0)
     return max(1, min(MAX_WINDOW, max(100, size + offset)))
 
 
-def expand_xlsearch(body: dict[str, Any], run: Callable[[ClauseRequest, int], list[tuple[str, float]]]) -> int:
+def count_clauses(node: Any) -> int:
+    """How many xlsearch clauses ``expand_xlsearch`` would run for this query."""
+    if not isinstance(node, dict) or len(node) != 1:
+        return 0
+    ((kind, spec),) = node.items()
+    if kind == CLAUSE:
+        return 1
+    if not isinstance(spec, dict):
+        return 0
+    total = 0
+    for key in (*_NESTED_LISTS.get(kind, ()), *_NESTED_ONE.get(kind, ())):
+        child = spec.get(key)
+        for item in child if isinstance(child, list) else [child]:
+            total += count_clauses(item)
+    return total
+
+
+def expand_xlsearch(
+    body: dict[str, Any],
+    run: Callable[[ClauseRequest, int], list[tuple[str, float]]],
+    max_clauses: int = 10,
+) -> int:
     """Replace every xlsearch clause in ``body["query"]`` in place; returns how many.
 
-    ``run(clause, window)`` returns the fused ranking, best first.
+    ``run(clause, window)`` returns the fused ranking, best first. A body with more
+    than ``max_clauses`` clauses is refused before any runs: each is a hybrid search.
     """
     if "query" not in body:
         return 0
     window = _window(body)
+    found = count_clauses(body["query"])
+    if found > max_clauses:
+        raise XLSearchError(f"{found} xlsearch clauses in one request; at most {max_clauses} run per request")
     count = 0
 
     def visit(node: Any) -> Any:
@@ -126,6 +162,7 @@ class BulkAction:
 
 def parse_bulk(text: str, default_index: str | None) -> list[BulkAction]:
     """NDJSON ``_bulk`` body -> actions (a source line follows index, create and update)."""
+    check_depth_of_text(text, "the _bulk body")
     lines = [line for line in text.splitlines() if line.strip()]
     actions: list[BulkAction] = []
     i = 0
@@ -148,12 +185,16 @@ def parse_bulk(text: str, default_index: str | None) -> list[BulkAction]:
             except json.JSONDecodeError as exc:
                 raise XLSearchError(f"_bulk line {i + 2} is not JSON: {exc.msg}") from None
             i += 1
-        doc_id = meta.get("_id")
+        doc_id, index = meta.get("_id"), meta.get("_index")
+        if not isinstance(doc_id, str | int | None) or isinstance(doc_id, bool):
+            raise XLSearchError(f"_bulk line {i + 1}: _id must be a string")
+        if not isinstance(index, str | None):
+            raise XLSearchError(f"_bulk line {i + 1}: _index must be a string")
         actions.append(
             BulkAction(
                 position=len(actions),
                 op=op,
-                index=meta.get("_index") or default_index,
+                index=index or default_index,
                 id=None if doc_id is None else str(doc_id),
                 source=source,
                 meta=meta,

@@ -25,6 +25,11 @@ class Metrics:
         self.latency = Histogram(
             "xlsearch_request_seconds", "Request latency by route", ["route"], registry=self.registry
         )
+        self.unexpected = Counter(
+            "xlsearch_unexpected_errors",
+            "Requests that hit an unexpected exception (answered 500, logged once)",
+            registry=self.registry,
+        )
         self.stages = Histogram(
             "xlsearch_search_stage_seconds",
             "Search time by stage (detect, translate, embed, bm25, knn, fuse, highlight...)",
@@ -38,6 +43,9 @@ class Metrics:
         self.latency.labels(route).observe(seconds)
         if status >= 400:
             self.errors.labels(route, "server" if status >= 500 else "client").inc()
+
+    def observe_unexpected(self) -> None:
+        self.unexpected.inc()
 
     def observe_stages(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():
