@@ -192,6 +192,10 @@ def test_sigkill_then_resume_matches_a_clean_run(es_settings, model_settings, es
     assert not ckpt.exists()
     assert hashes(es_client, index_name) == hashes(es_client, clean.index)
     assert es_client.count(index=index_name)["count"] == 320
+    # A search from the command line is quiet: no progress bars or library warnings on stderr.
+    search = subprocess.run([sys.executable, "-m", "xlsearch_es.cli", "search", "rotes Kleid", "--index", index_name,
+                             "--k", "3"], env=env, capture_output=True, text=True, timeout=300)
+    assert search.returncode == 0 and "1." in search.stdout and search.stderr == "", search.stderr[-500:]
 
 
 @pytest.mark.slow

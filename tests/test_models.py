@@ -82,6 +82,47 @@ def test_manifest_and_fingerprint(model_settings, encoder):
     assert encoder.fingerprint == manifest["fingerprint"] and encoder.meta().dims == 384
 
 
+def test_converted_tokenizer_says_512_and_old_folders_are_repaired(model_settings, tmp_path):
+    """A lint pass once folded model_max_length into a comment: tools loading the folder
+    without their own limit then fed the model over 512 tokens."""
+    import json
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from xlsearch_es.embed.e5_convert import prepare_e5
+
+    folder = Path(model_settings.model_ref)
+    assert json.loads((folder / "tokenizer_config.json").read_text())["model_max_length"] == 512
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    assert tokenizer.model_max_length == 512
+    assert len(tokenizer("word " * 2000, truncation=True)["input_ids"]) == 512
+    old = tmp_path / "e5"
+    shutil.copytree(folder, old)
+    config = json.loads((old / "tokenizer_config.json").read_text())
+    (old / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 1e30}))
+    prepare_e5(old)  # already converted: only the repair runs
+    assert json.loads((old / "tokenizer_config.json").read_text())["model_max_length"] == 512
+
+
+def test_one_onnx_export_per_model_whatever_path_names_it(model_settings, tmp_path):
+    """The export is keyed by the weights' fingerprint and recipe: a second checkout, or the
+    same model named through another path, reuses it instead of writing another 470 MB."""
+    import os
+
+    from xlsearch_es.embed.encoder import Encoder, spec_from_settings
+
+    home = tmp_path / "home"
+    settings = model_settings.replace(home=home, model=str(Path(model_settings.model_ref)))
+    first = Encoder(spec_from_settings(settings))
+    link = tmp_path / "another-name"
+    os.symlink(model_settings.model_ref, link)
+    second = Encoder(spec_from_settings(settings.replace(model=str(link))))
+    exports = list((home / "models" / "onnx").glob("*.onnx"))
+    assert len(exports) == 1 and first.fingerprint == second.fingerprint and second._model is None  # no torch load
+    assert (first.encode(["red dress"]) @ second.encode(["red dress"]).T)[0, 0] > 0.9999
+
+
 def test_cross_lingual_neighbours(encoder):
     q = encoder.encode(["红色 连衣裙", "iPhone 12 ケース"], role="query")
     docs = encoder.encode(["red summer dress", "blue denim jeans", "iPhone 12 case", "Samsung Galaxy charger"])

@@ -19,6 +19,7 @@ import pytest
 pytestmark = [pytest.mark.es, pytest.mark.model]
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "catalog.jsonl"
+NDJSON = {"content-type": "application/x-ndjson"}
 
 
 def _free_port() -> int:
@@ -101,14 +102,17 @@ def test_native_ingest_keeps_the_accounting(served):
     base = served["base"]
     body = "\n".join([json.dumps({"id": "api-1", "title": "Blaue Thermoskanne 1 l", "language": "de"}),
                       "{broken json", json.dumps({"id": "api-2", "title": ""})]) + "\n"
-    summary = httpx.post(f"{base}/v1/ingest", params={"index": served["alias"]}, content=body, timeout=120).json()
+    summary = httpx.post(f"{base}/v1/ingest", params={"index": served["alias"]}, content=body, timeout=120,
+                         headers=NDJSON).json()
     assert (summary["read"], summary["indexed"], summary["rejected"]) == (3, 1, 2)
-    lines = Path(summary["dead_letter"]).read_text(encoding="utf-8").splitlines()
+    assert "/" not in summary["dead_letter"]  # the file is named; the server's paths stay on the server
+    dead = served["settings"].home_dir / "dead-letter" / summary["dead_letter"]
+    lines = dead.read_text(encoding="utf-8").splitlines()
     assert {json.loads(line)["line"] for line in lines} == {2, 3}
 
 
 def test_gateway_with_the_official_client(served, es_client):
-    from elasticsearch import BadRequestError, Elasticsearch, helpers
+    from elasticsearch import AuthorizationException, BadRequestError, Elasticsearch, helpers
 
     alias = served["alias"]
     es = Elasticsearch(served["base"])
@@ -140,7 +144,7 @@ def test_gateway_with_the_official_client(served, es_client):
     # The same product through a batch load gets the same index-specific fields (attributes here).
     line = json.dumps({"id": "gw-batch", "title": "Rote Kaffeemaschine Siemens EQ6", "language": "de"}) + "\n"
     assert httpx.post(f"{served['base']}/v1/ingest", params={"index": alias}, content=line,
-                      timeout=120).json()["indexed"] == 1
+                      timeout=120, headers=NDJSON).json()["indexed"] == 1
     batch_doc = es_client.get(index=alias, id="gw-batch")["_source"]
     assert doc["attr"] == batch_doc["attr"] and "red" in str(doc["attr"]["color"])
     assert es.index(index=alias, id="gw-3", document={"title": "green kettle", "language": "en"},
@@ -149,11 +153,13 @@ def test_gateway_with_the_official_client(served, es_client):
         es.index(index=alias, id="gw-4", document={"price": 3})
     assert es.delete(index=alias, id="gw-3", refresh=True)["result"] == "deleted"
 
-    # An index xlsearch does not manage is written and read unchanged.
+    # An index the service does not serve is neither written nor read through it.
     other = f"{alias}-plain"
-    helpers.bulk(es, [{"_index": other, "_id": "1", "_source": {"anything": "goes"}}], refresh=True)
-    assert es_client.get(index=other, id="1")["_source"] == {"anything": "goes"}
-    assert es.count(index=other)["count"] == 1
+    _, refused = helpers.bulk(es, [{"_index": other, "_id": "1", "_source": {"anything": "goes"}}],
+                              raise_on_error=False, refresh=True)
+    assert refused[0]["index"]["status"] == 403 and not es_client.indices.exists(index=other)
+    with pytest.raises(AuthorizationException):
+        es.count(index=other)
 
 
 def test_api_key_guards_every_route_but_health(served):
@@ -161,13 +167,13 @@ def test_api_key_guards_every_route_but_health(served):
 
     from xlsearch_es.serve.app import create_app
 
-    app = create_app(served["settings"].replace(api_key="s3cret"))
+    app = create_app(served["settings"].replace(api_key="s3cret", serve_allowed_hosts=("testserver",)))
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
         assert client.post("/v1/search", json={"query": "dress"}).status_code == 401
         assert client.get("/_cluster/health").status_code == 401
         assert client.post("/v1/search", json={"query": "dress"}, headers={"X-XLSearch-Key": "s3cret"}).status_code == 200
-        big = client.post("/v1/ingest", content=b"x" * 10, headers={"X-XLSearch-Key": "s3cret",
+        big = client.post("/v1/ingest", content=b"x" * 10, headers={"X-XLSearch-Key": "s3cret", **NDJSON,
                                                                      "content-length": str(60 * 1024 * 1024)})
         assert big.status_code == 413
 
@@ -215,7 +221,8 @@ def test_sigterm_lets_the_request_in_flight_finish(served, tmp_path):
                                    "language": "de"}) + "\n" for i in range(300))
         result: dict = {}
         worker = threading.Thread(target=lambda: result.update(httpx.post(
-            f"{base}/v1/ingest", params={"index": served["alias"]}, content=body, timeout=300).json()))
+            f"{base}/v1/ingest", params={"index": served["alias"]}, content=body, timeout=300,
+            headers=NDJSON).json()))
         worker.start()
         time.sleep(2.0)  # the ingest is embedding now
         proc.send_signal(signal.SIGTERM)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 
 from ..config import Settings
 from ..errors import ConfigError
@@ -53,6 +55,7 @@ def create_app(settings: Settings, host: str = "127.0.0.1") -> FastAPI:
         description="Cross-lingual product search: native API under /v1, an Elasticsearch-compatible "
         "search gateway on the served indices.",
     )
+    app.exception_handler(RequestValidationError)(_invalid_request)
     guard = RequestGuard(settings, host, ctx.observe, ctx.count_unexpected)
     app.middleware("http")(guard)
     app.add_middleware(BodyLimit, limit_mb=settings.serve_max_body_mb)
@@ -67,6 +70,14 @@ def create_app(settings: Settings, host: str = "127.0.0.1") -> FastAPI:
     native_routes(app, ctx)
     gateway_routes(app, ctx)  # last: its catch-all answers what nothing else matched
     return app
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """A body that does not fit the route's model: 422 with one readable line (never the
+    input echoed back: a NaN or a megabyte in it would break the answer itself)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    reasons = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors[:5])
+    return JSONResponse({"error": reasons or "invalid request"}, status_code=422)
 
 
 def run_server(settings: Settings, host: str, port: int) -> None:

@@ -140,10 +140,14 @@ class RequestGuard:
         path = request.url.path
         try:
             response = await self._checked(request, call_next)
-        except Exception:  # noqa: BLE001 - the last resort: a 500 that keeps the connection, logged once
-            log.exception("unexpected error on %s %s", request.method, path)
-            self.on_unexpected()
-            response = error_response(path, 500, "internal error (logged on the server)")
+        except Exception as exc:  # noqa: BLE001 - the last resort: a 500 that keeps the connection, logged once
+            refusal = _wrapped_refusal(exc)
+            if refusal is not None:  # raised while the body streamed in: it arrives inside a task group
+                response = error_response(path, refusal.status, str(refusal), refusal.kind, refusal.headers)
+            else:
+                log.exception("unexpected error on %s %s", request.method, path)
+                self.on_unexpected()
+                response = error_response(path, 500, "internal error (logged on the server)")
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if response.headers.get("content-type", "").startswith("text/html"):
@@ -196,6 +200,19 @@ class RequestGuard:
         if length and (not length.isdigit() or int(length) > self.settings.serve_max_body_mb * 1024 * 1024):
             raise BodyTooLarge(self.settings.serve_max_body_mb)
         request.state.decision = decide(method, path, self.served, self.settings.serve_passthrough)
+
+
+def _wrapped_refusal(exc: BaseException) -> ServiceError | None:
+    """A ServiceError inside an exception group (or chained), as anyio task groups deliver it."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _wrapped_refusal(inner)
+            if found is not None:
+                return found
+    cause = exc.__cause__ or exc.__context__
+    return _wrapped_refusal(cause) if cause is not None and cause is not exc else None
 
 
 def _wants_html(request: Request) -> bool:

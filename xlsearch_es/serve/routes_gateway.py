@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -285,12 +285,22 @@ def _upstream_headers(resp: httpx.Response) -> dict[str, str]:
     return {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
 
 
+def upstream_request_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The client's headers as the cluster gets them: no hop-by-hop headers, never the
+    service's key, the page's cookie or Origin; compression only if the client asked
+    (httpx would otherwise ask for it on the client's behalf)."""
+    out = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP | PRIVATE_HEADERS}
+    asked = next((v for k, v in out.items() if k.lower() == "accept-encoding"), None)
+    out = {k: v for k, v in out.items() if k.lower() != "accept-encoding"}
+    out["accept-encoding"] = asked or "identity"
+    return out
+
+
 async def _forward(http: httpx.AsyncClient, request: Request, path: str, content: bytes) -> Response:
     """Send the request on to the cluster and stream its answer back, headers kept (the
     client's own credentials are forwarded when it sent any; the service's key, the page's
     cookie and Origin never are). Compression only when the client asked for it."""
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | PRIVATE_HEADERS}
-    headers["accept-encoding"] = request.headers.get("accept-encoding") or "identity"
+    headers = upstream_request_headers(request.headers)
     params: list[tuple[str, str | int | float | bool | None]] = [
         (k, v) for k, v in request.query_params.multi_items() if k not in PRIVATE_PARAMS
     ]

@@ -6,15 +6,24 @@ const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "
 const safeHighlight = (s) => esc(s).replace(/&lt;em&gt;/g, "<em>").replace(/&lt;\/em&gt;/g, "</em>");
 
 async function run() {
-  const params = new URLSearchParams(location.search);
   if (!state.query) return;
   const body = { query: state.query, k: 10, page: state.page, explain: true, filters: state.filters };
-  const resp = await fetch("/v1/search" + (params.get("api_key") ? "?api_key=" + encodeURIComponent(params.get("api_key")) : ""),
+  const resp = await fetch("/v1/search",
     { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (resp.status === 401) { $("login-form").hidden = false; $("key").focus(); return; }
   const data = await resp.json();
   if (!resp.ok) { $("hits").innerHTML = `<p class="error">${esc(data.error)}</p>`; return; }
   render(data);
 }
+
+// Key mode: the key is sent once; the service answers with an HttpOnly, SameSite=Strict cookie.
+$("login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const resp = await fetch("/login", { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ key: $("key").value }) });
+  if (!resp.ok) { $("login-error").textContent = "wrong key"; return; }
+  $("key").value = ""; $("login-error").textContent = ""; $("login-form").hidden = true; run();
+});
 
 function render(d) {
   const tr = Object.entries(d.translations || {}).map(([l, t]) => `<span class="lang">${esc(l)}</span> ${esc(t)}`).join(" · ");

@@ -4,11 +4,10 @@ const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
 async function draw(query) {
-  const params = new URLSearchParams(location.search);
   const url = new URLSearchParams({ sample: "400" });
   if (query) url.set("query", query);
-  if (params.get("api_key")) url.set("api_key", params.get("api_key"));
   const resp = await fetch("/v1/vectors?" + url);
+  if (resp.status === 401) { document.getElementById("signin").hidden = false; return; }
   const d = await resp.json();
   const svg = document.getElementById("plot");
   if (!resp.ok) { svg.innerHTML = `<text x="20" y="40">${esc(d.error)}</text>`; return; }
@@ -31,7 +30,7 @@ async function draw(query) {
     `<text x="${sx(d.query.x) + 10}" y="${sy(d.query.y) - 10}" font-weight="700">${esc(d.query.text)} [${esc(d.query.lang)}]</text>`;
   svg.innerHTML = out;
   document.getElementById("legend").innerHTML = `<p>${d.points.length} products of <b>${esc(d.index)}</b> (${esc(d.field)}), PCA</p>` +
-    langs.map((l) => `<div><span class="lang" style="background:${color(l)};color:#fff">${esc(l)}</span></div>`).join("");
+    langs.map((l) => `<div><span class="lang c${langs.indexOf(l) % COLORS.length}">${esc(l)}</span></div>`).join("");
 }
 
 document.getElementById("vec-form").addEventListener("submit", (e) => { e.preventDefault(); draw(document.getElementById("q").value.trim()); });
