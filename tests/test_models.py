@@ -105,6 +105,22 @@ def test_converted_tokenizer_says_512_and_old_folders_are_repaired(model_setting
     assert json.loads((old / "tokenizer_config.json").read_text())["model_max_length"] == 512
 
 
+def test_fast_tokenizer_gives_transformers_ids(model_settings):
+    """The ONNX path reads tokenizer.json with the tokenizers library directly (no transformers
+    import): the same ids and masks, padding and truncation included."""
+    from transformers import AutoTokenizer
+
+    from xlsearch_es.embed.encoder import FastTokenizer
+
+    folder = Path(model_settings.model_ref)
+    fast, reference = FastTokenizer(folder, 512), AutoTokenizer.from_pretrained(str(folder))
+    texts = ["query: " + t for _, t in VERIFY_TEXTS] + ["", "passage: " + "Wasserkocher " * 800, "x\u0301 ㎏ 😀"]
+    ours = fast.batch(texts)
+    want = reference(texts, padding=True, truncation=True, max_length=512, return_tensors="np")
+    assert ours["input_ids"].shape[1] == 512
+    assert (ours["input_ids"] == want["input_ids"]).all() and (ours["attention_mask"] == want["attention_mask"]).all()
+
+
 def test_one_onnx_export_per_model_whatever_path_names_it(model_settings, tmp_path):
     """The export is keyed by the weights' fingerprint and recipe: a second checkout, or the
     same model named through another path, reuses it instead of writing another 470 MB."""

@@ -28,6 +28,7 @@ from ..errors import ModelError
 from ..mapping import ModelMeta
 from .base import EncoderKind, check_role
 from .manifest import read_manifest
+from .onnx_backend import is_exported
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +141,6 @@ class Encoder:
     """Loads once; ``encode`` is safe to call from several threads."""
 
     def __init__(self, spec: EncoderSpec):
-        from transformers import AutoConfig, AutoTokenizer
-
         self.spec = spec
         path = Path(spec.path)
         local = path.exists()
@@ -149,15 +148,32 @@ class Encoder:
             raise ModelError(f"model folder {path} has no config.json; run 'xlsearch models prepare'")
         if not local and ("/" not in spec.path or spec.path.startswith((".", "/", "~"))):
             raise ModelError(f"model folder {spec.path} does not exist; run 'xlsearch models prepare'")
-        with _model_errors(spec.path):
-            config = AutoConfig.from_pretrained(spec.path)
-            self.tokenizer = AutoTokenizer.from_pretrained(spec.path)
-        self._config = config
         self._model: Any = None
+        self._tokenizer: Any = None
+        self._fast: FastTokenizer | None = None
         self._model_lock = threading.Lock()
-        base = weights_fingerprint(path) if local else self._hub_fingerprint(config, spec.path)
-        self._onnx = None
         self.backend = resolve_backend(spec.backend, spec.device)
+        base = weights_fingerprint(path) if local else ""
+        folder = Path(spec.onnx_dir or Path.home() / ".cache" / "xlsearch" / "models" / "onnx")
+        if (
+            local
+            and self.backend == "onnx"
+            and is_exported(folder, base, spec.quantize_int8)
+            and FastTokenizer.fits(path)
+        ):
+            # Everything a CPU search needs is on disk: skip importing transformers (seconds per command).
+            config: Any = LocalConfig.read(path)
+            self._fast = FastTokenizer(path, min(spec.max_length, config.max_position_embeddings))
+        else:
+            from transformers import AutoConfig
+
+            with _model_errors(spec.path):
+                config = AutoConfig.from_pretrained(spec.path)
+            self.tokenizer  # noqa: B018 - load (and check) it now
+        self._config = config
+        if not local:
+            base = self._hub_fingerprint(config, spec.path)
+        self._onnx = None
         if self.backend == "onnx":
             self._onnx = self._onnx_runner(spec, base)
             if self._onnx is None:  # auto, and the export failed: torch gives the same fp32 vectors
@@ -174,6 +190,17 @@ class Encoder:
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = {"embedded": 0, "cache_hits": 0}
+
+    @property
+    def tokenizer(self) -> Any:
+        """transformers' tokenizer of the model, loaded on first use (export, torch, training)."""
+        with self._model_lock:
+            if self._tokenizer is None:
+                from transformers import AutoTokenizer
+
+                with _model_errors(self.spec.path):
+                    self._tokenizer = AutoTokenizer.from_pretrained(self.spec.path)
+            return self._tokenizer
 
     @property
     def model(self) -> Any:
@@ -212,7 +239,7 @@ class Encoder:
             raise ModelError("the onnx backend runs on the CPU here; use --backend torch for --device cuda")
         folder = Path(spec.onnx_dir or Path.home() / ".cache" / "xlsearch" / "models" / "onnx")
         try:
-            path = onnx_file(folder, fingerprint, spec.quantize_int8, lambda: self.model, self.tokenizer)
+            path = onnx_file(folder, fingerprint, spec.quantize_int8, lambda: self.model, lambda: self.tokenizer)
             return OnnxRunner(path, spec.threads, spin=spec.spin_threads)
         except Exception as exc:  # noqa: BLE001 - the exporter raises many kinds; auto falls back on any
             if spec.backend == "onnx":
@@ -287,7 +314,12 @@ class Encoder:
         from .onnx_backend import pool
 
         assert self._onnx is not None
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+        if self._fast is not None:
+            batch = self._fast.batch(texts)
+        else:
+            batch = self.tokenizer(
+                texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
+            )
         hidden = self._onnx.last_hidden(batch["input_ids"], batch["attention_mask"])
         return pool(hidden, batch["attention_mask"], self.spec.pooling, self.spec.normalize)
 
@@ -305,6 +337,53 @@ class Encoder:
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, p=2, dim=-1) if self.spec.normalize else pooled
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """The few config.json fields the ONNX path reads, without importing transformers."""
+
+    model_type: str
+    hidden_size: int
+    max_position_embeddings: int
+
+    @classmethod
+    def read(cls, folder: Path) -> LocalConfig:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        return cls(
+            str(data.get("model_type", "")), int(data["hidden_size"]), int(data.get("max_position_embeddings", 512))
+        )
+
+
+class FastTokenizer:
+    """The folder's tokenizer.json run by the Rust ``tokenizers`` library directly: the ids
+    transformers gives (the same file, the same library; a test compares them) without
+    importing transformers, which costs a CLI command seconds."""
+
+    def __init__(self, folder: Path, max_length: int):
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        pad = config.get("pad_token", "<pad>")
+        pad = pad.get("content", "<pad>") if isinstance(pad, dict) else str(pad)
+        pad_id = self._tokenizer.token_to_id(pad)
+        if pad_id is None:
+            raise ModelError(f"tokenizer of {folder} has no pad token {pad!r}")
+        self._tokenizer.enable_truncation(max_length)
+        self._tokenizer.enable_padding(pad_id=pad_id, pad_token=pad)
+
+    @staticmethod
+    def fits(folder: Path) -> bool:
+        """A folder whose tokenizer is all in tokenizer.json (a fast tokenizer's save)."""
+        return (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file()
+
+    def batch(self, texts: list[str]) -> dict[str, np.ndarray]:
+        encodings = self._tokenizer.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        }
 
 
 @contextmanager

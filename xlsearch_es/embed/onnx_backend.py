@@ -131,7 +131,17 @@ def _check_against_torch(model: Any, tokenizer: Any, path: Path) -> None:
         raise ModelError(f"the fused ONNX graph drifts from torch (cosine {float(cos.min()):.5f})")
 
 
-def onnx_file(folder: Path, fingerprint: str, int8: bool, load_model: Callable[[], Any], tokenizer: Any) -> Path:
+def is_exported(folder: Path, fingerprint: str, int8: bool) -> bool:
+    """Whether ``onnx_file`` would find everything on disk (nothing to export)."""
+    if not fingerprint:
+        return False
+    fp32 = folder / f"model-{fingerprint}-x{EXPORT_VERSION}.onnx"
+    return fp32.is_file() and (not int8 or fp32.with_name(f"model-{fingerprint}-x{EXPORT_VERSION}-int8.onnx").is_file())
+
+
+def onnx_file(
+    folder: Path, fingerprint: str, int8: bool, load_model: Callable[[], Any], load_tokenizer: Callable[[], Any]
+) -> Path:
     """The exported (and, for int8, quantized) model, made on first use. The file is
     named by the weights' fingerprint and the export recipe only, so every checkout
     and configuration sharing a home shares one export; ``load_model`` (the torch
@@ -139,7 +149,7 @@ def onnx_file(folder: Path, fingerprint: str, int8: bool, load_model: Callable[[
     folder.mkdir(parents=True, exist_ok=True)
     fp32 = folder / f"model-{fingerprint}-x{EXPORT_VERSION}.onnx"
     if not fp32.is_file():
-        model = load_model()
+        model, tokenizer = load_model(), load_tokenizer()
         log.info("exporting the encoder to ONNX Runtime (once per model, about 30 s) into %s", fp32)
         try:
             _export_fused(model, tokenizer, fp32)
