@@ -255,3 +255,15 @@ def test_cli_embed_and_models_info(model_settings):
     assert info.exit_code == 0 and '"fingerprint"' in info.output
     missing = runner.invoke(main, ["--model", "/nonexistent/model", "embed", "x"])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_exports_of_the_old_per_path_layout_are_removed(tmp_path):
+    from xlsearch_es.embed.onnx_backend import remove_legacy_exports
+
+    old = tmp_path / "0123456789ab"
+    old.mkdir()
+    (old / "model-e7ef881fe541a327-x2.onnx").write_bytes(b"x" * 2048)
+    (tmp_path / "model-e7ef881fe541a327-x2.onnx").write_bytes(b"kept")
+    (tmp_path / "user-folder").mkdir()  # not the old layout: left alone
+    assert remove_legacy_exports(tmp_path) == 2048
+    assert not old.exists() and (tmp_path / "model-e7ef881fe541a327-x2.onnx").exists() and (tmp_path / "user-folder").exists()

@@ -340,10 +340,12 @@ def models_prepare(ctx: click.Context, force: bool, as_json: bool) -> None:
     for ONNX Runtime (each once; later runs reuse both)."""
     from .embed.e5_convert import prepare_e5
     from .embed.encoder import load_transformers, resolve_backend
+    from .embed.onnx_backend import remove_legacy_exports
 
     settings = _settings(ctx)
     target = Path(settings.model_ref)
     manifest = prepare_e5(target, force=force)
+    remove_legacy_exports(settings.home_dir / "models" / "onnx")
     if resolve_backend(settings.backend, settings.device) == "onnx":
         load_transformers(settings)  # exports on first use: do it now rather than in the first search
     _emit(

@@ -99,6 +99,8 @@ def _models(settings: Settings, problems: list[str]) -> dict[str, Any]:
         base = (manifest or {}).get("fingerprint")
         mine = [p for p in exports if base and p.name.startswith(f"model-{base}-")]
         out["onnx_exports"] = [{"file": p.name, "mb": round(p.stat().st_size / 2**20)} for p in mine]
+        others = [p for p in exports if p not in mine]  # other models', or exports no model has any more
+        out["other_onnx_files"] = {"count": len(others), "mb": round(sum(p.stat().st_size for p in others) / 2**20)}
         if backend == "onnx" and meta is not None and not mine:
             out["onnx_note"] = "not exported yet: 'xlsearch models prepare' does it (about 30 s)"
     if "use" in settings.encoders:
@@ -190,6 +192,9 @@ def render_status(data: dict[str, Any]) -> str:
         if models.get("prepared"):
             exports = ", ".join(f"{e['file']} ({e['mb']} MB)" for e in models.get("onnx_exports", [])) or "none"
             model += f"; tokenizer max length {models.get('tokenizer_max_length')}; ONNX: {exports}"
+            other = models.get("other_onnx_files") or {}
+            if other.get("count"):
+                model += f" (+{other['count']} other ONNX files, {other['mb']} MB)"
     lines.append(model)
     lines.append(
         f"dictionaries {dicts['translator']}: compiled {','.join(dicts['compiled']) or 'none'}"

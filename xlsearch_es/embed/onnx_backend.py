@@ -131,6 +131,24 @@ def _check_against_torch(model: Any, tokenizer: Any, path: Path) -> None:
         raise ModelError(f"the fused ONNX graph drifts from torch (cosine {float(cos.min()):.5f})")
 
 
+def remove_legacy_exports(folder: Path) -> int:
+    """Delete exports in the layout before one-export-per-model (a subfolder per model
+    path, ``onnx/<12 hex>/model-*.onnx``): each held a copy of an export kept here now.
+    Returns the bytes freed."""
+    freed = 0
+    for sub in folder.glob("*"):
+        if sub.is_dir() and len(sub.name) == 12 and all(c in "0123456789abcdef" for c in sub.name):
+            files = list(sub.glob("model-*.onnx"))
+            if files and all(f.is_file() for f in files):
+                freed += sum(f.stat().st_size for f in files)
+                for f in sub.iterdir():
+                    f.unlink()
+                sub.rmdir()
+    if freed:
+        log.info("removed ONNX exports of the old per-path layout (%d MB)", freed // 2**20)
+    return freed
+
+
 def is_exported(folder: Path, fingerprint: str, int8: bool) -> bool:
     """Whether ``onnx_file`` would find everything on disk (nothing to export)."""
     if not fingerprint:
