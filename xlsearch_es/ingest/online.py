@@ -12,7 +12,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from ..cluster.connection import cluster_errors
+from ..cluster.connection import cluster_errors, describe_error
 from ..config import Settings
 from .enrich import EnrichContext, enrich_safely
 from .records import RawRecord
@@ -64,7 +64,9 @@ def index_records(
         enriched = enrich_safely(products, existing, context)
         for rej in enriched.rejections:
             outcomes[positions[str(rej.id)]] = Outcome(rej.id, 400, "rejected", rej.reason)
-        sent = send_bulk(client, alias, enriched.actions, policy or BulkPolicy(), describe=str)
+        sent = send_bulk(  # failure reasons go back to HTTP clients: worded without credentials
+            client, alias, enriched.actions, policy or BulkPolicy(), describe=lambda e: describe_error(e, settings)
+        )
         failed = dict(sent.failed)
         for action, _ in enriched.actions:
             pid = str(action["index"]["_id"])

@@ -513,7 +513,13 @@ class IngestPipeline:
             self.summary.delete_skipped = f"{refusal}; nothing was deleted. Pass --force-delete-missing if it is meant"
             self.summary.notes.append(f"--delete-missing skipped: {self.summary.delete_skipped}")
             return 0
-        result = send_bulk(self.client, target, [(delete_action(i), None) for i in stale], self.options.bulk)
+        result = send_bulk(
+            self.client,
+            target,
+            [(delete_action(i), None) for i in stale],
+            self.options.bulk,
+            describe=lambda e: describe_error(e, self.settings),
+        )
         return result.deleted
 
     def _mass_delete_refusal(self, stale: int, present: int) -> str | None:
