@@ -41,7 +41,7 @@ GRID = [
 
 
 def _score(client, dataset, run) -> dict[str, float]:
-    from xlsearch_es.evaluation.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
+    from xlsearch_es.relevance.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
 
     ndcg, mrr, recall = [], [], []
     per_lang: dict[str, list[float]] = {}

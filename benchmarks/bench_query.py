@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import SHARED, peak_rss_mb, read_jsonl, require_shared, write_result  # noqa: E402
-from xlsearch_es.evaluation.metrics import percentile  # noqa: E402
+from xlsearch_es.relevance.metrics import percentile  # noqa: E402
 
 
 def _measure(settings, queries: list[dict], mode: str) -> dict:

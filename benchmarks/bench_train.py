@@ -33,7 +33,7 @@ def main() -> None:
 
     from xlsearch_es.config import load_settings
     from xlsearch_es.embed.encoder import Encoder, spec_from_settings
-    from xlsearch_es.learn.judgments import load_beir
+    from xlsearch_es.relevance.judgments import load_beir
     from xlsearch_es.learn.train import TrainOptions, _Batches, _Step
 
     settings = load_settings()

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from xlsearch_es.cli import main
 from xlsearch_es.errors import XLSearchError
-from xlsearch_es.learn.judgments import SplitPolicy, load_beir, load_click_log
+from xlsearch_es.relevance.judgments import SplitPolicy, load_beir, load_click_log
 
 # Product families, each with shopper phrasings in several languages. Phrasings
 # share words with each other, not with the product text, so there is something
@@ -242,7 +242,7 @@ def test_tuning_is_stored_versioned_and_explicit_arguments_win(es_settings, mode
 
 def test_eval_refuses_to_report_a_model_on_queries_it_was_trained_on(tiny_beir, tmp_path, base_settings) -> None:
     from xlsearch_es.evaluation.runner import run_eval
-    from xlsearch_es.learn.judgments import beir_hash
+    from xlsearch_es.relevance.judgments import beir_hash
 
     model = tmp_path / "model"
     model.mkdir()

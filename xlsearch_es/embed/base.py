@@ -47,7 +47,7 @@ class EncoderKind:
 ENCODERS: Registry[EncoderKind] = Registry(
     "encoder",
     {
-        "transformers": "xlsearch_es.embed.encoder:TRANSFORMERS",
+        "transformers": "xlsearch_es.embed.transformers_kind:TRANSFORMERS",
         "use": "xlsearch_es.embed.use:USE_KIND",
     },
 )

@@ -26,7 +26,7 @@ import numpy as np
 from ..config import Settings
 from ..errors import ModelError
 from ..mapping import ModelMeta
-from .base import EncoderKind, check_role
+from .base import check_role
 from .manifest import read_manifest
 from .onnx_backend import is_exported
 
@@ -411,34 +411,3 @@ def encoder_meta_without_loading(settings: Settings) -> ModelMeta | None:
         query_prefix=manifest.get("query_prefix", ""),
         passage_prefix=manifest.get("passage_prefix", ""),
     )
-
-
-def describe_transformers(settings: Settings) -> ModelMeta:
-    """The configured model's metadata; converts the default e5 first if needed,
-    and reads a manifest rather than loading weights where one exists."""
-    meta = encoder_meta_without_loading(settings)
-    if meta is not None:
-        return meta
-    if settings.model is None:
-        from .e5_convert import prepare_e5
-
-        prepare_e5(Path(settings.model_ref))
-        meta = encoder_meta_without_loading(settings)
-        assert meta is not None
-        return meta
-    return Encoder(spec_from_settings(settings)).meta()
-
-
-def load_transformers(settings: Settings) -> Encoder:
-    """The configured model, loaded (the default e5 converted on first use)."""
-    describe_transformers(settings)
-    return Encoder(spec_from_settings(settings))
-
-
-TRANSFORMERS = EncoderKind(
-    name="transformers",
-    vector_field="embedding",
-    description="the --model encoder (any transformers folder or hub id; default multilingual-e5-small)",
-    load=load_transformers,
-    describe=describe_transformers,
-)

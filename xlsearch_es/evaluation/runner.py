@@ -23,10 +23,10 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import XLSearchError
-from ..learn.judgments import SplitPolicy, beir_hash, corpus_record
+from ..relevance.judgments import SplitPolicy, beir_hash, corpus_record
+from ..relevance.metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k
 from ..text.languages import iso639_1
 from ..text.normalize import normalize
-from .metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k
 
 TOP_K = 100
 
@@ -385,8 +385,8 @@ def _tuning(
 ) -> dict[str, Any]:
     """Tune the eval index on this set's validation split, or reuse a tuning it
     already holds for the same set, split and vectors."""
-    from ..learn.judgments import load_beir
     from ..learn.tune import TUNER_VERSION, store, tune
+    from ..relevance.judgments import load_beir
 
     current = searcher.tuning
     if (

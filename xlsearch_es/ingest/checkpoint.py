@@ -7,10 +7,9 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .pipeline import IngestOptions
+from .options import IngestOptions
 
 log = logging.getLogger(__name__)
 

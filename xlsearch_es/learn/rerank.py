@@ -17,7 +17,7 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,15 +26,14 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..embed.encoder import load_transformers, weights_fingerprint
-from ..embed.manifest import MANIFEST, read_manifest
-from ..errors import ModelError, XLSearchError
-from ..evaluation.metrics import mean, ndcg_at_k
-from .judgments import Judgments, Query, SplitPolicy
+from ..embed.encoder import weights_fingerprint
+from ..embed.manifest import MANIFEST
+from ..embed.transformers_kind import load_transformers
+from ..errors import XLSearchError
+from ..relevance.judgments import Judgments, Query, SplitPolicy
+from ..relevance.metrics import mean, ndcg_at_k
+from ..search.rerank import RERANK_DEPTH, Reranker
 from .train import _mine_in_process, hard_negatives
-
-RERANK_DEPTH = 20
-MAX_PAIR_LENGTH = 96
 
 
 @dataclass(frozen=True)
@@ -48,44 +47,6 @@ class RerankOptions:
     seed: int = 13
     split: SplitPolicy = SplitPolicy()
     force: bool = False
-
-
-class Reranker:
-    """Scores (query, passage) pairs with a sequence-classification model folder."""
-
-    def __init__(self, path: str, device: str = "cpu", threads: int | None = None):
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        if not (Path(path) / "config.json").is_file():
-            raise ModelError(f"reranker folder {path} has no config.json; train one with 'xlsearch train --reranker'")
-        if threads:
-            torch.set_num_threads(threads)
-        self.manifest = read_manifest(Path(path)) or {}
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).to(device).eval()
-        self.device, self._torch = device, torch
-        self.query_prefix = self.manifest.get("query_prefix", "")
-        self.passage_prefix = self.manifest.get("passage_prefix", "")
-        self.fingerprint = str(self.manifest.get("fingerprint", ""))
-
-    def _logits(self, query: str, passages: Sequence[str]) -> Any:
-        batch = self.tokenizer(
-            [self.query_prefix + query] * len(passages),
-            [self.passage_prefix + p for p in passages],
-            padding=True,
-            truncation=True,
-            max_length=MAX_PAIR_LENGTH,
-            return_tensors="pt",
-        )
-        batch = {k: v.to(self.device) for k, v in batch.items()}
-        return self.model(**batch).logits.squeeze(-1)
-
-    def score(self, query: str, passages: Sequence[str]) -> list[float]:
-        if not passages:
-            return []
-        with self._torch.inference_mode():
-            return [float(x) for x in self._logits(query, passages).cpu()]
 
 
 def _init_folder(settings: Settings, out: Path) -> None:

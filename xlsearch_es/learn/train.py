@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..embed.encoder import Encoder, load_transformers, weights_fingerprint
+from ..embed.encoder import Encoder, weights_fingerprint
 from ..embed.manifest import MANIFEST, read_manifest
+from ..embed.transformers_kind import load_transformers
 from ..errors import XLSearchError
-from ..evaluation.metrics import mean, ndcg_at_k
-from .judgments import Judgments, Query, SplitPolicy
+from ..relevance.judgments import Judgments, Query, SplitPolicy
+from ..relevance.metrics import mean, ndcg_at_k
 
 MAX_MINING_DOCS = 50_000
 

@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import XLSearchError
-from ..evaluation.metrics import mean, ndcg_at_k
+from ..relevance.judgments import Judgments, Query, SplitPolicy
+from ..relevance.metrics import mean, ndcg_at_k
 from ..search.client import DEFAULT_RANK_WINDOW, XLSearchClient
 from ..search.fusion import FUSIONS, ClientFusion, knn_list_weights
 from ..search.query_builder import BM25Boosts
 from ..search.tuning import META_KEY, SearchParams, Tuning
-from .judgments import Judgments, Query, SplitPolicy
 
 DEPTH = 200
 KNN_WEIGHT_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)

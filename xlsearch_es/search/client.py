@@ -51,7 +51,7 @@ from .tuning import SearchParams, Tuning
 from .understand import QueryAnalysis, analyze
 
 if TYPE_CHECKING:
-    from ..learn.rerank import Reranker
+    from .rerank import Reranker
 
 Mode = Literal["hybrid", "bm25", "knn"]
 MODES = ("hybrid", "bm25", "knn")
@@ -251,7 +251,7 @@ class XLSearchClient:
         self.max_result_window = self._max_result_window()
         self.tuning = Tuning.from_meta(meta)
         if reranker is None and settings.reranker:
-            from ..learn.rerank import Reranker
+            from .rerank import Reranker
 
             reranker = Reranker(settings.reranker, device=settings.device, threads=settings.threads)
         self.reranker = reranker
@@ -699,7 +699,7 @@ class XLSearchClient:
         """The cross-encoder reorders the top RERANK_DEPTH of the fused list (the same
         top on every page, so pages stay without gaps or repeats)."""
         from ..ingest.document import SOURCE_FOR_PASSAGE, passage_from_source
-        from ..learn.rerank import RERANK_DEPTH
+        from .rerank import RERANK_DEPTH
 
         top = hits[:RERANK_DEPTH]
         if not top or self.reranker is None:
