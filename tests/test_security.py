@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +23,7 @@ from hypothesis import strategies as st
 
 from xlsearch_es.errors import ConfigError, DeadlineExceeded
 from xlsearch_es.serve.bodies import check_depth_of_text, parse_json, search_filters
+from tests.service_thread import running_service
 from xlsearch_es.serve.policy import PolicyError, checked_path, decide, host_allowed, origin_allowed
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "catalog.jsonl"
@@ -123,32 +122,6 @@ def test_upstream_headers_never_carry_the_service_key_or_the_page_cookie():
 
 # -------------------------------------------------------- against a server --
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(settings):
-    import uvicorn
-
-    from xlsearch_es.serve.app import create_app
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return server, thread, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("the service never became ready")
-
-
 @pytest.fixture(scope="module")
 def shop(es_settings, model_settings, tmp_path_factory):
     """A 40-product index served on a free port, and a second index the service does not serve."""
@@ -164,10 +137,8 @@ def shop(es_settings, model_settings, tmp_path_factory):
     assert run_ingest(settings, IngestOptions(path=str(catalog), progress=False)).indexed == 40
     es = connect(settings)
     es.index(index=f"{alias}-private", id="1", document={"secret": "not yours"}, refresh=True)
-    server, thread, base = _serve(settings)
-    yield {"base": base, "alias": alias, "settings": settings, "es": es}
-    server.should_exit = True
-    thread.join(timeout=30)
+    with running_service(settings) as base:
+        yield {"base": base, "alias": alias, "settings": settings, "es": es}
     es.indices.delete(index=",".join(es.indices.get(index=f"{alias}*")))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -16,26 +15,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.service_thread import free_port, running_service
+
 pytestmark = [pytest.mark.es, pytest.mark.model]
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "catalog.jsonl"
 NDJSON = {"content-type": "application/x-ndjson"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(es_settings, model_settings, tmp_path_factory):
     """A small catalog in its own index, and the service running on a free port."""
-    import uvicorn
-
     from xlsearch_es.cluster.connection import connect
     from xlsearch_es.ingest.pipeline import IngestOptions, run_ingest
-    from xlsearch_es.serve.app import create_app
 
     alias = f"test-serve-{int(time.time())}"
     tmp = tmp_path_factory.mktemp("serve")
@@ -44,23 +36,8 @@ def served(es_settings, model_settings, tmp_path_factory):
     settings = es_settings.replace(index=alias, languages=("en", "de", "es"), home=model_settings.home)
     summary = run_ingest(settings, IngestOptions(path=str(catalog), progress=False))
     assert summary.indexed == 80
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    else:
-        pytest.fail("the service never became ready")
-    yield {"base": base, "alias": alias, "settings": settings}
-    server.should_exit = True
-    thread.join(timeout=30)
+    with running_service(settings) as base:
+        yield {"base": base, "alias": alias, "settings": settings}
     es = connect(settings)
     es.indices.delete(index=",".join(es.indices.get(index=f"{alias}*")))
 
@@ -205,7 +182,7 @@ def test_sigterm_lets_the_request_in_flight_finish(served, tmp_path):
     import signal
     import sys
 
-    settings, port = served["settings"], _free_port()
+    settings, port = served["settings"], free_port()
     env = {**os.environ, "XLSEARCH_HOME": str(settings.home), "ELASTICSEARCH_URL": settings.es_url}
     proc = subprocess.Popen([sys.executable, "-m", "xlsearch_es.cli", "serve", "--index", served["alias"],
                              "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
