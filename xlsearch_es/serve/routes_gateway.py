@@ -106,6 +106,14 @@ def _gateway_bulk_routes(app: FastAPI, ctx: ServiceContext) -> None:
             except httpx.HTTPError as exc:
                 raise ClusterError(f"cannot reach the cluster: {type(exc).__name__}") from None
             if len(forwarded) == len(actions) and not resp.is_success:  # refused whole: say so, as it said it
+                audit_write(
+                    request,
+                    request.url.path,
+                    index or "",
+                    actions=len(actions),
+                    failed=len(actions),
+                    status=resp.status_code,
+                )
                 return Response(resp.content, status_code=resp.status_code, headers=_upstream_headers(resp))
             _merge_forwarded(items, forwarded, resp)
         errors = any(next(iter(i.values())).get("error") for i in items if i)
