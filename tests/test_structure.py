@@ -247,3 +247,18 @@ def test_no_import_cycles_between_modules_or_packages():
         here = module.split(".")[1] if "." in module else module
         packages.setdefault(here, set()).update(d.split(".")[1] for d in deps if d.split(".")[1] != here)
     assert not _cycles(packages)
+
+
+def test_the_package_root_exports_the_public_api_lazily():
+    import subprocess
+    import sys
+
+    import xlsearch_es
+
+    assert xlsearch_es.SearchFilters(brand="Sony").brand == "Sony" and callable(xlsearch_es.run_ingest)
+    assert set(xlsearch_es.__all__) >= {"XLSearchClient", "SearchFilters", "load_settings", "Settings"}
+    with pytest.raises(AttributeError):
+        xlsearch_es.no_such_name  # noqa: B018
+    heavy = subprocess.run([sys.executable, "-c", "import sys, xlsearch_es; print('elasticsearch' in sys.modules)"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert heavy == "False"

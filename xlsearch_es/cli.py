@@ -49,7 +49,7 @@ class RegistryChoice(click.ParamType):
 
         return {"encoder": ENCODERS.names, "translator": TRANSLATORS.names, "fusion": fusion_names}[self.registry]()
 
-    def get_metavar(self, *args: Any, **kwargs: Any) -> str:  # noqa: ARG002 - click's signature varies
+    def get_metavar(self, *args: Any, **kwargs: Any) -> str:  # click's signature varies
         return "[" + "|".join(self._names()) + "]" + (",..." if self.many else "")
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
@@ -471,7 +471,7 @@ def ingest_cmd(
 # --------------------------------------------------------------- search ---
 
 
-def _filters(pairs: tuple[str, ...]):  # noqa: ANN202 - returns SearchFilters
+def _filters(pairs: tuple[str, ...]):  # returns SearchFilters
     from .search.query_builder import SearchFilters
 
     try:
@@ -626,7 +626,9 @@ def eval_cmd(
 # ------------------------------------------------------ learn from judgments ---
 
 
-def _judgments(ctx: click.Context, data: str, catalog: str | None, index_name: str | None, dead_letter: str | None):  # noqa: ANN202 - returns Judgments
+def _judgments(
+    ctx: click.Context, data: str, catalog: str | None, index_name: str | None, dead_letter: str | None
+):  # returns Judgments
     """A BEIR folder, or a click log with its products from --catalog or --index."""
     from .relevance.judgments import catalog_passages, index_passages, load_judgments
 
@@ -654,7 +656,7 @@ def _judgments(ctx: click.Context, data: str, catalog: str | None, index_name: s
     return judgments
 
 
-def _split(holdout: float, validation: float):  # noqa: ANN202 - returns SplitPolicy
+def _split(holdout: float, validation: float):  # returns SplitPolicy
     from .relevance.judgments import SplitPolicy
 
     return SplitPolicy(holdout=holdout, validation=validation)

@@ -44,7 +44,7 @@ def import_saved_objects(kibana_url: str, alias: str, timeout: float = 30.0) -> 
         headers={"kbn-xsrf": "true", "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - user-given URL
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # user-given URL
             return json.loads(resp.read().decode())
     except urllib.error.HTTPError as exc:
         raise XLSearchError(f"Kibana at {kibana_url} refused the import ({exc.code}): {exc.reason}") from None

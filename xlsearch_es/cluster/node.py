@@ -333,7 +333,7 @@ def _port_open(port: int) -> bool:
 
 
 def _get_json(url: str, timeout: float = 5.0) -> dict:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - local URL
+    with urllib.request.urlopen(url, timeout=timeout) as resp:  # local URL
         return json.loads(resp.read().decode("utf-8"))
 
 

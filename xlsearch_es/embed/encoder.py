@@ -241,7 +241,7 @@ class Encoder:
         try:
             path = onnx_file(folder, fingerprint, spec.quantize_int8, lambda: self.model, lambda: self.tokenizer)
             return OnnxRunner(path, spec.threads, spin=spec.spin_threads)
-        except Exception as exc:  # noqa: BLE001 - the exporter raises many kinds; auto falls back on any
+        except Exception as exc:  # the exporter raises many kinds; auto falls back on any
             if spec.backend == "onnx":
                 if isinstance(exc, ModelError):
                     raise
@@ -323,7 +323,7 @@ class Encoder:
         hidden = self._onnx.last_hidden(batch["input_ids"], batch["attention_mask"])
         return pool(hidden, batch["attention_mask"], self.spec.pooling, self.spec.normalize)
 
-    def forward(self, texts: list[str], max_length: int):  # noqa: ANN201 - a torch tensor
+    def forward(self, texts: list[str], max_length: int):  # a torch tensor
         """Tokenise, run the model and pool: the one place pooling is defined (training
         calls it with gradients on, ``encode`` under inference mode)."""
         import torch

@@ -171,7 +171,7 @@ def onnx_file(
         log.info("exporting the encoder to ONNX Runtime (once per model, about 30 s) into %s", fp32)
         try:
             _export_fused(model, tokenizer, fp32)
-        except Exception as exc:  # noqa: BLE001 - exporter and optimizer raise many kinds; the plain export remains
+        except Exception as exc:  # exporter and optimizer raise many kinds; the plain export remains
             log.warning("fused ONNX export skipped (%s); exporting the plain graph", exc)
             _export(model, tokenizer, fp32)
     if not int8:

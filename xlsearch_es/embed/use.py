@@ -82,7 +82,7 @@ def load_forward(threads: int) -> Any:
     return NumpyBackend(str(_weights()), PackageIdsTokenizer(_resource("sp.model")), threads=threads)
 
 
-def describe_use(settings: Settings) -> ModelMeta:  # noqa: ARG001 - one model, no settings
+def describe_use(settings: Settings) -> ModelMeta:  # one model, no settings
     weights = _weights()
     version = importlib.metadata.version(PACKAGE)
     return ModelMeta(

@@ -193,7 +193,6 @@ class VariantResult:
     per_language: dict[str, dict[str, float | None]]
     latency_ms: dict[str, float]
     queries: int
-    skipped: int = 0
     errors: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -213,7 +212,7 @@ def evaluate_runs(dataset: Dataset, runs: dict[str, list[str]]) -> tuple[dict, d
         for name, v in values.items():
             overall[name].append(v)
             per_lang[q.get("lang") or "und"][name].append(v)
-    agg = lambda d: {k: _round(mean(v)) for k, v in d.items()}  # noqa: E731
+    agg = lambda d: {k: _round(mean(v)) for k, v in d.items()}
     return agg(overall), {lang: agg(v) for lang, v in sorted(per_lang.items())}
 
 

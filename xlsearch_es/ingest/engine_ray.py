@@ -35,7 +35,7 @@ IN_FLIGHT_PER_ACTOR = 2  # blocks queued per actor; 4 measured no faster, even f
 def _ray() -> Any:
     try:
         import ray
-        import ray.data  # noqa: F401 - the engine is a Ray Data pipeline
+        import ray.data  # the engine is a Ray Data pipeline
     except ImportError:
         raise ConfigError("the ray engine needs Ray Data: pip install 'xlsearch-es[ray]'") from None
     return ray
@@ -194,7 +194,7 @@ class RayEngine:
                     log_to_driver=False,
                     runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
                 )
-            except Exception as exc:  # noqa: BLE001 - Ray raises many kinds for an unreachable cluster
+            except Exception as exc:  # Ray raises many kinds for an unreachable cluster
                 where = f"join the Ray cluster at {address}" if address else "start a local Ray runtime"
                 raise ConfigError(f"cannot {where}: {type(exc).__name__}: {exc}") from None
         actors = max(1, actors)

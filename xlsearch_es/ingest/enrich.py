@@ -179,7 +179,7 @@ def enrich_safely(
         return enrich(products, existing, ctx)
     except FATAL:
         raise
-    except Exception:  # noqa: BLE001 - isolated below, product by product
+    except Exception:  # isolated below, product by product
         log.warning("a batch failed to build; retrying its %d products one by one", len(products))
     out = Enriched()
     for product in products:
@@ -187,7 +187,7 @@ def enrich_safely(
             one = enrich([product], existing, ctx)
         except FATAL:
             raise
-        except Exception as exc:  # noqa: BLE001 - this product is the one that breaks enrichment
+        except Exception as exc:  # this product is the one that breaks enrichment
             out.rejections.append(
                 Rejection(
                     line=product.line,

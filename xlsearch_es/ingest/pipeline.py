@@ -145,7 +145,7 @@ class _StopSignals:
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
 
-    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ARG002 - signal handler signature
+    def _handle(self, signum: int, frame: Any) -> None:  # signal handler signature
         if self.signum is not None:
             os._exit(128 + signum)
         self.signum = signum

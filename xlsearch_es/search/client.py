@@ -259,7 +259,6 @@ class XLSearchClient:
         self.segmented: tuple[str, ...] = tuple(meta.get("segmented") or ())
         self.segmenter = Segmenter()
         self.attribute_fields: tuple[str, ...] = tuple(meta.get("attribute_fields") or ())
-        self.translation_weight: float | None = None  # None: from the catalog's language mix
 
     def _detector(self, settings: Settings) -> LanguageDetector:
         """A query can only be in a language we can match: an index language, or
@@ -329,8 +328,6 @@ class XLSearchClient:
         So the weight follows the mix, 4 * share * (1 - share), scaled to
         MAX_TRANSLATION_WEIGHT at an even mix.
         """
-        if self.translation_weight is not None:
-            return self.translation_weight
         share = self.language_share.get(lang, 0.0)
         return MAX_TRANSLATION_WEIGHT * 4 * share * (1 - share)
 
@@ -688,12 +685,6 @@ class XLSearchClient:
             )
             futures[knn_list_name(field_name, i)] = self._pool.submit(self._search, body)
         return {name: future.result() for name, future in futures.items()}
-
-    def knn_ranked(
-        self, analysis: QueryAnalysis, depth: int, translation_weight: float | None = None
-    ) -> list[tuple[str, float]]:
-        """The first vector field's kNN list, ``depth`` deep, as (id, score)."""
-        return self.knn_lists(analysis, depth, translation_weight)["knn"]
 
     def _rerank(self, hits: list[Hit], analysis: QueryAnalysis) -> list[Hit]:
         """The cross-encoder reorders the top RERANK_DEPTH of the fused list (the same

@@ -140,7 +140,7 @@ class RequestGuard:
         path = request.url.path
         try:
             response = await self._checked(request, call_next)
-        except Exception as exc:  # noqa: BLE001 - the last resort: a 500 that keeps the connection, logged once
+        except Exception as exc:  # the last resort: a 500 that keeps the connection, logged once
             refusal = _wrapped_refusal(exc)
             if refusal is not None:  # raised while the body streamed in: it arrives inside a task group
                 response = error_response(path, refusal.status, str(refusal), refusal.kind, refusal.headers)

@@ -62,7 +62,7 @@ def _health_routes(app: FastAPI, ctx: ServiceContext) -> None:
         try:
             searcher = await ctx.blocking(lambda: ctx.service().searcher())
             await ctx.blocking(lambda: ctx.service().es.cluster.health())
-        except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
+        except Exception as exc:  # readiness reports any failure as not ready
             return JSONResponse({"ready": False, "reason": str(exc)} if detailed else {"ready": False}, status_code=503)
         if not detailed:
             return JSONResponse({"ready": True})
