@@ -19,6 +19,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_ready(base: str, attempts: int = 240) -> None:
+    """Poll /readyz until the service says ready (models loaded, cluster reachable)."""
+    for _ in range(attempts):
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail("the service never became ready")
+
+
 @contextmanager
 def running_service(settings) -> Iterator[str]:
     """Start ``create_app(settings)`` under uvicorn, wait until /readyz says ready, yield its base URL."""
@@ -32,15 +44,7 @@ def running_service(settings) -> Iterator[str]:
     thread.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the service never became ready")
+        wait_ready(base)
         yield base
     finally:
         server.should_exit = True

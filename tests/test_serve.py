@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service_thread import free_port, running_service
+from tests.service_thread import free_port, running_service, wait_ready
 
 pytestmark = [pytest.mark.es, pytest.mark.model]
 
@@ -188,12 +188,7 @@ def test_sigterm_lets_the_request_in_flight_finish(served, tmp_path):
                              "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        wait_ready(base)
         body = "".join(json.dumps({"id": f"bulk-{i}", "title": f"Wanderschuhe Modell {i} wasserdicht",
                                    "language": "de"}) + "\n" for i in range(300))
         result: dict = {}

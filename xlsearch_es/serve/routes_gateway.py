@@ -231,13 +231,11 @@ def _check_mget(body: Any, served: tuple[str, ...]) -> None:
             raise PolicyError(403, f"index [{other}] is not served here")
 
 
-def _enrich_bulk(
-    service: SearchService, settings: Settings, actions: list[BulkAction], refresh: str | None
-) -> tuple[list[dict[str, Any]], list[tuple[BulkAction, int]]]:
-    """Index/create actions on served xlsearch indices go through enrichment; deletes on
-    them are returned to be forwarded; an action on any other index is refused (403) in
-    its place. Items come back in the request's order."""
-    items: list[dict[str, Any]] = [{} for _ in actions]
+def _sort_actions(
+    service: SearchService, settings: Settings, actions: list[BulkAction], items: list[dict[str, Any]]
+) -> tuple[list[tuple[BulkAction, int]], dict[str, list[BulkAction]]]:
+    """Where each action goes: refused in its place in ``items`` (no index, not served,
+    not an xlsearch index, update), forwarded (deletes), or grouped by index for enrichment."""
     forwarded: list[tuple[BulkAction, int]] = []
     managed: dict[str, bool] = {}
     groups: dict[str, list[BulkAction]] = {}
@@ -271,6 +269,17 @@ def _enrich_bulk(
             )
         else:
             groups.setdefault(action.index, []).append(action)
+    return forwarded, groups
+
+
+def _enrich_bulk(
+    service: SearchService, settings: Settings, actions: list[BulkAction], refresh: str | None
+) -> tuple[list[dict[str, Any]], list[tuple[BulkAction, int]]]:
+    """Index/create actions on served xlsearch indices go through enrichment; deletes on
+    them are returned to be forwarded; an action on any other index is refused (403) in
+    its place. Items come back in the request's order."""
+    items: list[dict[str, Any]] = [{} for _ in actions]
+    forwarded, groups = _sort_actions(service, settings, actions, items)
     for alias, group in groups.items():
         records = []
         for action in group:

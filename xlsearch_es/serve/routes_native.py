@@ -41,7 +41,7 @@ class SessionBody(BaseModel):
 
 
 def native_routes(app: FastAPI, ctx: ServiceContext) -> None:
-    for routes in (_health_routes, _search_routes, _load_routes, _page_routes):
+    for routes in (_health_routes, _search_routes, _load_routes, _page_routes, _session_routes):
         routes(app, ctx)
 
 
@@ -180,7 +180,7 @@ def _load_routes(app: FastAPI, ctx: ServiceContext) -> None:
 
 
 def _page_routes(app: FastAPI, ctx: ServiceContext) -> None:
-    """The web pages, their static files, the page's sign-in, and the API docs."""
+    """The web pages, their static files and the API docs."""
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def root(request: Request) -> Response:
@@ -199,6 +199,21 @@ def _page_routes(app: FastAPI, ctx: ServiceContext) -> None:
     @app.get("/docs", include_in_schema=False)
     async def docs_page() -> HTMLResponse:
         return HTMLResponse(_static("docs.html"))
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        types = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
+        suffix = Path(name).suffix
+        if suffix not in types or "/" in name:
+            return PlainTextResponse("not found", status_code=404)
+        try:
+            return Response(_static(name), media_type=types[suffix])
+        except FileNotFoundError:
+            return PlainTextResponse("not found", status_code=404)
+
+
+def _session_routes(app: FastAPI, ctx: ServiceContext) -> None:
+    """The page's sign-in and sign-out in key mode."""
 
     @app.post("/login", include_in_schema=False)
     async def login(body: SessionBody, request: Request) -> JSONResponse:
@@ -224,17 +239,6 @@ def _page_routes(app: FastAPI, ctx: ServiceContext) -> None:
         response = JSONResponse({"signed_in": False})
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
-
-    @app.get("/static/{name}", include_in_schema=False)
-    async def static(name: str) -> Response:
-        types = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
-        suffix = Path(name).suffix
-        if suffix not in types or "/" in name:
-            return PlainTextResponse("not found", status_code=404)
-        try:
-            return Response(_static(name), media_type=types[suffix])
-        except FileNotFoundError:
-            return PlainTextResponse("not found", status_code=404)
 
 
 def _cluster_info(service: SearchService) -> dict[str, Any]:
