@@ -30,14 +30,14 @@ def _measure(settings, queries: list[dict], mode: str) -> dict:
     client = XLSearchClient(settings)
     for q in queries[:20]:
         client.search(q["text"], k=10, mode=mode)
-    transformers = client.embedders["embedding"]
+    transformers = client.runtime.embedders["embedding"]
     # One forward of the transformers encoder for one query (cache off), on the same texts.
     enc_ms = []
     for q in queries[:200]:
         t0 = time.perf_counter()
         transformers.encode([q["text"]], role="query", use_cache=False)
         enc_ms.append((time.perf_counter() - t0) * 1e3)
-    for embedder in client.embedders.values():
+    for embedder in client.runtime.embedders.values():
         getattr(embedder, "_cache", {}).clear()  # cold embeddings: a repeat would flatter the search
     stages: dict[str, list[float]] = {}
     total = []
@@ -46,7 +46,7 @@ def _measure(settings, queries: list[dict], mode: str) -> dict:
         total.append(resp.took_ms)
         for name, ms in resp.timings_ms.items():
             stages.setdefault(name, []).append(ms)
-    for embedder in client.embedders.values():
+    for embedder in client.runtime.embedders.values():
         getattr(embedder, "_cache", {}).clear()
     t0 = time.perf_counter()
     with ThreadPoolExecutor(4) as pool:
@@ -55,7 +55,7 @@ def _measure(settings, queries: list[dict], mode: str) -> dict:
     enc_p50 = statistics.median(enc_ms)
     out = {
         "backend": getattr(transformers, "backend", settings.backend),
-        "encoders": list(client.embedders),
+        "encoders": list(client.runtime.embedders),
         "end_to_end_ms": {"p50": round(percentile(total, 50), 1), "p95": round(percentile(total, 95), 1)},
         "stages_ms": {k: {"p50": round(percentile(v, 50), 2), "p95": round(percentile(v, 95), 2)}
                       for k, v in stages.items()},

@@ -41,7 +41,8 @@ def main() -> None:
     from xlsearch_es.config import load_settings
     from xlsearch_es.evaluation.runner import load_dataset
     from xlsearch_es.search import query_builder as qb
-    from xlsearch_es.search.client import XLSearchClient, _facet_aggs
+    from xlsearch_es.search.client import XLSearchClient
+    from xlsearch_es.search.results import facet_aggs as _facet_aggs
 
     base = load_settings()
     names = ("xquad-r-xling", "cikm-qc-xling")
@@ -57,7 +58,7 @@ def main() -> None:
         xquad = clients["xquad-r-xling"]
         took = []
         for q in questions + questions:
-            query = xquad._bm25_query(xquad._analyze(q["text"], None, True, None), None)
+            query = xquad.planner.bm25_query(xquad.understand(q["text"]), None)
             resp = xquad.es.search(index=xquad.alias, query=query, size=100, _source=False, aggs=_facet_aggs())
             took.append(resp["took"])
         row: dict = {"bm25_took_p50_ms": statistics.median(took)}

@@ -77,7 +77,7 @@ def test_synonyms_file_expands_queries(catalog_index, tmp_path):
     rules = tmp_path / "synonyms.txt"
     rules.write_text("zorblat => earbuds\n", encoding="utf-8")
     with_syn = XLSearchClient(
-        settings.replace(synonyms=str(rules)), client=client.es, encoder=client.encoder, translator=client.translator
+        settings.replace(synonyms=str(rules)), client=client.es, encoder=client.runtime.embedders, translator=client.runtime.translator
     )
     assert not client.search("zorblat", mode="bm25", k=5).hits
     hits = with_syn.search("zorblat", mode="bm25", k=5).hits
@@ -89,7 +89,7 @@ def test_chinese_and_japanese_are_indexed_as_words(catalog_index, es_client):
     term, so the single character 衣 no longer matches it, while the char-level
     title field still does."""
     settings, client = catalog_index
-    assert set(client.segmented) == {"zh", "ja"}
+    assert set(client.runtime.segmented) == {"zh", "ja"}
 
     def ids(query: dict) -> list[str]:
         return [h["_id"] for h in es_client.search(index=settings.index, query=query, size=50)["hits"]["hits"]]
@@ -108,7 +108,7 @@ def test_chinese_and_japanese_are_indexed_as_words(catalog_index, es_client):
 ])
 def test_demo_top_hit_carries_the_queried_colour(catalog_index, es_client, query, colour):
     settings, client = catalog_index
-    assert client.query_attributes(client.understand(query)) == {"color": [colour]}
+    assert client.planner.query_attributes(client.understand(query)) == {"color": [colour]}
     top = client.search(query, k=1).hits[0]
     held = es_client.get(index=settings.index, id=top.id, source_includes=["attr"])["_source"]
     assert colour in held.get("attr", {}).get("color", []), (query, top.id, top.title)
@@ -195,11 +195,11 @@ def test_window_lists_read_ids_from_doc_values(catalog_index, es_client):
     _, client = catalog_index
     analysis = client.understand("wireless earbuds")
     plain = es_client.search(
-        index=client.alias, **qb.bm25_request(client._bm25_query(analysis, None), qb.SearchFilters(), size=50)
+        index=client.alias, **qb.bm25_request(client.planner.bm25_query(analysis, None), qb.SearchFilters(), size=50)
     )
     want = [(h["_id"], h["_score"]) for h in plain["hits"]["hits"]]
     assert len(want) > 5 and client.bm25_ranked(analysis, 50) == want
-    field, vector = next(iter(client._embed(analysis, "mean").items()))
+    field, vector = next(iter(client.retrieval.embed(analysis, "mean").items()))
     plain = es_client.search(index=client.alias, **qb.knn_request({field: vector}, qb.SearchFilters(), 20, 100))
     assert client.knn_lists(analysis, 20)["knn"] == [(h["_id"], h["_score"]) for h in plain["hits"]["hits"]]
 
@@ -274,7 +274,7 @@ def test_cli_search_json_table_and_stopped_cluster(catalog_index):
 
 def test_cluster_stopping_mid_session_is_a_clear_error(catalog_index, es_client, encoder):
     settings, client = catalog_index
-    broken = XLSearchClient(settings, client=es_client, encoder=encoder, translator=client.translator)
+    broken = XLSearchClient(settings, client=es_client, encoder=encoder, translator=client.runtime.translator)
     broken.es = es_client.options(request_timeout=1, max_retries=0)
     broken.es = type(es_client)("http://127.0.0.1:9", max_retries=0, request_timeout=1)
     with pytest.raises(ClusterError, match="cannot reach Elasticsearch"):

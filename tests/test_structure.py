@@ -130,7 +130,7 @@ def test_toy_encoder_translator_and_fusion_through_the_registries_alone(es_setti
     assert doc["title"]["en"] == "dress red en coton"  # the toy dictionary translated it
 
     client = XLSearchClient(settings.replace(encoders=("transformers",)))  # the index decides its encoders
-    assert client.vector_fields == ["embedding_toy"]
+    assert client.runtime.vector_fields == ["embedding_toy"]
     resp = client.search("red dress", fusion="bm25-first", k=5, explain=True)
     assert resp.fusion == "bm25-first"
     assert {"fr-1", "en-1"} <= {h.id for h in resp.hits[:2]}

@@ -17,6 +17,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import XLSearchError
+from .mapping import DEFAULT_ENCODER, index_models, recorded_encoder
 
 
 @dataclass
@@ -83,7 +84,7 @@ def _models(settings: Settings, problems: list[str]) -> dict[str, Any]:
     manifest = read_manifest(folder) if folder.is_dir() else None
     backend = resolve_backend(settings.backend, settings.device)
     out: dict[str, Any] = {"encoders": list(settings.encoders), "model": settings.model_ref, "backend": backend}
-    if "transformers" in settings.encoders:
+    if DEFAULT_ENCODER in settings.encoders:
         meta = encoder_meta_without_loading(settings)
         out["prepared"] = meta is not None
         if meta is None:
@@ -134,14 +135,13 @@ def _dictionaries(settings: Settings, problems: list[str]) -> dict[str, Any]:
 def _indices(settings: Settings, client: Any, problems: list[str]) -> list[dict[str, Any]]:
     from .cluster.indices import list_aliases
     from .embed.encoder import encoder_meta_without_loading
-    from .mapping import index_models
     from .service import check_compatible
 
     transformers_meta = encoder_meta_without_loading(settings)
     out = []
     for found in list_aliases(client):
         meta = found.meta
-        encoders = [str(m.get("encoder", "transformers")) for m in index_models(meta).values()]
+        encoders = [recorded_encoder(m) for m in index_models(meta).values()]
         row: dict[str, Any] = {
             "alias": found.alias,
             "index": found.index,
@@ -157,10 +157,9 @@ def _indices(settings: Settings, client: Any, problems: list[str]) -> list[dict[
 def _compatibility(meta: dict[str, Any], transformers_meta: Any, check: Any) -> tuple[bool | None, str]:
     """Whether the configured e5 can search the index; USE and other kinds are checked
     when they load (their fingerprints would need the weights hashed here)."""
-    from .mapping import index_models
 
     recorded = index_models(meta)
-    field = next((f for f, m in recorded.items() if m.get("encoder", "transformers") == "transformers"), None)
+    field = next((f for f, m in recorded.items() if recorded_encoder(m) == DEFAULT_ENCODER), None)
     if field is None:
         return None, "no transformers vector field"
     if transformers_meta is None:

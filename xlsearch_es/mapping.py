@@ -40,6 +40,10 @@ def load_template(path: Path | None = None) -> dict[str, Any]:
         raise ConfigError(f"cannot load index template {path}: {exc}") from exc
 
 
+# The encoder kind an index made before encoders were named used (embed/base.py registers it).
+DEFAULT_ENCODER = "transformers"
+
+
 @dataclass(frozen=True)
 class ModelMeta:
     """What an index records about the encoder that filled its vectors."""
@@ -49,7 +53,7 @@ class ModelMeta:
     dims: int
     query_prefix: str
     passage_prefix: str
-    encoder: str = "transformers"  # the registered encoder kind that makes these vectors
+    encoder: str = DEFAULT_ENCODER  # the registered encoder kind that makes these vectors
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,6 +140,11 @@ def build_index_body(
     if source:
         mappings["_source"] = source
     return {"settings": settings, "mappings": mappings}
+
+
+def recorded_encoder(model: Mapping[str, Any]) -> str:
+    """The encoder kind a recorded model names (older records name none)."""
+    return str(model.get("encoder") or DEFAULT_ENCODER)
 
 
 def index_models(index_meta: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:

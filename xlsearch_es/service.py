@@ -16,7 +16,7 @@ from .cluster.connection import connect
 from .cluster.indices import create_versioned
 from .config import Settings
 from .errors import IndexMismatchError
-from .mapping import ModelMeta, build_index_body, index_models, load_template
+from .mapping import DEFAULT_ENCODER, ModelMeta, build_index_body, index_models, load_template, recorded_encoder
 from .text.segment import NATIVE_ANALYZERS, SEGMENTED_LANGUAGES
 
 
@@ -80,9 +80,9 @@ def settings_for_index(settings: Settings, index_meta: dict[str, Any] | None, *,
     models = index_models(index_meta)
     if not models:
         return settings
-    kinds = tuple(str(m.get("encoder", "transformers")) for m in models.values())
+    kinds = tuple(recorded_encoder(m) for m in models.values())
     changes: dict[str, Any] = {"encoders": kinds}
-    transformers = next((m for m in models.values() if m.get("encoder", "transformers") == "transformers"), None)
+    transformers = next((m for m in models.values() if recorded_encoder(m) == DEFAULT_ENCODER), None)
     if precision and transformers and transformers.get("fingerprint"):
         fingerprint = str(transformers["fingerprint"])
         changes["quantize_int8"] = fingerprint.endswith(INT8_SUFFIX)
@@ -106,7 +106,7 @@ def check_compatible(
         raise IndexMismatchError(
             f"index {alias!r} holds vectors in {', '.join(recorded)} but the configured encoders write "
             f"{', '.join(given)}; configure --encoders "
-            f"{','.join(str(m.get('encoder', 'transformers')) for m in recorded.values())} or rebuild with "
+            f"{','.join(recorded_encoder(m) for m in recorded.values())} or rebuild with "
             f"'xlsearch ingest FILE --index {alias} --rebuild'"
         )
     for field, meta in given.items():

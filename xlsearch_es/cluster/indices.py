@@ -169,3 +169,23 @@ def read_meta(client: Elasticsearch, alias: str) -> dict[str, Any] | None:
     if not target:
         return None
     return index_meta(client, target)
+
+
+def language_share(client: Elasticsearch, index: str) -> dict[str, float]:
+    """Share of the index's products written in each language (one aggregation)."""
+    aggs = {"langs": {"terms": {"field": "source_language", "size": 100}}}
+    buckets = client.search(index=index, size=0, aggs=aggs)["aggregations"]["langs"]["buckets"]
+    total = sum(b["doc_count"] for b in buckets) or 1
+    return {b["key"]: b["doc_count"] / total for b in buckets}
+
+
+def max_result_window(client: Elasticsearch, index: str) -> int:
+    """How deep the cluster lets a search on ``index`` page (``index.max_result_window``)."""
+    got = client.indices.get_settings(index=index, name="index.max_result_window", include_defaults=True)
+    values = [
+        int(v.get(kind, {}).get("index", {}).get("max_result_window", 10_000))
+        for v in got.values()
+        for kind in ("settings", "defaults")
+        if v.get(kind, {}).get("index", {}).get("max_result_window")
+    ]
+    return min(values) if values else 10_000

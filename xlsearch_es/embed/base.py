@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import ConfigError
-from ..mapping import ModelMeta
+from ..mapping import DEFAULT_ENCODER, ModelMeta
 from ..registry import Registry
 
 ROLES = ("query", "passage")
@@ -47,7 +47,7 @@ class EncoderKind:
 ENCODERS: Registry[EncoderKind] = Registry(
     "encoder",
     {
-        "transformers": "xlsearch_es.embed.transformers_kind:TRANSFORMERS",
+        DEFAULT_ENCODER: "xlsearch_es.embed.transformers_kind:TRANSFORMERS",
         "use": "xlsearch_es.embed.use:USE_KIND",
     },
 )

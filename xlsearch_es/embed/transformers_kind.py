@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Settings
-from ..mapping import ModelMeta
+from ..mapping import DEFAULT_ENCODER, ModelMeta
 from .base import EncoderKind
 from .e5_convert import prepare_e5
 from .encoder import Encoder, encoder_meta_without_loading, spec_from_settings
@@ -37,7 +37,7 @@ def load_transformers(settings: Settings) -> Encoder:
 
 
 TRANSFORMERS = EncoderKind(
-    name="transformers",
+    name=DEFAULT_ENCODER,
     vector_field="embedding",
     description="the --model encoder (any transformers folder or hub id; default multilingual-e5-small)",
     load=load_transformers,

@@ -25,6 +25,7 @@ from ..config import Settings
 from ..errors import XLSearchError
 from ..relevance.judgments import SplitPolicy, beir_hash, corpus_record
 from ..relevance.metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k
+from ..search.fusion import AUTO, FUSIONS
 from ..text.languages import iso639_1
 from ..text.normalize import normalize
 
@@ -64,7 +65,7 @@ _BASE_VARIANTS: tuple[Variant, ...] = (
     Variant(
         "hybrid-auto",
         "the default: z-score here (one-language catalog), kNN weight 2",
-        {"mode": "hybrid", "fusion": "auto"},
+        {"mode": "hybrid", "fusion": AUTO},
     ),
     Variant(
         "hybrid-rrf-notranslate",
@@ -95,11 +96,11 @@ _BASE_VARIANTS: tuple[Variant, ...] = (
 
 def fusion_variants() -> list[Variant]:
     """One hybrid row per registered fusion (``hybrid-NAME``)."""
-    from ..search.fusion import FUSIONS
 
     return [
         Variant(f"hybrid-{name}", f"BM25 (qt+dt) + kNN-mean, {fusion.description}", {"mode": "hybrid", "fusion": name})
         for name, fusion in FUSIONS.items()
+        if name != AUTO  # the default has its own row, hybrid-auto
     ]
 
 
@@ -370,10 +371,9 @@ def _evaluate_model(
 
 def _runs_here(variant: Variant, searcher: Any, progress: Callable[[str], None]) -> bool:
     """A fusion row the cluster cannot run would only repeat its fallback's row: left out."""
-    from ..search.fusion import FUSIONS
 
     name = variant.search.get("fusion")
-    if not name or name == "auto" or FUSIONS.get(name).fallback(searcher.caps) is None:
+    if not name or FUSIONS.get(name).fallback(searcher.caps) is None:
         return True
     progress(f"{variant.name}: left out (this cluster cannot run {name})")
     return False
@@ -387,7 +387,7 @@ def _tuning(
     from ..learn.tune import TUNER_VERSION, store, tune
     from ..relevance.judgments import load_beir
 
-    current = searcher.tuning
+    current = searcher.planner.tuning
     if (
         current is not None
         and current.data_hash == beir_hash(dataset_dir)

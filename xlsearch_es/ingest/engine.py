@@ -5,12 +5,15 @@ pipeline's checkpoint, accounting and sink stay the same for both."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..registry import Registry
-from .enrich import EnrichContext, Enriched, enrich_safely
+from ..runtime import IndexRuntime
+from .enrich import EnrichContext, Enriched, enrich_context, enrich_safely
+from .options import IngestOptions
 from .records import Product
 
 
@@ -46,8 +49,22 @@ class LocalEngine:
         pass
 
 
-ENGINES: Registry[Any] = Registry(
-    "engine", {"local": "xlsearch_es.ingest.engine:LocalEngine", "ray": "xlsearch_es.ingest.engine_ray:RayEngine"}
+def start_local(runtime: IndexRuntime, options: IngestOptions) -> LocalEngine:
+    return LocalEngine(enrich_context(runtime))
+
+
+@dataclass(frozen=True)
+class EngineKind:
+    """A registered engine: how it starts, and whether it encodes with the driver's models
+    (else its workers load their own, and the driver needs only their metadata)."""
+
+    start: Callable[[IndexRuntime, IngestOptions], Engine]
+    models_here: bool
+
+
+LOCAL = EngineKind(start_local, models_here=True)
+ENGINES: Registry[EngineKind] = Registry(
+    "engine", {"local": "xlsearch_es.ingest.engine:LOCAL", "ray": "xlsearch_es.ingest.engine_ray:RAY"}
 )
 
 

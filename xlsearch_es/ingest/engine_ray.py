@@ -25,7 +25,10 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError, XLSearchError
-from .enrich import EnrichContext, Enriched, enrich_context, enrich_safely
+from ..runtime import IndexRuntime
+from .engine import EngineKind
+from .enrich import Enriched, enrich_context, enrich_safely
+from .options import IngestOptions
 from .records import Product
 
 POLL_S = 0.5  # how often a waiting driver checks that the dataset is still running
@@ -97,26 +100,9 @@ def _feed_source(feed: Any, readers: int) -> Any:
 class EnrichBatches:
     """The actor pool's callable: loads the models once, then enriches one batch per row."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        languages: tuple[str, ...],
-        vector_fields: list[str],
-        segmented: tuple[str, ...] = (),
-        attribute_fields: tuple[str, ...] = (),
-    ):
-        from ..embed.base import load_embedders
-        from ..translate.factory import make_translator
-
-        embedders = load_embedders(settings)
-        self.context = enrich_context(
-            languages,
-            make_translator(settings),
-            {f: embedders[f] for f in vector_fields},
-            fallback_language=settings.fallback_language,
-            segmented=segmented,
-            attribute_fields=attribute_fields,
-        )
+    def __init__(self, settings: Settings, index_meta: dict[str, Any]):
+        # The index's own encoders and translator, loaded here (models are not pickled).
+        self.context = enrich_context(IndexRuntime.from_meta(settings, index_meta, adopt=False))
 
     def __call__(self, rows: Any) -> Any:
         import pyarrow as pa
@@ -173,10 +159,15 @@ def _cpus_per_actor(ray: Any, resources: Mapping[str, float], actors: int) -> in
     return max(1, min(share, int(max(nodes, default=1))))
 
 
+def start_ray(runtime: IndexRuntime, options: IngestOptions) -> RayEngine:
+    """Ray actors that load the index's models themselves (the driver's may be descriptions only)."""
+    return RayEngine(runtime.meta.raw, runtime.settings, actors=options.ray_actors, address=options.ray_address)
+
+
 class RayEngine:
     def __init__(
         self,
-        context: EnrichContext,
+        index_meta: Mapping[str, Any],
         settings: Settings,
         actors: int = 2,
         address: str | None = None,
@@ -199,13 +190,13 @@ class RayEngine:
                 raise ConfigError(f"cannot {where}: {type(exc).__name__}: {exc}") from None
         actors = max(1, actors)
         try:
-            self._start(context, settings, actors, gpus_per_actor)
+            self._start(index_meta, settings, actors, gpus_per_actor)
             self.capacity = max(1, in_flight_per_actor) * actors  # the pipeline waits for the oldest beyond
         except BaseException:
             self._shutdown()
             raise
 
-    def _start(self, context: EnrichContext, settings: Settings, actors: int, gpus: float | None) -> None:
+    def _start(self, index_meta: Mapping[str, Any], settings: Settings, actors: int, gpus: float | None) -> None:
         ray = self._ray
         resources = ray.cluster_resources()
         if resources.get("CPU", 0) < actors:
@@ -222,13 +213,7 @@ class RayEngine:
         dataset = ray.data.read_datasource(_feed_source(self._feed, readers=actors), num_cpus=0)
         dataset = dataset.map_batches(
             EnrichBatches,
-            fn_constructor_kwargs={
-                "settings": worker_settings,
-                "languages": context.languages,
-                "vector_fields": list(context.embedders),
-                "segmented": context.segmented,
-                "attribute_fields": context.attribute_fields,
-            },
+            fn_constructor_kwargs={"settings": worker_settings, "index_meta": dict(index_meta)},
             batch_size=1,
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=actors),
@@ -261,3 +246,6 @@ class RayEngine:
     def _shutdown(self) -> None:
         if self._started and self._ray.is_initialized():
             self._ray.shutdown()
+
+
+RAY = EngineKind(start_ray, models_here=False)

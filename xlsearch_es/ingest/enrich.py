@@ -16,6 +16,7 @@ from typing import Any
 
 from ..embed.base import Embedder
 from ..mapping import TEXT_FIELDS
+from ..runtime import IndexRuntime
 from ..text.attributes import product_attributes
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
 from ..text.segment import Segmenter
@@ -45,28 +46,21 @@ class EnrichContext:
         return fps[0][1] if len(fps) == 1 else "+".join(f"{f}={fp}" for f, fp in fps)
 
 
-def enrich_context(
-    languages: Sequence[str],
-    translator: Translator,
-    embedders: Mapping[str, Embedder],
-    *,
-    fallback_language: str,
-    segmented: Sequence[str] = (),
-    attribute_fields: Sequence[str] = (),
-) -> EnrichContext:
+def enrich_context(runtime: IndexRuntime) -> EnrichContext:
     """The one way a context is made (batch load, Ray actor, gateway write), so a product
-    gives the same document whichever path writes it. The arguments come from the
-    index's _meta: its languages, the ones it cuts into words, its attribute fields."""
-    languages = tuple(languages)
+    gives the same document whichever path writes it: from the index's runtime, its
+    languages, the ones it cuts into words and its attribute fields."""
+    languages = tuple(runtime.languages)
     return EnrichContext(
         languages=languages,
-        translator=translator,
-        embedders=embedders,
+        translator=runtime.translator,
+        embedders=runtime.embedders,
         detector=LanguageDetector(
-            candidates=tuple(dict.fromkeys(DEFAULT_CANDIDATES + languages)), fallback=fallback_language
+            candidates=tuple(dict.fromkeys(DEFAULT_CANDIDATES + languages)),
+            fallback=runtime.settings.fallback_language,
         ),
-        segmented=tuple(segmented),
-        attribute_fields=tuple(attribute_fields),
+        segmented=runtime.segmented,
+        attribute_fields=runtime.attribute_fields,
     )
 
 

@@ -35,12 +35,11 @@ from ..cluster.indices import index_meta as read_index_meta
 from ..config import Settings
 from ..embed.base import Embedder, as_embedders
 from ..errors import ClusterError, XLSearchError
-from ..mapping import index_models
+from ..runtime import IndexRuntime
 from ..service import check_compatible, index_body, settings_for_index
 from ..translate.base import Translator
 from .checkpoint import Checkpoint
-from .engine import Engine, LocalEngine, check_engine
-from .enrich import EnrichContext, enrich_context
+from .engine import ENGINES, Engine
 from .executor import BackgroundSender, SenderFailed
 from .options import IngestOptions
 from .records import Product, RawRecord, Rejection, detect_format, read_records
@@ -308,7 +307,6 @@ class IngestPipeline:
         fmt = detect_format(opts.path, opts.fmt)
         state = self.checkpoint.load() if opts.resume else None
         target, index_meta, fresh = self._prepare_index(state)
-        languages = tuple(index_meta.get("languages") or self.settings.languages)
         resume_line = int(state["line"]) if state else 0
         saved = dict(state["counts"]) if state else {"read": 0, "rejected": 0, "unchanged": 0, "other_shards": 0}
         dead_letters = DeadLetters(
@@ -318,15 +316,10 @@ class IngestPipeline:
         state.update({"index": target, "fresh": fresh, "dead_letter": str(dead_letters.path)})
         self.summary.index, self.summary.dead_letter = target, str(dead_letters.path)
         self.summary.resumed_from_line = resume_line
-        context = enrich_context(
-            languages,
-            self.translator,
-            {f: self.embedders[f] for f in index_models(index_meta)},
-            fallback_language=self.settings.fallback_language,
-            segmented=(index_meta or {}).get("segmented", ()),
-            attribute_fields=(index_meta or {}).get("attribute_fields", ()),
+        runtime = IndexRuntime.from_meta(
+            self.settings, index_meta, embedders=self.embedders, translator=self.translator, adopt=False
         )
-        engine = self._engine(context, target, fresh)
+        engine = self._engine(runtime, target, fresh)
         sender: BackgroundSender[_Batch] = BackgroundSender(
             lambda batch: self._send(batch, target, dead_letters, state), depth=opts.queue_batches
         )
@@ -353,16 +346,11 @@ class IngestPipeline:
         self.summary.seconds = round(time.perf_counter() - start, 3)
         return self.summary
 
-    def _engine(self, context: EnrichContext, target: str, fresh: bool) -> Engine:
-        """The local engine, or Ray (its actors load their own models). If Ray cannot
+    def _engine(self, runtime: IndexRuntime, target: str, fresh: bool) -> Engine:
+        """The configured engine, started (Ray's actors load their own models). If it cannot
         start, nothing was sent, so an index this load created is not left behind empty."""
-        if self.options.engine == "local":
-            return LocalEngine(context)
         try:
-            check_engine(self.options.engine)
-            from .engine_ray import RayEngine
-
-            return RayEngine(context, self.settings, actors=self.options.ray_actors, address=self.options.ray_address)
+            return ENGINES.get(self.options.engine).start(runtime, self.options)
         except BaseException:
             if fresh:
                 with cluster_errors(self.settings):
@@ -581,7 +569,7 @@ def run_ingest(
             settings = settings_for_index(settings, read_meta(client, settings.index), precision=False)
     if encoder is not None:
         embedders: Embedder | Mapping[str, Embedder] = encoder
-    elif options.engine == "local":
+    elif ENGINES.get(options.engine).models_here:
         embedders = load_embedders(settings)
     else:  # the engine's workers load the models; the driver only needs their metadata
         embedders = {f: DescribedEmbedder(meta) for f, meta in describe_embedders(settings).items()}

@@ -103,17 +103,18 @@ def _mine_from_index(
     from ..cluster.connection import cluster_errors, connect
     from ..cluster.indices import read_meta
     from ..embed.base import ENCODERS
-    from ..mapping import index_models
+    from ..runtime import IndexMeta
     from ..search.client import XLSearchClient
 
     es = connect(settings)
     with cluster_errors(settings):
-        meta = read_meta(es, index)
+        meta = IndexMeta.parse(read_meta(es, index))
     # The model being trained searches its own field; the index's other encoders load as they are.
-    embedders: dict[str, Any] = {ENCODERS.get("transformers").vector_field: encoder}
-    for vector_field, model in index_models(meta).items():
-        if vector_field not in embedders:
-            embedders[vector_field] = ENCODERS.get(str(model.get("encoder", "transformers"))).load(settings)
+    own = ENCODERS.get(encoder.meta().encoder).vector_field
+    embedders: dict[str, Any] = {own: encoder}
+    for vector_field in meta.vector_fields:
+        if vector_field != own:
+            embedders[vector_field] = ENCODERS.get(meta.encoder_of(vector_field)).load(settings)
     client = XLSearchClient(settings.replace(index=index), client=es, encoder=embedders)
     out: dict[str, list[str]] = {}
     for q in queries:

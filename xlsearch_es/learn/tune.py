@@ -24,7 +24,7 @@ from ..errors import XLSearchError
 from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..relevance.metrics import mean, ndcg_at_k
 from ..search.client import DEFAULT_RANK_WINDOW, XLSearchClient
-from ..search.fusion import FUSIONS, ClientFusion, knn_list_weights
+from ..search.fusion import FUSIONS, RRF, ClientFusion, knn_list_weights
 from ..search.query_builder import BM25Boosts
 from ..search.tuning import META_KEY, SearchParams, Tuning
 
@@ -86,10 +86,10 @@ class Tuner:
                 "bm25": self._bm25(item, p.boosts or BM25Boosts())[:window],
                 **{name: ranked[:window] for name, ranked in knn.items()},
             }
-            fusion = FUSIONS.get(p.fusion or "rrf")
+            fusion = FUSIONS.get(p.fusion) if p.fusion else RRF
             assert isinstance(fusion, ClientFusion)
             shares = p.knn_shares
-            weights = {"bm25": 1.0, **knn_list_weights(self.client.vector_fields, p.knn_weight or 1.0, shares)}
+            weights = {"bm25": 1.0, **knn_list_weights(self.client.runtime.vector_fields, p.knn_weight or 1.0, shares)}
             ranked = [f.id for f in fusion.fuse(lists, weights)]
             values.append(ndcg_at_k(ranked, self.judgments.qrels.get(item.query.id, {}), 10))
         return float(mean([v for v in values if v is not None]) or 0.0)
@@ -113,7 +113,7 @@ class Tuner:
 def share_grid(client: XLSearchClient) -> list[tuple[float, ...]]:
     """Splits of the kNN weight between an index's vector fields (none with one field):
     each field alone, and for two fields the quarter steps between them."""
-    n = len(client.vector_fields)
+    n = len(client.runtime.vector_fields)
     if n < 2:
         return []
     alone = [tuple(1.0 if i == j else 0.0 for i in range(n)) for j in range(n)]
@@ -250,5 +250,5 @@ def store(
         )
     meta["tuning_history"] = history[-10:]
     es.indices.put_mapping(index=target, meta=meta)
-    client.tuning = tuning
+    client.planner.tuning = tuning
     return tuning

@@ -237,3 +237,25 @@ def load_judgments(data: Path, *, products: dict[str, str] | None = None) -> Jud
     if products is None:
         raise XLSearchError("a click log needs its products: pass --catalog FILE or --index NAME")
     return load_click_log(data, products)
+
+
+def load_judgments_from(
+    data: Path, *, catalog: str | None = None, index: tuple[Any, str] | None = None, dead_letter: Path
+) -> tuple[Judgments, Path | None]:
+    """Judgments from a BEIR folder, or a click log whose products come from a
+    ``catalog`` file or an ``index`` ((client, alias)). Unusable lines go to
+    ``dead_letter`` (returned when there were any): none is dropped silently."""
+    products = None
+    if not data.is_dir():
+        if catalog:
+            products = catalog_passages(catalog)
+        elif index is not None:
+            products = index_passages(*index)
+    judgments = load_judgments(data, products=products)
+    if not judgments.rejected:
+        return judgments, None
+    dead_letter.parent.mkdir(parents=True, exist_ok=True)
+    with dead_letter.open("w", encoding="utf-8") as fh:
+        for rej in judgments.rejected:
+            fh.write(json.dumps(rej.as_dict(), ensure_ascii=False) + "\n")
+    return judgments, dead_letter

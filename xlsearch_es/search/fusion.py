@@ -1,8 +1,9 @@
 """Fusion of BM25 and kNN: the pure list arithmetic and the registered strategies.
 
 A strategy is either client-side (it fuses ranked lists the client fetched)
-or server-side (it builds one request the cluster fuses). The client asks the
-registry by name; a new fusion is one object registered in ``FUSIONS``.
+or server-side (it builds one request the cluster fuses); each runs itself on a
+``HybridRun`` the client hands it. ``auto`` is a strategy too: it resolves to one
+of the others per catalog. A new fusion is one object registered in ``FUSIONS``.
 
 Inputs are lists of (id, score), best first. Output is one list of ``Fused``,
 best first, ties broken by id so the order is the same on every call: the
@@ -15,7 +16,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..registry import Registry
 from .query_builder import SearchFilters
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from ..cluster.capabilities import Capabilities
 
 Ranked = Sequence[tuple[str, float]]
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+AUTO = "auto"  # the strategy that picks one of the others per catalog
 
 
 @dataclass
@@ -101,37 +105,119 @@ class HybridPlan:
     window: int  # rank window each side covers
     num_candidates: int
     knn_weight: float  # the kNN side's weight, shared by its vector fields
+    knn_shares: tuple[float, ...] | None = None  # its split between the vector fields (tuned), else even
 
 
-class FusionStrategy:
+@dataclass(frozen=True)
+class Catalog:
+    """What choosing a fusion may look at: the catalog's language mix and the cluster."""
+
+    language_share: Mapping[str, float]
+    caps: Capabilities
+
+
+class HybridRun(Protocol[R_co]):
+    """One hybrid search in progress, as a strategy drives it (search/execute.py runs it)."""
+
+    @property
+    def plan(self) -> HybridPlan:
+        """The request's fusion inputs (the query vectors once embedded)."""
+
+    def lists(self) -> dict[str, Ranked]:
+        """BM25 and each vector field's kNN list over the rank window, named as fusion names them."""
+
+    def agreement(self) -> Mapping[str, int]:
+        """For each listed product, whether it carries the attributes the query names (+1/0/-1)."""
+
+    def fused_window(self, fused: list[Fused]) -> R_co:
+        """The fused window, as the search's result."""
+
+    def one_request(self, body: dict[str, Any], facets: bool, name: str) -> R_co:
+        """Send one request the cluster fuses (and pages); ``facets``: add the facet aggregations."""
+
+
+class FusionStrategy(ABC):
     """One way to fuse BM25 with kNN. Register an instance in ``FUSIONS``."""
 
     name: str = ""
     description: str = ""
     knn_weight: float = 1.0  # the kNN side's default weight (BM25 weighs 1)
+    sends_bm25_first: bool = False  # BM25 can start while the query is embedded
+    where: str = ""  # "client-side" or "by the cluster", for notes
 
     def fallback(self, caps: Capabilities) -> tuple[str, str] | None:
         """On a cluster without what this fusion needs: (the fusion to use instead, what
         is missing); None where it can run."""
         return None
 
+    def resolve(self, catalog: Catalog, notes: list[str]) -> FusionStrategy:
+        """The strategy that runs for this request: this one, or its fallback on a
+        cluster that lacks what it needs (noted)."""
+        fallback = self.fallback(catalog.caps)
+        if fallback is None:
+            return self
+        name, missing = fallback
+        chosen = FUSIONS.get(name)
+        notes.append(f"{missing}; fused {chosen.where} with {name}")
+        return chosen
 
-class ClientFusion(FusionStrategy, ABC):
-    """The client sends BM25 and kNN over the same rank window and fuses their lists."""
+    @abstractmethod
+    def run(self, search: HybridRun[R]) -> R:
+        """Run the hybrid search this strategy's way."""
+
+
+class ClientFusion(FusionStrategy):
+    """The client sends BM25 and kNN over the same rank window and fuses their lists.
+    Products carrying a queried colour or material then move up a little, contradicting
+    ones down (``shift_by_agreement``), the same way wherever a list is fused."""
+
+    sends_bm25_first = True
+    where = "client-side"
 
     @abstractmethod
     def fuse(self, lists: Mapping[str, Ranked], weights: Mapping[str, float]) -> list[Fused]:
         """One list, best first, ties broken by id."""
 
+    def run(self, search: HybridRun[R]) -> R:
+        lists = search.lists()
+        plan = search.plan
+        weights = {"bm25": 1.0, **knn_list_weights(list(plan.vectors), plan.knn_weight, plan.knn_shares)}
+        fused = self.fuse(lists, weights)
+        return search.fused_window(shift_by_agreement(fused, search.agreement()))
 
-class ServerFusion(FusionStrategy, ABC):
+
+class ServerFusion(FusionStrategy):
     """One request; the cluster fuses and pages."""
 
     facets: bool = False  # whether the request can carry the facet aggregations
+    where = "by the cluster"
 
     @abstractmethod
     def request(self, plan: HybridPlan) -> dict[str, Any]:
         """The search body (without index)."""
+
+    def run(self, search: HybridRun[R]) -> R:
+        return search.one_request(self.request(search.plan), self.facets, self.name)
+
+
+class AutoFusion(FusionStrategy):
+    """The default: chosen per catalog on seeded samples of both evaluation sets and
+    the demo catalog (see benchmarks/results). In a catalog dominated by one language,
+    BM25 scores are comparable across products and a z-score sum with kNN weighted 2:1
+    beats both parts; in a mixed catalog, BM25 scores come from different language
+    fields and only their ranks compare, so reciprocal rank fusion wins there."""
+
+    name = AUTO
+    description = "z-score where one language holds 80% of the catalog, else rrf"
+    dominant_share = 0.8
+
+    def resolve(self, catalog: Catalog, notes: list[str]) -> FusionStrategy:
+        dominant = max(catalog.language_share.values(), default=1.0)
+        chosen = FUSIONS.get("zscore" if dominant >= self.dominant_share else "rrf")
+        return chosen.resolve(catalog, notes)
+
+    def run(self, search: HybridRun[R]) -> R:
+        raise TypeError("resolve the auto fusion for a catalog before running it")
 
 
 class ReciprocalRank(ClientFusion):
@@ -152,6 +238,7 @@ class NormalisedSum(ClientFusion):
         return weighted_sum(dict(lists), self.method, dict(weights))
 
 
+AUTO_FUSION = AutoFusion()
 RRF = ReciprocalRank()
 MINMAX = NormalisedSum("minmax", "min-max normalised scores, weighted sum")
 ZSCORE = NormalisedSum("zscore", "z-score normalised scores, weighted sum")
@@ -159,6 +246,7 @@ ZSCORE = NormalisedSum("zscore", "z-score normalised scores, weighted sum")
 FUSIONS: Registry[FusionStrategy] = Registry(
     "fusion",
     {
+        AUTO: "xlsearch_es.search.fusion:AUTO_FUSION",
         "rrf": "xlsearch_es.search.fusion:RRF",
         "minmax": "xlsearch_es.search.fusion:MINMAX",
         "zscore": "xlsearch_es.search.fusion:ZSCORE",

@@ -21,7 +21,6 @@ class QueryAnalysis:
     original: str
     text: str
     lang: str
-    lang_confidence: float
     truncated: bool
     protected: list[str]
     translations: dict[str, str]
@@ -50,10 +49,9 @@ def analyze(
     truncated = len(text) < len(full)
     t1 = time.perf_counter()
     if lang:
-        detected_lang, confidence = check_language(lang), 1.0
+        detected_lang = check_language(lang)
     else:
-        det = detector.detect(text, prefer=languages or ["en"])
-        detected_lang, confidence = det.lang, det.confidence
+        detected_lang = detector.detect(text, prefer=languages or ["en"]).lang
     t2 = time.perf_counter()
     protected = protected_strings(text)
     translations: dict[str, str] = {}
@@ -69,7 +67,6 @@ def analyze(
         original=query,
         text=text,
         lang=detected_lang,
-        lang_confidence=confidence,
         truncated=truncated,
         protected=protected,
         translations=translations,

@@ -70,8 +70,8 @@ def _health_routes(app: FastAPI, ctx: ServiceContext) -> None:
             {
                 "ready": True,
                 "index": searcher.alias,
-                "languages": searcher.languages,
-                "vector_fields": searcher.vector_fields,
+                "languages": searcher.runtime.languages,
+                "vector_fields": searcher.runtime.vector_fields,
             }
         )
 
@@ -152,8 +152,8 @@ def _load_routes(app: FastAPI, ctx: ServiceContext) -> None:
                     ctx.settings.replace(index=alias),
                     opts,
                     client=ctx.service().es,
-                    encoder=searcher.embedders if searcher else None,
-                    translator=searcher.translator if searcher else None,
+                    encoder=searcher.runtime.embedders if searcher else None,
+                    translator=searcher.runtime.translator if searcher else None,
                 )
                 return summary.as_dict()
 
@@ -265,7 +265,7 @@ def _cluster_info(service: SearchService) -> dict[str, Any]:
 
 def _projection(service: SearchService, index: str | None, query: str | None, sample: int) -> dict[str, Any]:
     searcher = service.searcher(index)
-    field = searcher.vector_fields[0]
+    field = searcher.runtime.vector_fields[0]
     with cluster_errors(service.settings):
         hits = service.es.search(
             index=searcher.alias,
@@ -296,7 +296,7 @@ def _projection(service: SearchService, index: str | None, query: str | None, sa
     }
     if query:
         analysis = searcher.understand(query)
-        vector = np.array(searcher._embed(analysis, "mean")[field], dtype=np.float32)
+        vector = np.array(searcher.retrieval.embed(analysis, "mean")[field], dtype=np.float32)
         qx, qy = (vector - mean) @ components[:2].T
         nearest = np.argsort(-(matrix @ vector))[:5]
         out["query"] = {

@@ -12,6 +12,7 @@ from ..config import Settings
 from ..embed.base import Embedder, load_embedders
 from ..errors import XLSearchError
 from ..ingest.enrich import EnrichContext, enrich_context
+from ..runtime import IndexRuntime
 from ..search.client import XLSearchClient
 from ..service import settings_for_index
 from .metrics import Metrics
@@ -32,16 +33,23 @@ class SearchService:
         with self._lock:
             if alias not in self._searchers:
                 settings = self.settings.replace(index=alias)
-                with cluster_errors(settings):
-                    meta = read_meta(self.es, alias)
-                if meta is None or not is_xlsearch_meta(meta):
-                    raise XLSearchError(f"{alias!r} is not an index xlsearch manages; load a catalog into it first")
-                settings = settings_for_index(settings, meta)
-                key = (settings.encoders, settings.model_ref, settings.quantize_int8)
-                if key not in self._embedders:  # indices with the same models share them
-                    self._embedders[key] = load_embedders(settings)
-                self._searchers[alias] = XLSearchClient(settings, client=self.es, encoder=self._embedders[key])
+                runtime = IndexRuntime.open(settings, self.es, embedders=self._shared_models(settings))
+                self._searchers[alias] = XLSearchClient(
+                    runtime.settings, client=self.es, encoder=runtime.embedders, translator=runtime.translator
+                )
             return self._searchers[alias]
+
+    def _shared_models(self, settings: Settings) -> dict[str, Embedder]:
+        """The embedders the alias's index needs; indices with the same models share them."""
+        with cluster_errors(settings):
+            meta = read_meta(self.es, settings.index)
+        if meta is None or not is_xlsearch_meta(meta):
+            raise XLSearchError(f"{settings.index!r} is not an index xlsearch manages; load a catalog into it first")
+        adopted = settings_for_index(settings, meta)
+        key = (adopted.encoders, adopted.model_ref, adopted.quantize_int8)
+        if key not in self._embedders:
+            self._embedders[key] = load_embedders(adopted)
+        return self._embedders[key]
 
     def manages(self, alias: str) -> bool:
         """Whether writes to ``alias`` go through enrichment (an index xlsearch created)."""
@@ -51,15 +59,7 @@ class SearchService:
 
     def enrich_context(self, alias: str) -> EnrichContext:
         """Enrichment for writes through the gateway: the index's own, as a batch load uses."""
-        searcher = self.searcher(alias)
-        return enrich_context(
-            searcher.languages,
-            searcher.translator,
-            {f: searcher.embedders[f] for f in searcher.vector_fields},
-            fallback_language=searcher.settings.fallback_language,
-            segmented=searcher.segmented,
-            attribute_fields=searcher.attribute_fields,
-        )
+        return enrich_context(self.searcher(alias).runtime)
 
     def close(self) -> None:
         for searcher in self._searchers.values():

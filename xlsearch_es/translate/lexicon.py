@@ -218,3 +218,13 @@ def make_lexicon(settings: Settings) -> LexiconBackend:
 
     build_lexicon(settings.home_dir, languages=settings.languages)
     return LexiconBackend(settings.home_dir)
+
+
+def lexicon_pairs(path: Path) -> dict[str, object]:
+    """What a compiled lexicon holds: each pair's source, licence and entries, and the
+    languages no dictionary covers (read-only; nothing is fetched)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT src, tgt, source, licence, entries FROM sources ORDER BY src, tgt").fetchall()
+        uncovered = sorted(r[0] for r in db.execute("SELECT lang FROM languages WHERE pairs = 0"))
+    pairs = [dict(zip(("src", "tgt", "source", "licence", "entries"), r, strict=True)) for r in rows]
+    return {"path": str(path), "pairs": pairs, "uncovered": uncovered}

@@ -1,0 +1,211 @@
+"""Commands that measure and learn from judgments: eval, train, tune."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import NameChoice, emit, holdout_option, index_option, say, settings_of, split_policy, validation_option
+
+
+@click.command("eval")
+@click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--modes", "variants", help="Comma-separated variants (default: all); see the report for names.")
+@click.option("--translator", type=NameChoice("translator"))
+@click.option("--translator-model", help="Model for seq2seq / causal-lm.")
+@click.option("--languages", "query_langs", help="Only queries in these languages, e.g. en,zh.")
+@click.option("--sample", type=int, help="Queries per language (seeded sample) for a quick run.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write JSON, Markdown and PNG here.")
+@click.option(
+    "--split",
+    type=click.Choice(["test", "validation", "train", "all"]),
+    default="test",
+    show_default=True,
+    help="Which hash split of the queries to report on; test is never trained or tuned on.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def eval_cmd(
+    ctx: click.Context,
+    dataset_dir: str,
+    variants: str | None,
+    query_langs: str | None,
+    sample: int | None,
+    out_dir: str | None,
+    split: str,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Relevance (nDCG@10, recall@100, MRR@10) of every variant on a BEIR-layout set."""
+    from ..evaluation.report import render_markdown
+    from ..evaluation.runner import run_eval
+
+    settings = settings_of(ctx, **flags)
+    report = run_eval(
+        settings,
+        Path(dataset_dir),
+        variants=variants.split(",") if variants else None,
+        sample=sample,
+        languages=query_langs.split(",") if query_langs else None,
+        out_dir=Path(out_dir) if out_dir else None,
+        split=split,
+        progress=say,
+    )
+    emit(report, as_json, render_markdown)
+
+
+# ------------------------------------------------------ learn from judgments ---
+
+
+@click.command("train")
+@click.argument("data", type=click.Path(exists=True))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write.")
+@click.option(
+    "--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file)."
+)
+@click.option("--index", "index_name", help="Mine hard negatives from this index (and read a click log's products).")
+@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=5e-5, show_default=True)
+@click.option("--max-steps", type=int, help="Stop after this many steps.")
+@click.option("--eval-every", type=int, help="Validate every N steps (default: about 8 times per run).")
+@click.option("--seed", type=int, default=13, show_default=True)
+@holdout_option
+@validation_option
+@click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go.")
+@click.option("--force", is_flag=True, help="Overwrite a non-empty --out folder.")
+@click.option(
+    "--reranker",
+    "as_reranker",
+    is_flag=True,
+    help="Train a cross-encoder reranker (from the encoder's weights) instead of the encoder.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def train_cmd(
+    ctx: click.Context,
+    data: str,
+    out_dir: str,
+    catalog: str | None,
+    index_name: str | None,
+    holdout: float,
+    validation: float,
+    dead_letter: str | None,
+    as_reranker: bool,
+    as_json: bool,
+    **opts: Any,
+) -> None:
+    """Fine-tune the encoder (or a reranker) on judgments (a BEIR folder or a click log)."""
+    from ..learn.rerank import RerankOptions, train_reranker
+    from ..learn.train import TrainOptions, train_encoder
+
+    settings = settings_of(ctx)
+    judgments = _judgments(ctx, data, catalog, index_name, dead_letter)
+    if as_reranker:
+        rerank_opts = RerankOptions(
+            out=Path(out_dir),
+            split=split_policy(holdout, validation),
+            seed=opts["seed"],
+            force=opts["force"],
+            epochs=min(opts["epochs"], 1),
+            max_steps=opts["max_steps"] or RerankOptions.max_steps,
+        )
+        manifest = train_reranker(settings, judgments, rerank_opts, say=say)
+        emit(
+            manifest,
+            as_json,
+            lambda d: (
+                f"{d['name']} written to {d['path']}: validation "
+                f"{d['training']['validation_ndcg@10_top20']}; use it with --reranker {d['path']}"
+            ),
+        )
+        return
+    options = TrainOptions(out=Path(out_dir), index=index_name, split=split_policy(holdout, validation), **opts)
+    manifest = train_encoder(settings, judgments, options, say=say)
+    emit(
+        manifest,
+        as_json,
+        lambda d: (
+            f"{d['name']} written to {d['path']} (fingerprint {d['fingerprint']}); validation nDCG@10 "
+            f"{d['training']['validation_ndcg@10']['before']} -> {d['training']['validation_ndcg@10']['after']} "
+            f"after {d['training']['best_step']} of {d['training']['steps']} steps"
+        ),
+    )
+
+
+@click.command("tune")
+@click.argument("data", type=click.Path(exists=True))
+@index_option
+@click.option(
+    "--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file)."
+)
+@holdout_option
+@validation_option
+@click.option("--dry-run", is_flag=True, help="Measure, but leave the index's parameters as they are.")
+@click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def tune_cmd(
+    ctx: click.Context,
+    data: str,
+    catalog: str | None,
+    holdout: float,
+    validation: float,
+    dry_run: bool,
+    dead_letter: str | None,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Learn fusion, kNN weight, rank window, translation blend and BM25 boosts for an index."""
+    from ..learn.tune import store, tune
+    from ..search.client import XLSearchClient
+
+    settings = settings_of(ctx, **flags)
+    client = XLSearchClient(settings)
+    judgments = _judgments(ctx, data, catalog, settings.index, dead_letter)
+    result = tune(client, judgments, split_policy(holdout, validation), say=say)
+    tuning = None if dry_run else store(client, result, judgments, split=split_policy(holdout, validation))
+    data_out = {
+        **result,
+        "params": result["params"].as_dict(),
+        "per_language": {k: v.as_dict() for k, v in result["per_language"].items()},
+        "stored": None if tuning is None else {"version": tuning.version, "index": settings.index},
+    }
+    emit(
+        data_out,
+        as_json,
+        lambda d: (
+            f"validation nDCG@10: defaults {d['defaults']}, tuned {d['tuned']} ({d['queries']} queries); "
+            + (
+                f"stored as version {d['stored']['version']} in {d['stored']['index']}"
+                if d["stored"]
+                else "defaults kept: the tuned parameters did not beat them"
+                if not d["improved"]
+                else "dry run: nothing stored"
+            )
+            + (f"\nparams: {d['params']}" if d["improved"] else "")
+            + "".join(f"\n{lang}: {p}" for lang, p in d["per_language"].items())
+        ),
+    )
+
+
+def _judgments(
+    ctx: click.Context, data: str, catalog: str | None, index_name: str | None, dead_letter: str | None
+) -> Any:
+    """A BEIR folder, or a click log with its products from --catalog or --index (a Judgments)."""
+    from ..cluster.connection import connect
+    from ..relevance.judgments import load_judgments_from
+
+    settings = settings_of(ctx)
+    path = Path(data)
+    target = Path(dead_letter) if dead_letter else settings.home_dir / "dead-letter" / f"{path.stem}-judgments.jsonl"
+    index = (connect(settings), index_name) if index_name and not catalog and not path.is_dir() else None
+    judgments, written = load_judgments_from(path, catalog=catalog, index=index, dead_letter=target)
+    if written:
+        say(f"{len(judgments.rejected)} unusable line(s) written to {written}")
+    return judgments
+
+
+COMMANDS = (eval_cmd, train_cmd, tune_cmd)

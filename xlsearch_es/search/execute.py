@@ -1,0 +1,224 @@
+"""Executing a plan: the cluster requests and the query's embedding.
+
+BM25-only and kNN-only plans are one request each. A hybrid plan is run by its
+fusion strategy (search/fusion.py) on a ``_HybridSearch``: client-side
+strategies ask it for the window's lists (BM25 was sent while the query was
+embedded, kNN goes out per vector field, all at once), server-side ones for one
+request the cluster fuses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from elasticsearch import Elasticsearch
+
+from ..runtime import IndexRuntime
+from . import query_builder as qb
+from .fusion import Fused, HybridPlan, Ranked, attribute_agreement, knn_list_name
+from .request import BM25, KNN, QUERY_VECTORS, RankedWindow, SearchPlan, Trace
+from .results import (
+    attribute_docvalues,
+    facet_aggs,
+    facets_from_aggs,
+    facets_from_hits,
+    hit_from_source,
+    hits_from_response,
+)
+from .understand import QueryAnalysis
+
+MAX_TRANSLATION_WEIGHT = 4.0
+
+
+@dataclass
+class Retrieval:
+    """Sends one index's requests and embeds its queries; safe to share across threads."""
+
+    es: Elasticsearch
+    runtime: IndexRuntime
+    pool: ThreadPoolExecutor
+    language_share: Mapping[str, float]
+
+    def search(self, body: dict[str, Any], trace: Trace | None = None) -> dict[str, Any]:
+        """One search on the alias; within the request's budget when it has one."""
+        remaining = trace.remaining() if trace else None
+        es = self.es if remaining is None else self.es.options(request_timeout=remaining, max_retries=0)
+        return dict(es.search(index=self.runtime.alias, **body))
+
+    def execute(self, plan: SearchPlan, trace: Trace) -> RankedWindow:
+        request = plan.request
+        if request.mode == BM25:
+            return self._bm25(plan, trace)
+        search = _HybridSearch(self, plan, trace)
+        if plan.strategy is not None and plan.strategy.sends_bm25_first:
+            search.send_bm25()
+        search.embed()
+        if request.mode == KNN:
+            return self._knn(plan, search.vectors, trace)
+        assert plan.strategy is not None
+        return plan.strategy.run(search)
+
+    def _bm25(self, plan: SearchPlan, trace: Trace) -> RankedWindow:
+        request = plan.request
+        body = {
+            **qb.bm25_request(
+                plan.bm25, request.filters, size=request.k, from_=request.offset, highlight=request.highlight
+            ),
+            "aggs": facet_aggs(),
+        }
+        resp = trace.timed("bm25", lambda: self.search(body, trace))
+        hits = hits_from_response(resp, plan.analysis, "bm25", request.explain)
+        return RankedWindow(hits, resp["hits"]["total"]["value"], facets_from_aggs(resp), paged=True, highlighted=True)
+
+    def _knn(self, plan: SearchPlan, vectors: dict[str, list[float]], trace: Trace) -> RankedWindow:
+        body = qb.knn_request(vectors, plan.request.filters, k=plan.window, num_candidates=plan.num_candidates)
+        resp = trace.timed("knn", lambda: self.search(body, trace))
+        hits = hits_from_response(resp, plan.analysis, "knn", plan.request.explain)
+        return RankedWindow(hits, len(hits), facets_from_hits(hits))
+
+    def knn_per_field(
+        self,
+        vectors: Mapping[str, list[float]],
+        filters: qb.SearchFilters,
+        k: int,
+        num_candidates: int,
+        docvalue_fields: Sequence[str] = (),
+    ) -> dict[str, dict[str, Any]]:
+        """One kNN request per vector field, all in flight at once; responses named as fusion
+        names the lists. Hits carry ids (and the named doc values), no sources."""
+        futures = {}
+        for i, (field_name, vector) in enumerate(vectors.items()):
+            body = qb.ids_only(
+                qb.knn_request({field_name: vector}, filters, k=k, num_candidates=num_candidates), docvalue_fields
+            )
+            futures[knn_list_name(field_name, i)] = self.pool.submit(self.search, body)
+        return {name: future.result() for name, future in futures.items()}
+
+    def translation_weight_for(self, lang: str) -> float:
+        """How much the query's translations pull its kNN vector.
+
+        The encoder's pull toward the query's own language only hurts when the
+        catalog mixes that language with others: a query in a language no
+        product is written in (or the only one) has no same-language rival.
+        So the weight follows the mix, 4 * share * (1 - share), scaled to
+        MAX_TRANSLATION_WEIGHT at an even mix.
+        """
+        share = self.language_share.get(lang, 0.0)
+        return MAX_TRANSLATION_WEIGHT * 4 * share * (1 - share)
+
+    def embed(
+        self, analysis: QueryAnalysis, query_vector: str, translation_weight: float | None = None
+    ) -> dict[str, list[float]]:
+        """The kNN query vector of each vector field.
+
+        "mean" (default) adds to the query's embedding the mean embedding of its
+        translations into the index's languages (weighted by
+        ``translation_weight``). A multilingual encoder still prefers texts in
+        the query's own language; the blend cancels much of that pull, so a
+        product written in another language can rank first. "original" embeds
+        the query alone.
+        """
+        weight = 0.0
+        if query_vector == QUERY_VECTORS[0]:
+            weight = self.translation_weight_for(analysis.lang) if translation_weight is None else translation_weight
+        texts = [analysis.text]
+        if weight > 0:  # embed translations only when they count
+            texts += [t for t in dict.fromkeys(analysis.translations.values()) if t and t != analysis.text]
+        # The encoders run side by side (ONNX Runtime and numpy release the GIL).
+        embedders = self.runtime.embedders
+        futures = {f: self.pool.submit(e.encode, texts, role="query") for f, e in embedders.items()}
+        out = {}
+        for field_name, future in futures.items():
+            vectors = future.result()
+            vec = vectors[0].copy()
+            if len(vectors) > 1:
+                vec += weight * vectors[1:].mean(axis=0)
+            vec /= max(float(np.linalg.norm(vec)), 1e-12)
+            out[field_name] = vec.tolist()
+        return out
+
+
+class _HybridSearch:
+    """One hybrid search's requests, driven by its fusion strategy (``HybridRun``)."""
+
+    def __init__(self, retrieval: Retrieval, plan: SearchPlan, trace: Trace):
+        self.retrieval, self.search_plan, self.trace = retrieval, plan, trace
+        self.vectors: dict[str, list[float]] = {}
+        self._bm25: Future[dict[str, Any]] | None = None
+        self._responses: dict[str, dict[str, Any]] = {}
+        self._fuse_start = 0.0
+
+    @property
+    def plan(self) -> HybridPlan:
+        p, request = self.search_plan, self.search_plan.request
+        return HybridPlan(
+            bm25=p.bm25,
+            vectors=self.vectors,
+            filters=request.filters,
+            size=request.k,
+            offset=request.offset,
+            window=p.window,
+            num_candidates=p.num_candidates,
+            knn_weight=p.knn_weight,
+            knn_shares=p.params.knn_shares,
+        )
+
+    def send_bm25(self) -> None:
+        """BM25 does not need the vectors: it goes out while the query is embedded
+        (ids, scores and the queried attributes; the page's fields come after fusion)."""
+        p, trace = self.search_plan, self.trace
+        body = qb.bm25_request(p.bm25, p.request.filters, size=p.window, from_=0, highlight=False)
+        body = qb.ids_only({**body, "aggs": facet_aggs()}, attribute_docvalues(p.attributes))
+        self._bm25 = self.retrieval.pool.submit(lambda: trace.timed("bm25", lambda: self.retrieval.search(body, trace)))
+
+    def embed(self) -> None:
+        p = self.search_plan
+        self.vectors = self.trace.timed(
+            "embed", lambda: self.retrieval.embed(p.analysis, p.request.query_vector, p.params.translation_weight)
+        )
+
+    def lists(self) -> dict[str, Ranked]:
+        """Both sides cover the same rank window on every page, so pages never overlap."""
+        p = self.search_plan
+        assert self._bm25 is not None, "send_bm25 first"
+        t0 = time.perf_counter()
+        knn = self.retrieval.knn_per_field(
+            self.vectors, p.request.filters, p.window, p.num_candidates, attribute_docvalues(p.attributes)
+        )
+        self.trace.add("knn", t0)
+        self._responses = {"bm25": self._bm25.result(), **knn}
+        self._fuse_start = time.perf_counter()
+        return {name: [(qb.hit_id(h), h["_score"]) for h in r["hits"]["hits"]] for name, r in self._responses.items()}
+
+    def agreement(self) -> dict[str, int]:
+        wanted = self.search_plan.attributes
+        if not wanted:
+            return {}
+        held = {qb.hit_id(h): h.get("fields", {}) for r in self._responses.values() for h in r["hits"]["hits"]}
+        return {
+            doc_id: attribute_agreement(wanted, {k: f.get(f"attr.{k}", []) for k in wanted})
+            for doc_id, f in held.items()
+        }
+
+    def fused_window(self, fused: list[Fused]) -> RankedWindow:
+        """Facets count the products whose text matches the query (in any of the
+        index's languages) under the filters; kNN alone would count the whole window."""
+        p = self.search_plan
+        explain = p.request.explain
+        hits = [hit_from_source({"_id": f.id}, p.analysis, f.score, f if explain else None) for f in fused]
+        self.trace.add("fuse", self._fuse_start)
+        return RankedWindow(hits, len(hits), facets_from_aggs(self._responses["bm25"]), sourced=False)
+
+    def one_request(self, body: dict[str, Any], facets: bool, name: str) -> RankedWindow:
+        p = self.search_plan
+        if facets:
+            body["aggs"] = facet_aggs()
+        resp = self.trace.timed("search", lambda: self.retrieval.search(body, self.trace))
+        hits = hits_from_response(resp, p.analysis, name, p.request.explain)
+        total = resp["hits"]["total"]["value"]
+        return RankedWindow(hits, total, facets_from_aggs(resp) if facets else {}, paged=True, highlighted=True)

@@ -1,0 +1,184 @@
+"""The result page: hits from cluster responses, facets, the page's own fields,
+highlights, the optional rerank, and the response."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from elasticsearch import Elasticsearch
+
+from ..ingest.document import SOURCE_FOR_PASSAGE, passage_from_source
+from ..mapping import ORIGINAL
+from . import query_builder as qb
+from .fusion import Fused
+from .highlight import QueryTerms, best_title_highlight
+from .request import Hit, RankedWindow, SearchPlan, SearchResponse, Trace
+from .understand import QueryAnalysis
+
+if TYPE_CHECKING:
+    from .rerank import Reranker
+
+FACETS = ("category", "brand")
+FACET_SIZE = 20
+
+
+def hits_from_response(resp: Mapping[str, Any], analysis: QueryAnalysis, component: str, explain: bool) -> list[Hit]:
+    """The hits of one cluster response, as one ranked component (``explain``: with ranks and scores)."""
+    hits = []
+    for rank, h in enumerate(resp["hits"]["hits"], start=1):
+        score = h.get("_score") or 0.0
+        fused = Fused(h["_id"], score, {component: rank}, {component: score})
+        hits.append(hit_from_source(h, analysis, score, fused if explain else None))
+    return hits
+
+
+def hit_from_source(es_hit: Mapping[str, Any], analysis: QueryAnalysis, score: float, fused: Fused | None) -> Hit:
+    """One hit from a cluster hit (or an mget doc): its fields, best highlight and explanation."""
+    src = es_hit.get("_source", {})
+    titles = src.get("title", {})
+    source_lang = src.get("source_language")
+    highlight, matched = best_highlight(es_hit.get("highlight", {}), analysis.lang)
+    components: dict[str, Any] = {}
+    if fused is not None:
+        components = {
+            "ranks": fused.ranks,
+            "scores": {k: round(v, 4) for k, v in fused.scores.items()},
+            "translations": analysis.translations,
+            "query_lang": analysis.lang,
+        }
+    return Hit(
+        id=es_hit["_id"],
+        score=round(float(score), 6),
+        title=titles.get(ORIGINAL) or next(iter(titles.values()), ""),
+        lang=source_lang if matched in (None, ORIGINAL) else matched,
+        source_language=source_lang,
+        brand=(src.get("brand") or {}).get(ORIGINAL),
+        category=src.get("category_path"),
+        price=src.get("price"),
+        currency=src.get("currency"),
+        highlight=highlight,
+        components=components,
+        localized_title=titles.get(analysis.lang),
+        image_url=src.get("image_url"),
+    )
+
+
+def best_highlight(hl: Mapping[str, list[str]], query_lang: str) -> tuple[str | None, str | None]:
+    """The title highlight (else description) the query matched, and its language.
+
+    The original text or the query's own language wins when it matched at all;
+    otherwise the field with the most matched terms (ties by language code).
+    """
+    for prefix in ("title.", "description."):
+        found = [
+            (key.split(".", 1)[1] in (ORIGINAL, query_lang), frag[0].count("<em>"), key.split(".", 1)[1], frag[0])
+            for key, frag in hl.items()
+            if key.startswith(prefix) and frag
+        ]
+        if found:
+            _, _, lang, fragment = max(found, key=lambda f: (f[0], f[2] == ORIGINAL, f[1], [-ord(c) for c in f[2]]))
+            return fragment, lang
+    return None, None
+
+
+def facet_aggs() -> dict[str, Any]:
+    return {
+        "category": {"terms": {"field": "category_path", "size": FACET_SIZE}},
+        "brand": {"terms": {"field": "brand_exact", "size": FACET_SIZE}},
+    }
+
+
+def facets_from_aggs(resp: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    aggs = resp.get("aggregations") or {}
+    return {name: {b["key"]: b["doc_count"] for b in aggs.get(name, {}).get("buckets", [])} for name in FACETS}
+
+
+def facets_from_hits(hits: list[Hit]) -> dict[str, dict[str, int]]:
+    """Facets counted over the hits themselves (kNN-only results carry no aggregation)."""
+    out: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    for h in hits:
+        if h.category:
+            out["category"][h.category] = out["category"].get(h.category, 0) + 1
+        if h.brand:
+            key = h.brand.casefold()
+            out["brand"][key] = out["brand"].get(key, 0) + 1
+    return {name: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]) for name, c in out.items()}
+
+
+def attribute_docvalues(attributes: Mapping[str, Any]) -> list[str]:
+    """The attr fields the query names, for a window list to carry (doc values: cheap, no _source)."""
+    return [f"attr.{kind}" for kind in attributes]
+
+
+def with_sources(es: Elasticsearch, alias: str, hits: list[Hit], analysis: QueryAnalysis, trace: Trace) -> list[Hit]:
+    """The page's product fields, in one ``mget``: the fused window's lists
+    carried ids and scores only (with every language's text for a window of
+    100 they were most of the search's time). A product deleted in between
+    drops out of the page."""
+    if not hits:
+        return hits
+    fields = qb.page_source_fields(analysis.lang)
+    resp = trace.timed("fetch", lambda: es.mget(index=alias, ids=[h.id for h in hits], source_includes=fields))
+    found = {d["_id"]: d for d in resp["docs"] if d.get("found")}
+    out = []
+    for hit in hits:
+        if hit.id in found:
+            full = hit_from_source(found[hit.id], analysis, hit.score, None)
+            full.components = hit.components
+            out.append(full)
+    return out
+
+
+def highlight_page(hits: list[Hit], analysis: QueryAnalysis, trace: Trace) -> list[Hit]:
+    """Highlights (and the matched language) for one page, marked here from the
+    titles the hits carry: no second request (see search/highlight.py)."""
+    terms = QueryTerms([analysis.text, *analysis.translations.values()])
+
+    def mark() -> list[Hit]:
+        for hit in hits:
+            titles = {ORIGINAL: hit.title, analysis.lang: hit.localized_title or ""}
+            fragment, matched = best_title_highlight(titles, terms, (ORIGINAL, analysis.lang))
+            if fragment:
+                hit.highlight = fragment
+                hit.lang = hit.source_language if matched == ORIGINAL else matched
+        return hits
+
+    return trace.timed("highlight", mark)
+
+
+def rerank(es: Elasticsearch, alias: str, reranker: Reranker, hits: list[Hit], query: str, depth: int) -> list[Hit]:
+    """The cross-encoder reorders the top ``depth`` of the fused list (the same
+    top on every page, so pages stay without gaps or repeats)."""
+    top = hits[:depth]
+    if not top:
+        return hits
+    docs = es.mget(index=alias, ids=[h.id for h in top], source_includes=SOURCE_FOR_PASSAGE)["docs"]
+    scores = reranker.score(query, [passage_from_source(d.get("_source", {})) for d in docs])
+    for hit, score in zip(top, scores):
+        if hit.components:
+            hit.components.setdefault("scores", {})["rerank"] = round(score, 4)
+        hit.score = round(score, 6)
+    return sorted(top, key=lambda h: (-h.score, h.id)) + hits[depth:]
+
+
+def respond(plan: SearchPlan, hits: list[Hit], ranked: RankedWindow, trace: Trace) -> SearchResponse:
+    analysis, request = plan.analysis, plan.request
+    return SearchResponse(
+        query=analysis.text,
+        lang=analysis.lang,
+        mode=request.mode,
+        fusion=plan.strategy.name if plan.strategy else None,
+        page=request.page,
+        size=request.k,
+        total=ranked.total,
+        hits=hits,
+        facets=ranked.facets,
+        translations=analysis.translations,
+        took_ms=round((time.perf_counter() - trace.start) * 1e3, 2),
+        timings_ms={k: round(v, 2) for k, v in trace.timings.items()},
+        truncated=analysis.truncated,
+        notes=trace.notes,
+        tuning=plan.tuning,
+    )
