@@ -199,7 +199,7 @@ def test_int8_and_fp32_vectors_never_mix(es_settings, model_settings, es_client,
         load(settings_, encoder, no_translation, es_client, path)
     # Search picks the index's precision by itself.
     client = XLSearchClient(settings_)
-    assert client.encoder.fingerprint.endswith("-int8")
+    assert client.runtime.embedders["embedding"].fingerprint.endswith("-int8")
     assert client.search("blue shirt", k=3).hits
 
 

@@ -18,10 +18,8 @@ from xlsearch_es.translate.dictionaries import (
     _strip_articles,
     build_lexicon,
     compiled_languages,
-    entry_candidates,
-    invert,
-    rank_candidates,
 )
+from xlsearch_es.translate.entries import entry_candidates, invert, rank_candidates
 
 TABLE = Path(__file__).parent / "data" / "product_words.tsv"
 # Measured share of the table each direction gets right (see README, "Lexicon

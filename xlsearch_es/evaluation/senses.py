@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..translate.base import Translator
-from ..translate.dictionaries import lookup_key
+from ..translate.entries import lookup_key
 
 _CJK = ("zh", "ja")
 _ARTICLE = {"ar": "(?:ال)?"}  # Arabic writes the definite article onto the word

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .options import IngestOptions
+from .tally import LoadProgress
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,9 @@ class Checkpoint:
         st = Path(path).stat()
         return {"input": str(Path(path).resolve()), "size": st.st_size, "mtime": st.st_mtime}
 
-    def load(self) -> dict[str, Any] | None:
-        """The saved state, or None (none saved, unreadable, or the input changed since)."""
+    def load(self) -> LoadProgress | None:
+        """The saved progress, or None (none saved, unreadable, from an older version, or
+        the input changed since)."""
         if not self.enabled or not self.path.is_file():
             return None
         try:
@@ -38,14 +40,14 @@ class Checkpoint:
         if {k: state.get(k) for k in self.fingerprint} != self.fingerprint:
             log.warning("input changed since the checkpoint %s; starting over", self.path)
             return None
-        return state
+        return LoadProgress.from_dict(state)
 
-    def save(self, state: dict[str, Any]) -> None:
+    def save(self, progress: LoadProgress) -> None:
         if not self.enabled:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**self.fingerprint, **state}))
+        tmp.write_text(json.dumps({**self.fingerprint, **progress.as_dict()}))
         os.replace(tmp, self.path)
 
     def clear(self) -> None:

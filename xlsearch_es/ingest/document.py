@@ -62,9 +62,14 @@ def build_document(
     vectors: Mapping[str, Sequence[float]],
     digest: str,
     created_at: str | None = None,
+    *,
+    words: Mapping[str, str] | None = None,
+    attributes: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """``translations`` maps language -> field -> text (the source language included);
-    ``vectors`` maps vector field -> the product's vector."""
+    """The whole document, assembled here only. ``translations`` maps language ->
+    field -> text (the source language included); ``vectors`` maps vector field ->
+    the product's vector; ``words``: language -> its text cut into words (languages
+    the index segments); ``attributes``: canonical colours and materials (attr.*)."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     doc: dict[str, Any] = {
         "id": product.id,
@@ -89,6 +94,8 @@ def build_document(
         "content_hash": digest,
         "created_at": created_at or now,
         "updated_at": now,
+        "words": dict(words or {}),
+        "attr": {k: list(v) for k, v in (attributes or {}).items()},
     }
     for vector_field, vector in vectors.items():
         doc[vector_field] = [float(x) for x in vector]

@@ -110,17 +110,30 @@ def enrich(products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]
     out.embedded = len(todo)
     for i, (p, lang, digest) in enumerate(todo):
         created = existing.get(p.id, {}).get("created_at")
-        doc = build_document(p, lang, translations[p.id], {f: v[i] for f, v in vectors.items()}, digest, created)
-        words = _words(translations[p.id], ctx)
-        if words:
-            doc["words"] = words
-        if ctx.attribute_fields:
-            english = translations[p.id].get("en", {}).get("title") or (p.title if lang == "en" else "")
-            found = product_attributes(english, p.attributes)
-            if found:
-                doc["attr"] = {k: v for k, v in found.items() if k in ctx.attribute_fields}
+        doc = build_document(
+            p,
+            lang,
+            translations[p.id],
+            {f: v[i] for f, v in vectors.items()},
+            digest,
+            created,
+            words=_words(translations[p.id], ctx),
+            attributes=_attributes(p, lang, translations[p.id], ctx),
+        )
         out.actions.append((index_action(p.id), doc))
     return out
+
+
+def _attributes(
+    p: Product, lang: str, per_lang: Mapping[str, Mapping[str, str]], ctx: EnrichContext
+) -> dict[str, list[str]]:
+    """The colours and materials the product's English title (or its attributes) name,
+    for the attr fields the index maps."""
+    if not ctx.attribute_fields:
+        return {}
+    english = per_lang.get("en", {}).get("title") or (p.title if lang == "en" else "")
+    found = product_attributes(english, p.attributes)
+    return {k: v for k, v in found.items() if k in ctx.attribute_fields}
 
 
 def _words(per_lang: Mapping[str, Mapping[str, str]], ctx: EnrichContext) -> dict[str, str]:

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch
 
 from ..cluster.connection import cluster_errors, describe_error
 from ..cluster.indices import create_versioned, is_xlsearch_meta, read_meta, resolve_alias, swap_alias
@@ -42,9 +39,12 @@ from .checkpoint import Checkpoint
 from .engine import ENGINES, Engine
 from .executor import BackgroundSender, SenderFailed
 from .options import IngestOptions
+from .progress import IngestInterrupted, ReadProgress, StopSignals
+from .prune import CatalogIds, delete_missing
 from .records import Product, RawRecord, Rejection, detect_format, read_records
-from .sink import Action, ClusterUnavailable, DeadLetters, delete_action, send_bulk
+from .sink import Action, ClusterUnavailable, DeadLetters, send_bulk
 from .source import in_shard, validated
+from .tally import LoadProgress, Tally
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class _Batch:
     last_line: int
     actions: list[Action]
     rejections: list[Rejection]
-    counts: dict[str, int]  # main-thread counters at the end of this batch
+    tally: Tally  # the reader's and enrichment's counts at the end of this batch
 
 
 @dataclass
@@ -93,14 +93,14 @@ class _Pending:
     handle: Any  # the engine's handle; None for a batch of rejections only
     last_line: int
     rejections: list[Rejection]
-    read_counts: dict[str, int]
+    read: Tally
 
 
 @dataclass
 class _Work:
     """The batch being filled by the main thread, the batches in flight, and the counts.
 
-    ``counts`` are the reader's (read, rejected by validation, other shards);
+    ``read`` is the reader's tally (read, rejected by validation, other shards);
     ``enriched`` what enrichment decided (unchanged, rejected), added as batches
     come back in order, so each checkpoint holds the counts at its batch's end."""
 
@@ -108,62 +108,20 @@ class _Work:
     target: str
     fresh: bool
     sender: BackgroundSender[_Batch]
-    counts: dict[str, int]
-    enriched: dict[str, int]
+    read: Tally
+    enriched: Tally
     last_line: int
     products: list[Product] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     pending: deque[_Pending] = field(default_factory=deque)
 
-    def merged(self, read_counts: dict[str, int]) -> dict[str, int]:
-        return {
-            "read": read_counts["read"],
-            "other_shards": read_counts["other_shards"],
-            "rejected": read_counts["rejected"] + self.enriched["rejected"],
-            "unchanged": self.enriched["unchanged"],
-        }
-
-
-class IngestInterrupted(XLSearchError):
-    """SIGINT/SIGTERM stopped the load after finishing the batches in flight."""
-
-    def __init__(self, signum: int, checkpoint: Path | None):
-        name = signal.Signals(signum).name
-        where = f"; progress is kept in {checkpoint}, run the same command again to resume" if checkpoint else ""
-        super().__init__(f"interrupted by {name}{where}")
-        self.exit_code = 128 + signum
-
-
-class _StopSignals:
-    """SIGINT and SIGTERM ask the load to stop between records instead of
-    raising inside model code (torch's int8 kernels abort the process when
-    interrupted). A second signal exits at once; the checkpoint on disk is
-    always a consistent one."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:  # signal handler signature
-        if self.signum is not None:
-            os._exit(128 + signum)
-        self.signum = signum
-        print(
-            f"ingest: {signal.Signals(signum).name} received; finishing the batches in flight "
-            "(send it again to stop at once)",
-            file=sys.stderr,
-            flush=True,
+    def merged(self, read: Tally) -> Tally:
+        return Tally(
+            read=read.read,
+            other_shards=read.other_shards,
+            rejected=read.rejected + self.enriched.rejected,
+            unchanged=self.enriched.unchanged,
         )
-
-    def __enter__(self) -> _StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 class IngestPipeline:
@@ -186,15 +144,16 @@ class IngestPipeline:
         self._seen: dict[str, int] = {}  # id -> line, of products accepted this run
         self._rejected_ids: set[str] = set()  # ids named on rejected lines
         self._unreadable_lines: list[int] = []  # rejected lines whose id could not be read
+        self._sent = Tally()  # indexed and rejected by the cluster (the sender thread's)
         self._timings = {"translate": 0.0, "embed": 0.0, "bulk": 0.0, "lookup": 0.0}
 
     # -- target index ------------------------------------------------------------
-    def _prepare_index(self, state: dict[str, Any] | None) -> tuple[str, dict[str, Any], bool]:
+    def _prepare_index(self, saved: LoadProgress | None) -> tuple[str, dict[str, Any], bool]:
         """(physical index, its _meta, fresh) — fresh means it started empty this load."""
         models = {f: e.meta() for f, e in self.embedders.items()}
         with cluster_errors(self.settings):
-            if state and state.get("index") and self.client.indices.exists(index=state["index"]):
-                target, fresh = state["index"], bool(state.get("fresh"))
+            if saved and self.client.indices.exists(index=saved.index):
+                target, fresh = saved.index, saved.fresh
             else:
                 target, fresh = self._target(models)
             index_meta = read_index_meta(self.client, target)
@@ -217,7 +176,7 @@ class IngestPipeline:
         return create_versioned(self.client, self.alias, body, point_alias=not current), True
 
     # -- sink (sender thread) ----------------------------------------------------
-    def _send(self, batch: _Batch, target: str, dead_letters: DeadLetters, state: dict[str, Any]) -> None:
+    def _send(self, batch: _Batch, target: str, dead_letters: DeadLetters, progress: LoadProgress) -> None:
         """Index one batch, dead-letter its rejections, then checkpoint past it."""
         t0 = time.perf_counter()
         result = send_bulk(
@@ -234,11 +193,13 @@ class IngestPipeline:
                 ),
             ]
         )
-        state["sent"]["indexed"] += result.indexed
-        state["sent"]["rejected_by_cluster"] += len(result.failed)
-        state["line"] = batch.last_line
-        state["counts"] = batch.counts
-        self.checkpoint.save(state)
+        self._sent.indexed += result.indexed
+        self._sent.rejected_by_cluster += len(result.failed)
+        progress.line = batch.last_line
+        progress.tally = replace(
+            batch.tally, indexed=self._sent.indexed, rejected_by_cluster=self._sent.rejected_by_cluster
+        )
+        self.checkpoint.save(progress)
 
     def _failure(self, failed: SenderFailed) -> BaseException:
         err, where = failed.error, self.checkpoint.resume_hint()
@@ -267,7 +228,7 @@ class IngestPipeline:
             if work.products:
                 existing = {} if work.fresh else self._existing(work.target, [p.id for p in work.products])
                 handle = work.engine.submit(work.products, existing)
-            work.pending.append(_Pending(handle, work.last_line, work.rejections, dict(work.counts)))
+            work.pending.append(_Pending(handle, work.last_line, work.rejections, work.read.copy()))
             work.products, work.rejections = [], []
         while len(work.pending) >= work.engine.capacity:
             self._complete(work)
@@ -280,7 +241,7 @@ class IngestPipeline:
         if pending.handle is not None:
             enriched = work.engine.result(pending.handle)
             actions, failed = enriched.actions, enriched.rejections
-            work.enriched["unchanged"] += enriched.unchanged
+            work.enriched.unchanged += enriched.unchanged
             self.summary.embedded += enriched.embedded
             self.summary.translated += enriched.translated
             for key, seconds in enriched.timings.items():
@@ -288,12 +249,12 @@ class IngestPipeline:
             for rej in failed:  # a product enrichment could not handle still counts as present
                 self._seen.pop(str(rej.id), None)
                 self._rejected_ids.add(str(rej.id))
-        work.enriched["rejected"] += len(failed)
+        work.enriched.rejected += len(failed)
         batch = _Batch(
             last_line=pending.last_line,
             actions=actions,
             rejections=pending.rejections + failed,
-            counts=work.merged(pending.read_counts),
+            tally=work.merged(pending.read),
         )
         try:
             work.sender.put(batch)
@@ -305,15 +266,15 @@ class IngestPipeline:
         start = time.perf_counter()
         opts = self.options
         fmt = detect_format(opts.path, opts.fmt)
-        state = self.checkpoint.load() if opts.resume else None
-        target, index_meta, fresh = self._prepare_index(state)
-        resume_line = int(state["line"]) if state else 0
-        saved = dict(state["counts"]) if state else {"read": 0, "rejected": 0, "unchanged": 0, "other_shards": 0}
+        saved = self.checkpoint.load() if opts.resume else None
+        target, index_meta, fresh = self._prepare_index(saved)
         dead_letters = DeadLetters(
-            Path(state["dead_letter"] if state else (opts.dead_letter or self._default_dead_letter()))
+            Path(saved.dead_letter if saved else (opts.dead_letter or self._default_dead_letter()))
         )
-        state = state or {"sent": {"indexed": 0, "rejected_by_cluster": 0}}
-        state.update({"index": target, "fresh": fresh, "dead_letter": str(dead_letters.path)})
+        progress = saved or LoadProgress(index=target, fresh=fresh, dead_letter=str(dead_letters.path))
+        progress.index, progress.fresh, progress.dead_letter = target, fresh, str(dead_letters.path)
+        resume_line, done = progress.line, progress.tally
+        self._sent = Tally(indexed=done.indexed, rejected_by_cluster=done.rejected_by_cluster)
         self.summary.index, self.summary.dead_letter = target, str(dead_letters.path)
         self.summary.resumed_from_line = resume_line
         runtime = IndexRuntime.from_meta(
@@ -321,28 +282,28 @@ class IngestPipeline:
         )
         engine = self._engine(runtime, target, fresh)
         sender: BackgroundSender[_Batch] = BackgroundSender(
-            lambda batch: self._send(batch, target, dead_letters, state), depth=opts.queue_batches
+            lambda batch: self._send(batch, target, dead_letters, progress), depth=opts.queue_batches
         )
-        progress = _Progress(opts, resume_line)
+        reading = ReadProgress(opts, resume_line)
         work = _Work(
             engine=engine,
             target=target,
             fresh=fresh,
             sender=sender,
             last_line=resume_line,
-            counts={k: saved[k] for k in ("read", "rejected", "other_shards")},
-            enriched={"unchanged": saved["unchanged"], "rejected": 0},
+            read=Tally(read=done.read, rejected=done.rejected, other_shards=done.other_shards),
+            enriched=Tally(unchanged=done.unchanged),
         )
         try:
-            self._feed(work, fmt, resume_line, progress)
+            self._feed(work, fmt, resume_line, reading)
         except BaseException:
             sender.abandon()
             raise
         finally:
             engine.close()
-            progress.close()
+            reading.close()
             dead_letters.close()
-        self._finish(state, work.merged(work.counts), target, fresh)
+        self._finish(work.merged(work.read), target, fresh)
         self.summary.seconds = round(time.perf_counter() - start, 3)
         return self.summary
 
@@ -357,9 +318,9 @@ class IngestPipeline:
                     self._left_empty(target)
             raise
 
-    def _feed(self, work: _Work, fmt: str, resume_line: int, progress: _Progress) -> None:
+    def _feed(self, work: _Work, fmt: str, resume_line: int, progress: ReadProgress) -> None:
         """Records in, batches out, until the input ends or a signal asks to stop."""
-        with _StopSignals() as stop:
+        with StopSignals() as stop:
             for record in read_records(self.options.path, fmt, self.options.field_map):
                 if stop.signum is not None:
                     break
@@ -377,7 +338,7 @@ class IngestPipeline:
             if stop.signum is not None:
                 raise IngestInterrupted(stop.signum, self.checkpoint.path if self.checkpoint.enabled else None)
 
-    def _take(self, record: RawRecord, work: _Work, resume_line: int, progress: _Progress) -> None:
+    def _take(self, record: RawRecord, work: _Work, resume_line: int, progress: ReadProgress) -> None:
         """One input record: validated into the batch, or rejected with its reason."""
         replay = record.line <= resume_line
         if not replay:
@@ -385,7 +346,7 @@ class IngestPipeline:
         product, reason = validated(record)
         if product is not None and not in_shard(product.id, self.options.shard):
             if not replay:
-                work.counts["other_shards"] += 1
+                work.read.other_shards += 1
             return
         if product is not None and product.id in self._seen:
             reason = f"duplicate id {product.id!r} (first seen on line {self._seen[product.id]})"
@@ -399,32 +360,30 @@ class IngestPipeline:
                 self._unreadable_lines.append(record.line)
         if replay:
             return  # done before the restart: only rebuild the id sets
-        work.counts["read"] += 1
+        work.read.read += 1
         work.last_line = record.end_line or record.line
         if product is None:
-            work.counts["rejected"] += 1
+            work.read.rejected += 1
             work.rejections.append(
                 Rejection(line=record.line, reason=reason or "invalid record", raw=record.raw, id=record.id)
             )
         else:
             work.products.append(product)
 
-    def _finish(self, state: dict[str, Any], counts: dict[str, int], target: str, fresh: bool) -> None:
+    def _finish(self, read: Tally, target: str, fresh: bool) -> None:
         """Counts, deletes, refresh, alias swap (or removal of an index left empty).
 
         The checkpoint is cleared only once all of it succeeded."""
-        opts = self.options
-        self.summary.read = counts["read"]
-        self.summary.unchanged = counts["unchanged"]
-        self.summary.other_shards = counts["other_shards"]
-        self.summary.indexed = state["sent"]["indexed"]
-        self.summary.rejected = counts["rejected"] + state["sent"]["rejected_by_cluster"]
-        self.summary.timings = {k: round(v, 3) for k, v in self._timings.items()}
-        if self.summary.read != self.summary.indexed + self.summary.rejected + self.summary.unchanged:
-            raise XLSearchError(f"accounting mismatch (a bug): {self.summary.as_dict()}")
+        opts, summary = self.options, self.summary
+        tally = replace(read, indexed=self._sent.indexed, rejected_by_cluster=self._sent.rejected_by_cluster)
+        summary.read, summary.unchanged, summary.other_shards = tally.read, tally.unchanged, tally.other_shards
+        summary.indexed, summary.rejected = tally.indexed, tally.rejected_total
+        summary.timings = {k: round(v, 3) for k, v in self._timings.items()}
+        if not tally.balanced():
+            raise XLSearchError(f"accounting mismatch (a bug): {summary.as_dict()}")
         with cluster_errors(self.settings):
             if opts.delete_missing:
-                self.summary.deleted = self._delete_missing(target)
+                self._prune(target)
             self.client.indices.refresh(index=target)
             if (
                 not (fresh and self._left_empty(target))
@@ -434,6 +393,21 @@ class IngestPipeline:
                 old = swap_alias(self.client, self.alias, target, delete_old=not opts.keep_old)
                 log.info("alias %s now points at %s (was %s)", self.alias, target, old)
         self.checkpoint.clear()
+
+    def _prune(self, target: str) -> None:
+        ids = CatalogIds(self._seen.keys(), self._rejected_ids, self._unreadable_lines)
+        pruned = delete_missing(
+            self.client,
+            target,
+            ids,
+            self.options,
+            records_read=self.summary.read,
+            max_share=self.settings.delete_missing_max_share,
+            describe=lambda e: describe_error(e, self.settings),
+        )
+        self.summary.deleted, self.summary.delete_skipped = pruned.deleted, pruned.skipped
+        if pruned.skipped:
+            self.summary.notes.append(f"--delete-missing skipped: {pruned.skipped}")
 
     def _left_empty(self, target: str) -> bool:
         """A new index this load created and left empty is removed, not left behind."""
@@ -446,108 +420,9 @@ class IngestPipeline:
         self.summary.index = current or ""
         return True
 
-    def _delete_missing(self, target: str) -> int:
-        """Delete documents (of this shard) whose id no line of the catalog names.
-
-        Ids on rejected lines count as present. When a rejected line's id could
-        not be read at all, the step is skipped unless forced: that line might
-        name any product.
-        """
-        if self._unreadable_lines and not self.options.force_delete_missing:
-            shown = ", ".join(map(str, self._unreadable_lines[:5])) + (
-                " ..." if len(self._unreadable_lines) > 5 else ""
-            )
-            self.summary.delete_skipped = (
-                f"{len(self._unreadable_lines)} rejected line(s) (line {shown}) have no readable id, so a "
-                "product they name could be deleted by mistake; nothing was deleted. Fix those lines, or pass "
-                "--force-delete-missing"
-            )
-            self.summary.notes.append(f"--delete-missing skipped: {self.summary.delete_skipped}")
-            return 0
-        present = [
-            h["_id"]
-            for h in helpers.scan(
-                self.client, index=target, query={"query": {"match_all": {}}}, _source=False, size=1000
-            )
-            if in_shard(h["_id"], self.options.shard)
-        ]
-        stale = [i for i in present if i not in self._seen and i not in self._rejected_ids]
-        if not stale:
-            return 0
-        refusal = self._mass_delete_refusal(len(stale), len(present))
-        if refusal and not self.options.force_delete_missing:
-            self.summary.delete_skipped = f"{refusal}; nothing was deleted. Pass --force-delete-missing if it is meant"
-            self.summary.notes.append(f"--delete-missing skipped: {self.summary.delete_skipped}")
-            return 0
-        result = send_bulk(
-            self.client,
-            target,
-            [(delete_action(i), None) for i in stale],
-            self.options.bulk,
-            describe=lambda e: describe_error(e, self.settings),
-        )
-        return result.deleted
-
-    def _mass_delete_refusal(self, stale: int, present: int) -> str | None:
-        """Why deleting ``stale`` of ``present`` products looks like a mistake (an empty or
-        truncated catalog), or None. The share is ``Settings.delete_missing_max_share``."""
-        if self.summary.read == 0:
-            return f"the catalog had no records, so all {stale} products would be deleted"
-        share = self.settings.delete_missing_max_share
-        if stale > share * present:
-            return (
-                f"it would delete {stale} of {present} products ({stale / present:.0%}), more than the "
-                f"{share:.0%} allowed (delete_missing_max_share)"
-            )
-        return None
-
     def _default_dead_letter(self) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         return self.settings.home_dir / "dead-letter" / f"{self.alias}-{stamp}-{os.getpid()}.jsonl"
-
-
-class _Progress:
-    """A tqdm bar on a terminal; a log line every 10 s otherwise."""
-
-    def __init__(self, options: IngestOptions, skip: int):
-        self.bar = None
-        self.count = 0
-        self.last = time.monotonic()
-        self.start = self.last
-        interactive = sys.stderr.isatty() if options.progress is None else options.progress
-        if interactive:
-            from tqdm import tqdm
-
-            total = _count_lines(options.path)
-            self.bar = tqdm(
-                total=max(0, total - skip) if total is not None else None,
-                unit="rec",
-                file=sys.stderr,
-                dynamic_ncols=True,
-            )
-
-    def tick(self) -> None:
-        self.count += 1
-        if self.bar is not None:
-            self.bar.update(1)
-        elif time.monotonic() - self.last >= 10:
-            self.last = time.monotonic()
-            rate = self.count / (self.last - self.start)
-            print(f"ingest: {self.count} records read ({rate:.0f}/s)", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _count_lines(path: str) -> int | None:
-    if path == "-":
-        return None
-    n = 0
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            n += chunk.count(b"\n")
-    return n
 
 
 def run_ingest(

@@ -23,7 +23,8 @@ from ..errors import XLSearchError
 from ..text.product_vocab import is_product_word
 from ..text.segment import Segmenter
 from .base import Backend
-from .dictionaries import ARTICLES, LEXICON_VERSION, lexicon_path, lookup_key
+from .dictionaries import ARTICLES, LEXICON_VERSION, lexicon_path
+from .entries import lookup_key
 
 _TOKEN = re.compile(r"⟦\d+⟧|[^\W_]+(?:[-'][^\W_]+)*|\S", re.UNICODE)
 _PLACEHOLDER = re.compile(r"^⟦\d+⟧$")
