@@ -77,7 +77,7 @@ def main() -> None:
     args = ap.parse_args()
     require_shared()
     from xlsearch_es.config import load_settings
-    from xlsearch_es.evaluation.runner import load_dataset
+    from xlsearch_es.evaluation.dataset import load_dataset
     from xlsearch_es.search.client import XLSearchClient
     from xlsearch_es.search.query_builder import BM25Boosts
 

@@ -67,7 +67,7 @@ def main() -> None:
     from xlsearch_es.config import load_settings
     from xlsearch_es.embed.base import load_embedders
     from xlsearch_es.relevance.metrics import mean, ndcg_at_k, recall_at_k
-    from xlsearch_es.evaluation.runner import corpus_as_catalog, load_dataset
+    from xlsearch_es.evaluation.dataset import corpus_as_catalog, load_dataset
     from xlsearch_es.ingest.pipeline import IngestOptions, run_ingest
     from xlsearch_es.search.client import XLSearchClient
     from xlsearch_es.translate.factory import make_translator

@@ -39,7 +39,7 @@ def main() -> None:
     args = ap.parse_args()
     require_shared()
     from xlsearch_es.config import load_settings
-    from xlsearch_es.evaluation.runner import load_dataset
+    from xlsearch_es.evaluation.dataset import load_dataset
     from xlsearch_es.search import query_builder as qb
     from xlsearch_es.search.client import XLSearchClient
     from xlsearch_es.search.results import facet_aggs as _facet_aggs

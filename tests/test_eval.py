@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from xlsearch_es.cli import main
 from xlsearch_es.errors import XLSearchError
-from xlsearch_es.evaluation.runner import load_dataset
+from xlsearch_es.evaluation.dataset import load_dataset
 
 pytestmark = [pytest.mark.es, pytest.mark.model, pytest.mark.slow]
 

@@ -161,7 +161,7 @@ def test_hard_negatives_never_hold_a_relevant_product(tiny_beir) -> None:
 @pytest.mark.slow
 def test_three_commands_train_rebuild_tune(es_settings, model_settings, tiny_beir, index_name, tmp_path) -> None:
     """A shop's flow: train on judgments, rebuild the index with the model, tune it."""
-    from xlsearch_es.evaluation.runner import corpus_as_catalog
+    from xlsearch_es.evaluation.dataset import corpus_as_catalog
 
     catalog = tmp_path / "catalog.jsonl"
     corpus_as_catalog(tiny_beir, catalog)
@@ -204,7 +204,7 @@ def test_three_commands_train_rebuild_tune(es_settings, model_settings, tiny_bei
 def test_tuning_is_stored_versioned_and_explicit_arguments_win(es_settings, model_settings, encoder, tiny_beir,
                                                                index_name, tmp_path) -> None:
     from xlsearch_es.cluster.connection import connect
-    from xlsearch_es.evaluation.runner import corpus_as_catalog
+    from xlsearch_es.evaluation.dataset import corpus_as_catalog
     from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
     from xlsearch_es.learn.tune import store
     from xlsearch_es.search.client import XLSearchClient
@@ -260,7 +260,7 @@ def test_eval_refuses_to_report_a_model_on_queries_it_was_trained_on(tiny_beir, 
 def test_reranker_trains_from_the_encoder_and_reorders_the_top(es_settings, model_settings, encoder, tiny_beir,
                                                                  index_name, tmp_path) -> None:
     from xlsearch_es.cluster.connection import connect
-    from xlsearch_es.evaluation.runner import corpus_as_catalog
+    from xlsearch_es.evaluation.dataset import corpus_as_catalog
     from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
     from xlsearch_es.learn.rerank import Reranker, RerankOptions, train_reranker
     from xlsearch_es.search.client import XLSearchClient

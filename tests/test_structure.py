@@ -262,3 +262,69 @@ def test_the_package_root_exports_the_public_api_lazily():
     heavy = subprocess.run([sys.executable, "-c", "import sys, xlsearch_es; print('elasticsearch' in sys.modules)"],
                            capture_output=True, text=True, check=True).stdout.strip()
     assert heavy == "False"
+
+
+MAX_FUNCTION_LINES = 60
+MAX_MODULE_LINES = 500
+MAX_CLIENT_METHODS = 15
+
+
+def test_functions_modules_and_the_client_stay_small():
+    """The limits the second redesign set (issue 25): a function fits a screen, a module
+    one job, the client class its stages' entry points."""
+    long_functions, long_modules = [], []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_MODULE_LINES:
+            long_modules.append(f"{path.relative_to(PACKAGE)} ({text.count(chr(10))} lines)")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{path.relative_to(PACKAGE)}:{node.name} ({length} lines)")
+    assert not long_functions and not long_modules, (long_functions, long_modules)
+    client = ast.parse((PACKAGE / "search" / "client.py").read_text(encoding="utf-8"))
+    cls = next(n for n in client.body if isinstance(n, ast.ClassDef) and n.name == "XLSearchClient")
+    methods = [n.name for n in cls.body if isinstance(n, ast.FunctionDef)]
+    assert len(methods) < MAX_CLIENT_METHODS, methods
+
+
+def test_choices_read_the_names_where_they_are_defined():
+    """Modes, fusions, engines and encoder runtimes are listed once; the CLI's choices and
+    the service's schema read them (a registered strategy is offered everywhere at once)."""
+    from typing import get_args
+
+    from xlsearch_es.cli import main
+    from xlsearch_es.config import DEFAULT_ENGINE
+    from xlsearch_es.embed.encoder import BACKENDS
+    from xlsearch_es.ingest.engine import ENGINES
+    from xlsearch_es.search.fusion import AUTO
+    from xlsearch_es.search.request import MODES, Mode
+    from xlsearch_es.serve.routes_native import SearchBody
+
+    assert get_args(Mode) == MODES and get_args(SearchBody.model_fields["mode"].annotation) == MODES
+    assert FUSIONS.names()[0] == AUTO and SearchBody.model_fields["fusion"].default == AUTO
+    assert DEFAULT_ENGINE in ENGINES.names()
+    search = main.get_command(None, "search")  # type: ignore[arg-type]
+    mode = next(p for p in search.params if p.name == "mode")
+    assert mode.type._names() == MODES  # type: ignore[attr-defined]
+    ingest = main.get_command(None, "ingest")  # type: ignore[arg-type]
+    engine = next(p for p in ingest.params if p.name == "engine")
+    assert engine.type._names() == ENGINES.names() and engine.default == DEFAULT_ENGINE  # type: ignore[attr-defined]
+    assert next(p for p in main.params if p.name == "backend").type._names() == BACKENDS  # type: ignore[attr-defined]
+
+
+def test_auto_fusion_resolves_by_the_catalogs_language_mix_and_the_cluster():
+    from xlsearch_es.cluster.capabilities import Capabilities
+    from xlsearch_es.search.fusion import Catalog
+
+    caps = Capabilities("9.5.4", False, rrf_retriever=False, linear_retriever=False,
+                        exclude_source_vectors_setting=True)
+    auto = FUSIONS.get("auto")
+    notes: list[str] = []
+    assert auto.resolve(Catalog({"en": 0.9, "de": 0.1}, caps), notes).name == "zscore"
+    assert auto.resolve(Catalog({"en": 0.5, "de": 0.5}, caps), notes).name == "rrf"
+    assert FUSIONS.get("native-rrf").resolve(Catalog({}, caps), notes).name == "rrf"
+    assert notes == ["the cluster has no rrf retriever; fused client-side with rrf"]
+    with pytest.raises(TypeError, match="resolve"):
+        auto.run(None)  # type: ignore[arg-type]

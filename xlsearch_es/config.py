@@ -25,6 +25,9 @@ DEFAULT_HOME = Path("~/.cache/xlsearch")
 DEFAULT_MODEL_NAME = "multilingual-e5-small"
 
 
+DEFAULT_ENGINE = "local"  # where ingest enriches by default: this process (ingest/engine.py registers it)
+
+
 @dataclass(frozen=True)
 class Settings:
     """One run's configuration. Immutable: derive variants with ``replace``."""

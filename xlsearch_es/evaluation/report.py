@@ -11,6 +11,21 @@ def _fmt(v: float | None) -> str:
 
 
 def render_markdown(report: dict[str, Any]) -> str:
+    """The report for people: the overall table, tuning and notes, per-language tables, the gap."""
+    langs = report["languages"]
+    lines = _overview(report) + _tuning_and_notes(report)
+    for title, metric in (("nDCG@10", "ndcg@10"), ("MRR@10", "mrr@10")):
+        rows = {v["variant"]: {lg: _metric(v, lg, metric) for lg in langs} for v in report["variants"]}
+        lines += _per_language_table(f"{title} per query language", langs, rows)
+    gap = report.get("cross_lingual_gap") or {}
+    if gap:
+        others = [lg for lg in langs if lg != "en"]
+        lines += _per_language_table("Cross-lingual gap: 1 - MRR(lang) / MRR(en)", others, gap)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _overview(report: dict[str, Any]) -> list[str]:
     lines = [
         f"# {report['dataset']}: relevance by variant",
         "",
@@ -36,6 +51,11 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {v['variant']} | {_fmt(o['ndcg@10'])} | {_fmt(o['recall@100'])} | {_fmt(o['mrr@10'])} | "
             f"{v['latency_ms']['p50']:.0f} | {v['latency_ms']['p95']:.0f} | {v['description']} |"
         )
+    return lines
+
+
+def _tuning_and_notes(report: dict[str, Any]) -> list[str]:
+    lines = []
     tuning = report.get("tuning")
     if tuning:
         lines += [
@@ -48,39 +68,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
     for note in report.get("notes") or []:
         lines += ["", f"Note: {note}."]
-    langs = report["languages"]
-    lines += [
-        "",
-        "## nDCG@10 per query language",
-        "",
-        "| variant | " + " | ".join(langs) + " |",
-        "|---|" + "---|" * len(langs),
-    ]
-    for v in report["variants"]:
-        lines.append(f"| {v['variant']} | " + " | ".join(_fmt(_metric(v, lg, "ndcg@10")) for lg in langs) + " |")
-    lines += [
-        "",
-        "## MRR@10 per query language",
-        "",
-        "| variant | " + " | ".join(langs) + " |",
-        "|---|" + "---|" * len(langs),
-    ]
-    for v in report["variants"]:
-        lines.append(f"| {v['variant']} | " + " | ".join(_fmt(_metric(v, lg, "mrr@10")) for lg in langs) + " |")
-    gap = report.get("cross_lingual_gap") or {}
-    if gap:
-        others = [lg for lg in langs if lg != "en"]
-        lines += [
-            "",
-            "## Cross-lingual gap: 1 - MRR(lang) / MRR(en)",
-            "",
-            "| variant | " + " | ".join(others) + " |",
-            "|---|" + "---|" * len(others),
-        ]
-        for name, per in gap.items():
-            lines.append(f"| {name} | " + " | ".join(_fmt(per.get(lg)) for lg in others) + " |")
-    lines.append("")
-    return "\n".join(lines)
+    return lines
+
+
+def _per_language_table(title: str, langs: list[str], rows: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["", f"## {title}", "", "| variant | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]
+    for name, per in rows.items():
+        lines.append(f"| {name} | " + " | ".join(_fmt(per.get(lg)) for lg in langs) + " |")
+    return lines
 
 
 def render_chart(report: dict[str, Any], path: Path) -> None:

@@ -12,22 +12,21 @@ fusion, and hybrid with translation switched off.
 from __future__ import annotations
 
 import json
-import random
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings
 from ..errors import XLSearchError
-from ..relevance.judgments import SplitPolicy, beir_hash, corpus_record
+from ..mapping import DEFAULT_ENCODER
+from ..relevance.judgments import SplitPolicy, beir_hash
 from ..relevance.metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k
 from ..search.fusion import AUTO, FUSIONS
-from ..text.languages import iso639_1
-from ..text.normalize import normalize
+from .dataset import SPLITS, Dataset, corpus_as_catalog, load_dataset
 
 TOP_K = 100
 
@@ -112,78 +111,6 @@ def all_variants() -> list[Variant]:
 
 # What a fine-tuned model's base is measured with, beside the fine-tuned rows.
 BASELINE_VARIANTS = ("knn-mean", "hybrid-auto", "hybrid-tuned")
-SPLITS = ("test", "validation", "train", "all")
-
-
-@dataclass
-class Dataset:
-    name: str
-    path: Path
-    queries: list[dict[str, str]]
-    qrels: dict[str, dict[str, int]]
-
-    @property
-    def languages(self) -> list[str]:
-        return sorted({q.get("lang") or "und" for q in self.queries})
-
-
-def load_dataset(
-    path: Path,
-    sample: int | None = None,
-    seed: int = 13,
-    languages: list[str] | None = None,
-    split: str = "all",
-    policy: SplitPolicy | None = None,
-) -> Dataset:
-    """Queries and qrels of a BEIR folder; ``split`` keeps one hash split of the
-    queries (see ``learn.judgments``), ``sample`` then keeps N per language."""
-    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
-        if not (path / name).is_file():
-            raise XLSearchError(f"{path} is not a BEIR dataset: {name} is missing")
-    qrels: dict[str, dict[str, int]] = defaultdict(dict)
-    with (path / "qrels" / "test.tsv").open(encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            parts = line.rstrip("\n").split("\t")
-            if i == 0 and not parts[-1].lstrip("-").isdigit():
-                continue  # header
-            if len(parts) >= 3:
-                qrels[parts[0]][parts[1]] = int(parts[2])
-    queries = [q for q in _read_jsonl(path / "queries.jsonl") if q["_id"] in qrels]
-    if languages:
-        queries = [q for q in queries if q.get("lang") in languages]
-    if split != "all":
-        policy = policy or SplitPolicy()
-        queries = [
-            q for q in queries if policy.split_of(iso639_1(q.get("lang")) or "und", normalize(str(q["text"]))) == split
-        ]
-    if sample:
-        by_lang: dict[str, list[dict]] = defaultdict(list)
-        for q in queries:
-            by_lang[q.get("lang") or "und"].append(q)
-        rng = random.Random(seed)
-        queries = [
-            q
-            for lang in sorted(by_lang)
-            for q in sorted(rng.sample(by_lang[lang], min(sample, len(by_lang[lang]))), key=lambda q: q["_id"])
-        ]
-    return Dataset(name=path.name, path=path, queries=queries, qrels=dict(qrels))
-
-
-def _read_jsonl(path: Path) -> Iterator[dict]:
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
-def corpus_as_catalog(path: Path, out: Path, doc_language: str = "en") -> int:
-    """BEIR documents -> catalog records (title, else the text's start; text as description)."""
-    n = 0
-    with out.open("w", encoding="utf-8") as fh:
-        for doc in _read_jsonl(path / "corpus.jsonl"):
-            fh.write(json.dumps(corpus_record(doc, doc_language), ensure_ascii=False) + "\n")
-            n += 1
-    return n
 
 
 @dataclass
@@ -238,32 +165,11 @@ def run_eval(
     or tuning ever sees). A fine-tuned model (its manifest names its base) is
     measured beside its base: base rows as named, fine-tuned rows prefixed ``ft-``.
     """
-    from ..embed.manifest import read_manifest
-
     if split not in SPLITS:
         raise XLSearchError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
-    training = (
-        (read_manifest(Path(settings.model_ref)) or {}).get("training") if Path(settings.model_ref).is_dir() else None
-    )
+    training = _training_record(settings, dataset_dir, split)
     policy = SplitPolicy(**training["split"]) if training and training.get("split") else SplitPolicy()
-    if training and training.get("data_hash") == beir_hash(dataset_dir) and split != "test":
-        raise XLSearchError(
-            f"the model was trained on the {split!r} queries of {dataset_dir.name} (its manifest "
-            "records this set's hash); it is reported only on --split test"
-        )
-    known = all_variants()
-    chosen = [v for v in known if not variants or v.name in variants]
-    unknown = set(variants or []) - {v.name for v in known}
-    if unknown:
-        raise XLSearchError(f"unknown variants {sorted(unknown)}; known: {', '.join(v.name for v in known)}")
-    notes = []
-    if not settings.reranker and any(v.rerank for v in chosen):
-        chosen = [v for v in chosen if not v.rerank]
-        if variants:
-            notes.append("rerank rows need --reranker; left out")
-    if split != "test" and any(v.tuned for v in chosen):
-        chosen = [v for v in chosen if not v.tuned]
-        notes.append("tuned rows need --split test (tuning learns on the validation split); left out")
+    chosen, notes = _choose_variants(variants, settings, split)
     dataset = load_dataset(dataset_dir, sample=sample, languages=languages, split=split, policy=policy)
     if not dataset.queries:
         raise XLSearchError(f"no judged queries in {dataset_dir} (split {split})")
@@ -279,7 +185,56 @@ def run_eval(
     else:
         info = _evaluate_model(settings, dataset, dataset_dir, chosen, "", policy, progress)
         rows = info["results"]
-    report = {
+    report = _report(dataset, sample, split, policy, info, training, notes, rows)
+    if out_dir:
+        write_reports(report, out_dir)
+    return report
+
+
+def _training_record(settings: Settings, dataset_dir: Path, split: str) -> dict[str, Any] | None:
+    """What a fine-tuned model's manifest says about its training; refuses to report
+    on queries the model was trained on (only the test split is clean)."""
+    from ..embed.manifest import read_manifest
+
+    model = Path(settings.model_ref)
+    training = (read_manifest(model) or {}).get("training") if model.is_dir() else None
+    if training and training.get("data_hash") == beir_hash(dataset_dir) and split != "test":
+        raise XLSearchError(
+            f"the model was trained on the {split!r} queries of {dataset_dir.name} (its manifest "
+            "records this set's hash); it is reported only on --split test"
+        )
+    return training
+
+
+def _choose_variants(names: list[str] | None, settings: Settings, split: str) -> tuple[list[Variant], list[str]]:
+    """The variants asked for (all by default) that can run here, and notes on those left out."""
+    known = all_variants()
+    unknown = set(names or []) - {v.name for v in known}
+    if unknown:
+        raise XLSearchError(f"unknown variants {sorted(unknown)}; known: {', '.join(v.name for v in known)}")
+    chosen = [v for v in known if not names or v.name in names]
+    notes = []
+    if not settings.reranker and any(v.rerank for v in chosen):
+        chosen = [v for v in chosen if not v.rerank]
+        if names:
+            notes.append("rerank rows need --reranker; left out")
+    if split != "test" and any(v.tuned for v in chosen):
+        chosen = [v for v in chosen if not v.tuned]
+        notes.append("tuned rows need --split test (tuning learns on the validation split); left out")
+    return chosen, notes
+
+
+def _report(
+    dataset: Dataset,
+    sample: int | None,
+    split: str,
+    policy: SplitPolicy,
+    info: dict[str, Any],
+    training: dict[str, Any] | None,
+    notes: list[str],
+    rows: list[VariantResult],
+) -> dict[str, Any]:
+    return {
         "dataset": dataset.name,
         "queries": len(dataset.queries),
         "sample_per_language": sample,
@@ -300,9 +255,6 @@ def run_eval(
         "cross_lingual_gap": cross_lingual_gap(rows),
         "unjudged_policy": "unjudged documents count as not relevant; queries without a relevant document are left out",
     }
-    if out_dir:
-        write_reports(report, out_dir)
-    return report
 
 
 def _evaluate_model(
@@ -324,11 +276,7 @@ def _evaluate_model(
 
     index_langs = tuple(dict.fromkeys(["en"] + [lg for lg in dataset.languages if lg != "und"]))
     meta = model_meta(settings)
-    default_model = settings.model is None or settings.model_ref == settings.replace(model=None).model_ref
-    suffix = "" if default_model else f"-{meta.fingerprint[:10]}"
-    if settings.encoders != ("transformers",):  # each encoder set gets its own eval index
-        suffix += "-" + "-".join(settings.encoders)
-    alias = f"eval-{dataset.name}-{settings.translator}{suffix}".lower()
+    alias = _eval_alias(settings, dataset.name, meta.fingerprint)
     settings = settings.replace(index=alias, languages=index_langs)
     client = connect(settings)
     embedders = load_embedders(settings)
@@ -367,6 +315,15 @@ def _evaluate_model(
         "translator": translator.name,
         "tuning": tuning,
     }
+
+
+def _eval_alias(settings: Settings, dataset: str, fingerprint: str) -> str:
+    """One eval index per set, translator, model (when not the default) and encoder set."""
+    default_model = settings.model is None or settings.model_ref == settings.replace(model=None).model_ref
+    suffix = "" if default_model else f"-{fingerprint[:10]}"
+    if settings.encoders != (DEFAULT_ENCODER,):
+        suffix += "-" + "-".join(settings.encoders)
+    return f"eval-{dataset}-{settings.translator}{suffix}".lower()
 
 
 def _runs_here(variant: Variant, searcher: Any, progress: Callable[[str], None]) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..config import DEFAULT_ENGINE
 from ..errors import ConfigError
 from ..registry import Registry
 from ..runtime import IndexRuntime
@@ -64,7 +65,7 @@ class EngineKind:
 
 LOCAL = EngineKind(start_local, models_here=True)
 ENGINES: Registry[EngineKind] = Registry(
-    "engine", {"local": "xlsearch_es.ingest.engine:LOCAL", "ray": "xlsearch_es.ingest.engine_ray:RAY"}
+    "engine", {DEFAULT_ENGINE: "xlsearch_es.ingest.engine:LOCAL", "ray": "xlsearch_es.ingest.engine_ray:RAY"}
 )
 
 

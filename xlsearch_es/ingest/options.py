@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..config import DEFAULT_ENGINE
 from .sink import BulkPolicy
 
 
@@ -26,6 +27,6 @@ class IngestOptions:
     progress: bool | None = None  # None: a bar on a terminal, log lines otherwise
     resume: bool = True
     bulk: BulkPolicy = BulkPolicy()
-    engine: str = "local"  # where enrichment runs: local | ray
+    engine: str = DEFAULT_ENGINE  # where enrichment runs: a name in ingest.engine.ENGINES
     ray_address: str | None = None  # join this Ray cluster; None starts a local Ray runtime
     ray_actors: int = 2

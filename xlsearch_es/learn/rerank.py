@@ -82,11 +82,7 @@ def train_reranker(
     """Train a cross-encoder on ``judgments``' train split; keep it only where validation says so."""
     import torch
 
-    out = Path(options.out)
-    if out.exists() and any(out.iterdir()) and not options.force:
-        raise XLSearchError(f"{out} is not empty; pass --force to overwrite it")
-    if out.exists():
-        shutil.rmtree(out)
+    out = _empty_folder(Path(options.out), options.force)
     torch.manual_seed(options.seed)
     rng = random.Random(options.seed)
     train_q, val_q = judgments.split(options.split, "train"), judgments.split(options.split, "validation")
@@ -99,39 +95,11 @@ def train_reranker(
     _init_folder(settings, out)
     (out / MANIFEST).write_text(json.dumps({"query_prefix": spec.query_prefix, "passage_prefix": spec.passage_prefix}))
     reranker = Reranker(str(out), device=settings.device, threads=settings.threads)
-    val_candidates = {
-        q.id: list(dict.fromkeys(list(judgments.relevant(q.id)) + candidates[q.id]))[:RERANK_DEPTH] for q in val_q
-    }
-    for ids in val_candidates.values():
-        rng.shuffle(ids)  # the relevant product must not sit first by construction
-    base_order = {
-        q.id: [d for d in candidates[q.id] if d in val_candidates[q.id]]
-        + [d for d in val_candidates[q.id] if d not in candidates[q.id]]
-        for q in val_q
-    }
+    val_candidates, base_order = _validation_lists(judgments, val_q, candidates, rng)
     before = validation_ndcg_order(judgments, val_q, base_order)
-    optimizer = torch.optim.AdamW(
-        [p for p in reranker.model.parameters() if p.requires_grad], lr=options.learning_rate, weight_decay=0.01
-    )
-    t0, steps, losses = time.perf_counter(), 0, []
-    total = options.epochs * ((len(train_q) + options.queries_per_step - 1) // options.queries_per_step)
-    total = min(total, options.max_steps or total)
-    for epoch in range(options.epochs):
-        order = list(train_q)
-        random.Random(options.seed + epoch).shuffle(order)
-        for start in range(0, len(order), options.queries_per_step):
-            if steps >= total:
-                break
-            t_step = time.perf_counter()
-            loss = _rerank_step(
-                reranker, judgments, order[start : start + options.queries_per_step], negatives, options, rng, optimizer
-            )
-            losses.append(loss)
-            steps += 1
-            if steps == 1:
-                say(f"rerank: {total} steps, about {(time.perf_counter() - t_step) * total / 60:.1f} min")
+    t0 = time.perf_counter()
+    steps, losses = _train(reranker, judgments, train_q, negatives, options, rng, say)
     after = validation_ndcg(reranker, judgments, val_q, val_candidates)
-    seconds = time.perf_counter() - t0
     reranker.model.save_pretrained(str(out), safe_serialization=True)
     manifest = {
         "name": f"reranker-{judgments.name}",
@@ -147,13 +115,73 @@ def train_reranker(
             "seed": options.seed,
             "final_loss": round(losses[-1], 4) if losses else None,
             "validation_ndcg@10_top20": {"encoder_order": round(before, 4), "reranked": round(after, 4)},
-            "seconds": round(seconds, 1),
+            "seconds": round(time.perf_counter() - t0, 1),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     say(f"rerank: validation nDCG@10 over the encoder's top {RERANK_DEPTH}: {before:.4f} -> {after:.4f}")
     return {"path": str(out), **manifest}
+
+
+def _empty_folder(out: Path, force: bool) -> Path:
+    """The output folder, emptied; a non-empty one only with ``force``."""
+    if out.exists() and any(out.iterdir()) and not force:
+        raise XLSearchError(f"{out} is not empty; pass --force to overwrite it")
+    if out.exists():
+        shutil.rmtree(out)
+    return out
+
+
+def _validation_lists(
+    judgments: Judgments, val_q: list[Any], candidates: dict[str, list[str]], rng: random.Random
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Each validation query's top ``RERANK_DEPTH`` (its relevant products included,
+    shuffled), and the encoder's own order of the same products (the baseline)."""
+    val_candidates = {
+        q.id: list(dict.fromkeys(list(judgments.relevant(q.id)) + candidates[q.id]))[:RERANK_DEPTH] for q in val_q
+    }
+    for ids in val_candidates.values():
+        rng.shuffle(ids)  # the relevant product must not sit first by construction
+    base_order = {
+        q.id: [d for d in candidates[q.id] if d in val_candidates[q.id]]
+        + [d for d in val_candidates[q.id] if d not in candidates[q.id]]
+        for q in val_q
+    }
+    return val_candidates, base_order
+
+
+def _train(
+    reranker: Reranker,
+    judgments: Judgments,
+    train_q: list[Any],
+    negatives: dict[str, list[str]],
+    options: RerankOptions,
+    rng: random.Random,
+    say: Callable[[str], None],
+) -> tuple[int, list[float]]:
+    """The optimisation loop: (steps run, loss per step)."""
+    import torch
+
+    optimizer = torch.optim.AdamW(
+        [p for p in reranker.model.parameters() if p.requires_grad], lr=options.learning_rate, weight_decay=0.01
+    )
+    steps, losses = 0, []
+    total = options.epochs * ((len(train_q) + options.queries_per_step - 1) // options.queries_per_step)
+    total = min(total, options.max_steps or total)
+    for epoch in range(options.epochs):
+        order = list(train_q)
+        random.Random(options.seed + epoch).shuffle(order)
+        for start in range(0, len(order), options.queries_per_step):
+            if steps >= total:
+                break
+            t_step = time.perf_counter()
+            batch = order[start : start + options.queries_per_step]
+            losses.append(_rerank_step(reranker, judgments, batch, negatives, options, rng, optimizer))
+            steps += 1
+            if steps == 1:
+                say(f"rerank: {total} steps, about {(time.perf_counter() - t_step) * total / 60:.1f} min")
+    return steps, losses
 
 
 def weights_fingerprint_of(folder: Path) -> str:

@@ -105,6 +105,7 @@ def _mine_from_index(
     from ..embed.base import ENCODERS
     from ..runtime import IndexMeta
     from ..search.client import XLSearchClient
+    from ..search.request import BM25, KNN
 
     es = connect(settings)
     with cluster_errors(settings):
@@ -119,7 +120,7 @@ def _mine_from_index(
     out: dict[str, list[str]] = {}
     for q in queries:
         hits: list[str] = []
-        for mode in ("bm25", "knn"):
+        for mode in (BM25, KNN):
             resp = client.search(q.text, lang=q.lang if q.lang != "und" else None, k=depth, mode=mode)
             hits += [h.id for h in resp.hits]
         out[q.id] = list(dict.fromkeys(hits))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import XLSearchError
+from ..search.request import AUTO_FUSION, HYBRID, MODES
 from .bodies import check_depth_of_text, check_query_text, whole_number
 
 CLAUSE = "xlsearch"
@@ -38,8 +39,8 @@ class ClauseRequest:
 
     query: str
     lang: str | None = None
-    mode: str = "hybrid"
-    fusion: str = "auto"
+    mode: str = HYBRID
+    fusion: str = AUTO_FUSION
     filters: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -55,16 +56,16 @@ class ClauseRequest:
         for key in ("lang", "mode", "fusion"):
             if spec.get(key) is not None and not isinstance(spec[key], str):
                 raise XLSearchError(f"xlsearch clause {key!r} must be a string")
-        if spec.get("mode", "hybrid") not in ("hybrid", "bm25", "knn"):
-            raise XLSearchError("xlsearch clause 'mode' must be hybrid, bm25 or knn")
+        if spec.get("mode", HYBRID) not in MODES:
+            raise XLSearchError(f"xlsearch clause 'mode' must be one of {', '.join(MODES)}")
         filters = spec.get("filters") or {}
         if not isinstance(filters, dict):
             raise XLSearchError('xlsearch clause \'filters\' must be an object such as {"brand": "Sony"}')
         return cls(
             query=check_query_text(spec["query"], "xlsearch clause 'query'"),
             lang=spec.get("lang"),
-            mode=spec.get("mode") or "hybrid",
-            fusion=spec.get("fusion") or "auto",
+            mode=spec.get("mode") or HYBRID,
+            fusion=spec.get("fusion") or AUTO_FUSION,
             filters=dict(filters),
         )
 

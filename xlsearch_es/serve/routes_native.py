@@ -7,7 +7,7 @@ import hmac
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request, Response
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from ..cluster.connection import cluster_errors
 from ..cluster.indices import list_aliases
 from ..errors import XLSearchError
+from ..search.request import AUTO_FUSION, HYBRID, Mode
 from .bodies import check_query_text, search_filters, whole_number
 from .context import ServiceContext, audit_write
 from .guard import ELASTIC_HEADERS, SESSION_COOKIE, ServiceError, key_ok, session_token
@@ -31,8 +32,8 @@ class SearchBody(BaseModel):
     filters: Any = Field(default_factory=dict)
     k: int = 10  # ranges checked by the search itself (one message for the CLI and the API)
     page: int = 1
-    mode: Literal["hybrid", "bm25", "knn"] = "hybrid"
-    fusion: str = Field(default="auto", max_length=40)
+    mode: Mode = HYBRID
+    fusion: str = Field(default=AUTO_FUSION, max_length=40)
     explain: bool = False
 
 
