@@ -247,6 +247,27 @@ def test_no_import_cycles_between_modules_or_packages():
         here = module.split(".")[1] if "." in module else module
         packages.setdefault(here, set()).update(d.split(".")[1] for d in deps if d.split(".")[1] != here)
     assert not _cycles(packages)
+    rank = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+    assert set(packages) <= set(rank), set(packages) - set(rank)
+    upward = [(p, d) for p, deps in packages.items() for d in deps if rank[d] >= rank[p] and d != p]
+    assert not upward, upward
+
+
+# Lowest first: a package imports only from layers below its own (docs/architecture.md draws it).
+LAYERS = (
+    ("errors", "text", "console", "xlsearch_es"),
+    ("config", "registry"),
+    ("mapping",),
+    ("cluster", "embed", "translate"),
+    ("service",),
+    ("runtime", "doctor"),
+    ("ingest",),
+    ("relevance", "search"),
+    ("learn",),
+    ("evaluation",),
+    ("serve",),
+    ("cli",),
+)
 
 
 def test_the_package_root_exports_the_public_api_lazily():
