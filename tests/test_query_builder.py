@@ -100,11 +100,16 @@ def test_several_vector_fields_share_the_knn_side():
     assert [r["weight"] for r in lin["retriever"]["linear"]["retrievers"]] == [1, 1, 1]
     rrf = qb.retriever_request("rrf", {"match_all": {}}, vectors, f, 10, 0, 100, 200)
     assert len(rrf["retriever"]["rrf"]["retrievers"]) == 3
-    from xlsearch_es.search.fusion import knn_list_weights
+    from xlsearch_es.search.fusion import list_weights
 
-    assert knn_list_weights(["embedding", "embedding_use"], 2.0) == {"knn": 1.0, "knn:embedding_use": 1.0}
-    assert knn_list_weights(["embedding", "embedding_use"], 2.0, (0.25, 0.75)) == {"knn": 0.5, "knn:embedding_use": 1.5}
-    assert knn_list_weights(["embedding"], 2.0, (0.0, 1.0)) == {"knn": 2.0}  # shares for other fields: ignored
+    order = ["embedding", "embedding_use"]
+    assert list_weights(2.0, {"embedding": 1, "embedding_use": 1}, order) == {
+        "bm25": 1.0, "knn": 1.0, "knn:embedding_use": 1.0}
+    assert list_weights(2.0, {"embedding": 0.25, "embedding_use": 0.75}, order) == {
+        "bm25": 1.0, "knn": 0.5, "knn:embedding_use": 1.5}
+    # An encoder with no share (it does not know the query's language) has no list; the
+    # other keeps its name (lists are named by the index's field order) and the whole weight.
+    assert list_weights(2.0, {"embedding_use": 0.6}, order) == {"bm25": 1.0, "knn:embedding_use": 2.0}
 
 
 def test_rrf_hand_computed_and_deterministic_ties():

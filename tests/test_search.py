@@ -279,3 +279,23 @@ def test_cluster_stopping_mid_session_is_a_clear_error(catalog_index, es_client,
     broken.es = type(es_client)("http://127.0.0.1:9", max_retries=0, request_timeout=1)
     with pytest.raises(ClusterError, match="cannot reach Elasticsearch"):
         broken.search("red dress")
+
+
+def test_tuning_scores_the_ranking_search_returns(catalog_index):
+    """One fuse for both: the ranking ``tune`` scores for a set of parameters is the one
+    search serves with them (attribute shift included: "red" names a colour)."""
+    from xlsearch_es.learn.tune import Tuner
+    from xlsearch_es.relevance.judgments import Judgments, Query
+    from xlsearch_es.search.query_builder import BM25Boosts
+    from xlsearch_es.search.tuning import SearchParams
+
+    _, client = catalog_index
+    queries = [Query("q1", "red dress", "en"), Query("q2", "zapatillas negras", "es"), Query("q3", "grüne Jacke", "de")]
+    tuner = Tuner(client, Judgments("toy", {q.id: q for q in queries}, {}, {}, ""), queries, say=lambda m: None)
+    for fusion, weight, window in (("rrf", 1.0, 50), ("zscore", 2.0, 100), ("minmax", 4.0, 50)):
+        p = SearchParams(fusion=fusion, knn_weight=weight, rank_window=window, translation_weight=1.0,
+                         boosts=BM25Boosts())
+        for item in tuner.items:
+            served = client.search(item.query.text, lang=item.query.lang, k=10, fusion=fusion, knn_weight=weight,
+                                   rank_window=window, translation_weight=1.0, use_tuning=False, rerank=False)
+            assert tuner.ranking(p, item)[:10] == [h.id for h in served.hits], (fusion, item.query.text)

@@ -185,6 +185,22 @@ def test_two_vector_fields_e5_and_use(es_settings, model_settings, es_client, en
     assert client.search("red dress", k=3, mode="knn").hits[0].id in ("fr-1", "en-1")
     assert client.similar("en-1", k=2).hits[0].id == "fr-1"
 
+    # Each encoder weighs only in the languages it was trained on (recorded in _meta):
+    # USE never saw Greek, so a Greek query's kNN weight is e5's alone; an unsure
+    # detection spreads the weight by its probabilities.
+    from xlsearch_es.search.understand import QueryAnalysis
+
+    assert "el" not in mapping["_meta"]["models"]["embedding_use"]["languages"]
+    assert client.planner.field_shares(client.understand("κόκκινο φόρεμα", "el")) == {"embedding": 1.0}
+    assert client.planner.field_shares(client.understand("robe rouge", "fr")) == {"embedding": 1.0, "embedding_use": 1.0}
+    unsure = QueryAnalysis("x", "x", "fr", False, [], {}, lang_scores={"fr": 0.5, "el": 0.5})
+    assert client.planner.field_shares(unsure) == {"embedding": 1.0, "embedding_use": 0.5}
+    # A language declared uncovered (to test the routing) drops USE's list from the fusion.
+    routed = XLSearchClient(settings.replace(uncovered_languages=("use:fr",)), client=es_client, encoder=embedders,
+                            translator=translator)
+    resp = routed.search("robe rouge", lang="fr", k=3, fusion="rrf", explain=True)
+    assert set(resp.hits[0].components["ranks"]) <= {"bm25", "knn"} and resp.hits[0].id in ("fr-1", "en-1")
+
 
 def test_encoders_setting_reads_names_and_refuses_shared_fields():
     from xlsearch_es.embed.base import encoder_kinds

@@ -54,11 +54,24 @@ def test_detect_short_or_empty_falls_back():
     assert det.detect("😀👍").method == "fallback"
 
 
-# Floors below the accuracies measured on these real shopper queries (see the
-# closing note): script languages ~0.96-1.0; Latin-script ones 0.53-0.85, since
-# many queries are one brand or model name that no detector can place.
-FLOORS = {"ar": 0.9, "ja": 0.9, "ko": 0.95, "en": 0.75, "de": 0.45, "es": 0.55, "fr": 0.55,
-          "it": 0.45, "pl": 0.55, "pt": 0.5}
+# Floors below the accuracies measured on these real shopper queries (benchmarks/bench_langid.py):
+# script languages ~0.96-1.0; Latin-script ones 0.59-0.70 for the detector alone (no
+# dictionary), since many queries are one brand or model name that no detector can place.
+# An unsure answer is no longer English by default: English fell 0.86 -> 0.63 here, the
+# other Latin-script languages rose 0.02-0.10 (with the lexicon's evidence, English is 0.79).
+FLOORS = {"ar": 0.9, "ja": 0.9, "ko": 0.95, "en": 0.55, "de": 0.55, "es": 0.55, "fr": 0.55,
+          "it": 0.5, "pl": 0.55, "pt": 0.55}
+
+
+def test_dictionary_evidence_and_an_ambiguous_runner_up():
+    words = {"scarpe": frozenset({"it"}), "rosse": frozenset({"it"}), "shoes": frozenset({"en"})}
+    det = LanguageDetector(candidates=("en", "it", "es", "pt"), vocabulary=lambda w: words.get(w, frozenset()))
+    found = det.detect("scarpe rosse Merrell")
+    assert found.lang == "it" and found.scores[0][0] == "it"
+    assert abs(sum(found.probabilities().values()) - 1.0) < 0.05  # the top three carry nearly all of it
+    brand = det.detect("Merrell")  # a brand alone: no word tells
+    assert brand.method == "uncertain" and len(brand.scores) == 3
+    assert brand.runner_up is None or brand.runner_up == brand.scores[1][0]
 
 
 def test_language_id_accuracy_on_cikm_queries(shared_data):

@@ -55,6 +55,8 @@ class Settings:
     # Encoder kinds (see ``embed.base.ENCODERS``), one vector field each; the first is primary.
     # e5 + USE fused beat e5 alone on both shared sets (README, "Encoders").
     encoders: tuple[str, ...] = ("transformers", "use")
+    # "ENCODER:LANG" pairs treated as uncovered at search time (to test routing; see runtime.covers).
+    uncovered_languages: tuple[str, ...] = ()
     model: str | None = None  # folder or hub id; None = the converted e5 under home
     device: str = "cpu"
     threads: int | None = None

@@ -54,6 +54,7 @@ class ModelMeta:
     query_prefix: str
     passage_prefix: str
     encoder: str = DEFAULT_ENCODER  # the registered encoder kind that makes these vectors
+    languages: tuple[str, ...] = ()  # what it was trained on (embed/languages.py); () = not declared
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,6 +19,7 @@ from .cluster.connection import cluster_errors
 from .cluster.indices import is_xlsearch_meta, read_meta
 from .config import Settings
 from .embed.base import Embedder, as_embedders, load_embedders
+from .embed.languages import covers
 from .errors import XLSearchError
 from .mapping import index_models, recorded_encoder
 from .service import check_compatible, settings_for_index
@@ -133,6 +134,21 @@ class IndexRuntime:
     @property
     def attribute_fields(self) -> tuple[str, ...]:
         return self.meta.attribute_fields
+
+    def encoder_languages(self, vector_field: str) -> tuple[str, ...]:
+        """The languages the field's encoder declares (as the index recorded them, else as
+        the loaded encoder declares them); () = not declared, trusted with every language."""
+        recorded = self.meta.models.get(vector_field, {}).get("languages")
+        return tuple(recorded) if recorded else self.embedders[vector_field].meta().languages
+
+    def covers(self, vector_field: str, lang: str) -> bool:
+        """Whether the field's encoder reads ``lang`` (``Settings.uncovered_languages`` can
+        declare a pair uncovered, to see how search routes a language no encoder knows)."""
+        kind = self.meta.encoder_of(vector_field) if vector_field in self.meta.models else ""
+        kind = kind or self.embedders[vector_field].meta().encoder
+        if f"{kind}:{lang}" in self.settings.uncovered_languages:
+            return False
+        return covers(self.encoder_languages(vector_field), lang)
 
 
 __all__ = ["IndexMeta", "IndexRuntime"]

@@ -27,6 +27,7 @@ from ..config import Settings
 from ..errors import ModelError
 from ..mapping import ModelMeta
 from .base import check_role
+from .languages import model_languages
 from .manifest import read_manifest
 from .onnx_backend import is_exported
 
@@ -187,7 +188,9 @@ class Encoder:
         self.dims = int(getattr(config, "hidden_size", 0) or self.model.get_input_embeddings().embedding_dim)
         self.max_length = min(spec.max_length, int(getattr(config, "max_position_embeddings", 512) or 512))
         self.fingerprint = with_precision(base, spec.quantize_int8, self.backend)
-        self.name = (read_manifest(path) or {}).get("name", path.name) if local else spec.path
+        manifest = (read_manifest(path) or {}) if local else {}
+        self.name = manifest.get("name", path.name) if local else spec.path
+        self.languages = manifest_languages(manifest, str(self.name))
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = {"embedded": 0, "cache_hits": 0}
@@ -262,6 +265,7 @@ class Encoder:
             dims=self.dims,
             query_prefix=self.spec.query_prefix,
             passage_prefix=self.spec.passage_prefix,
+            languages=self.languages,
         )
 
     def _prefix(self, role: str) -> str:
@@ -411,4 +415,12 @@ def encoder_meta_without_loading(settings: Settings) -> ModelMeta | None:
         dims=int(manifest["dims"]),
         query_prefix=manifest.get("query_prefix", ""),
         passage_prefix=manifest.get("passage_prefix", ""),
+        languages=manifest_languages(manifest, folder.name),
     )
+
+
+def manifest_languages(manifest: dict[str, Any], name: str) -> tuple[str, ...]:
+    """The languages a model declares: its manifest's list, else its (or its base's) model card."""
+    if manifest.get("languages"):
+        return tuple(manifest["languages"])
+    return model_languages(manifest.get("name") or name, (manifest.get("training") or {}).get("base_model"))

@@ -29,6 +29,7 @@ from ..errors import ModelError
 from ..mapping import ModelMeta
 from .base import EncoderKind, check_role
 from .encoder import file_hash
+from .languages import USE_LANGUAGES
 
 NAME = "universal-sentence-encoder-multilingual-3"
 DIMS = 512
@@ -92,6 +93,7 @@ def describe_use(settings: Settings) -> ModelMeta:  # one model, no settings
         query_prefix="",
         passage_prefix="",
         encoder="use",
+        languages=USE_LANGUAGES,
     )
 
 

@@ -16,7 +16,7 @@ import itertools
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from ..errors import XLSearchError
 from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..relevance.metrics import mean, ndcg_at_k
 from ..search.client import DEFAULT_RANK_WINDOW, XLSearchClient
-from ..search.fusion import FUSIONS, RRF, ClientFusion, knn_list_weights
+from ..search.fusion import FUSIONS, RRF, ClientFusion, fuse_lists
 from ..search.query_builder import BM25Boosts
 from ..search.tuning import META_KEY, SearchParams, Tuning
 
@@ -57,6 +57,7 @@ class _Lists:
     analysis: Any
     bm25: dict[BM25Boosts, list[tuple[str, float]]]
     knn: dict[float | None, dict[str, list[tuple[str, float]]]]  # translation weight -> kNN lists
+    agreement: dict[str, int] = field(default_factory=dict)  # id -> carries the queried attributes (+1/0/-1)
 
 
 class Tuner:
@@ -76,22 +77,35 @@ class Tuner:
             item.knn[weight] = self.client.knn_lists(item.analysis, DEPTH, weight)
         return item.knn[weight]
 
+    def ranking(self, p: SearchParams, item: _Lists) -> list[str]:
+        """The ids hybrid search returns for this query with these (complete) parameters,
+        fused by the same function search runs (attribute shift included)."""
+        window = p.rank_window or DEFAULT_RANK_WINDOW
+        knn = self._knn(item, p.translation_weight)
+        lists = {
+            "bm25": self._bm25(item, p.boosts or BM25Boosts())[:window],
+            **{name: ranked[:window] for name, ranked in knn.items()},
+        }
+        fusion = FUSIONS.get(p.fusion) if p.fusion else RRF
+        assert isinstance(fusion, ClientFusion)
+        planner = self.client.planner
+        shares = planner.field_shares(item.analysis, p.knn_shares)
+        order = self.client.runtime.vector_fields
+        agreement = self._agreement(item, {d for ranked in lists.values() for d, _ in ranked})
+        return [f.id for f in fuse_lists(fusion, lists, p.knn_weight or 1.0, shares, order, agreement)]
+
+    def _agreement(self, item: _Lists, ids: set[str]) -> dict[str, int]:
+        missing = ids - set(item.agreement)
+        if missing:
+            item.agreement.update(self.client.attribute_agreement(item.analysis, sorted(missing)))
+        return item.agreement
+
     def score(self, p: SearchParams, items: list[_Lists] | None = None) -> float:
         """Mean validation nDCG@10 of hybrid search with these (complete) parameters."""
-        values = []
-        for item in items if items is not None else self.items:
-            window = p.rank_window or DEFAULT_RANK_WINDOW
-            knn = self._knn(item, p.translation_weight)
-            lists = {
-                "bm25": self._bm25(item, p.boosts or BM25Boosts())[:window],
-                **{name: ranked[:window] for name, ranked in knn.items()},
-            }
-            fusion = FUSIONS.get(p.fusion) if p.fusion else RRF
-            assert isinstance(fusion, ClientFusion)
-            shares = p.knn_shares
-            weights = {"bm25": 1.0, **knn_list_weights(self.client.runtime.vector_fields, p.knn_weight or 1.0, shares)}
-            ranked = [f.id for f in fusion.fuse(lists, weights)]
-            values.append(ndcg_at_k(ranked, self.judgments.qrels.get(item.query.id, {}), 10))
+        values = [
+            ndcg_at_k(self.ranking(p, item), self.judgments.qrels.get(item.query.id, {}), 10)
+            for item in (items if items is not None else self.items)
+        ]
         return float(mean([v for v in values if v is not None]) or 0.0)
 
     def best_fusion(self, base: SearchParams, items: list[_Lists] | None = None) -> tuple[SearchParams, float]:

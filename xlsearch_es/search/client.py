@@ -33,7 +33,7 @@ from ..translate.base import Translator
 from . import query_builder as qb
 from . import results
 from .execute import Retrieval
-from .fusion import AUTO, FUSIONS, Catalog
+from .fusion import AUTO, FUSIONS, Catalog, attribute_agreement
 from .plan import Planner, knn_candidates, query_detector
 from .request import (
     DEFAULT_RANK_WINDOW,
@@ -213,6 +213,17 @@ class XLSearchClient:
             lambda: self.retrieval.knn_per_field(vectors, qb.SearchFilters(), depth, knn_candidates(depth))
         )
         return {name: [(qb.hit_id(h), h["_score"]) for h in r["hits"]["hits"]] for name, r in resps.items()}
+
+    def attribute_agreement(self, analysis: QueryAnalysis, ids: list[str]) -> dict[str, int]:
+        """For each product, whether it carries the colours/materials the query names (+1),
+        only others (-1) or says nothing (0): what search's attribute shift reads."""
+        wanted = self.planner.query_attributes(analysis)
+        if not wanted or not ids:
+            return dict.fromkeys(ids, 0)
+        fields = [f"attr.{kind}" for kind in wanted]
+        docs = self._guarded(lambda: self.es.mget(index=self.alias, ids=ids, source_includes=fields))["docs"]
+        held = {d["_id"]: (d.get("_source") or {}).get("attr", {}) for d in docs if d.get("found")}
+        return {i: attribute_agreement(wanted, {k: held.get(i, {}).get(k, []) for k in wanted}) for i in ids}
 
     # ----------------------------------------------------------------- similar --
     def similar(self, product_id: str, *, filters: qb.SearchFilters | None = None, k: int = 10) -> SearchResponse:

@@ -92,11 +92,12 @@ class Retrieval:
         """One kNN request per vector field, all in flight at once; responses named as fusion
         names the lists. Hits carry ids (and the named doc values), no sources."""
         futures = {}
-        for i, (field_name, vector) in enumerate(vectors.items()):
+        order = self.runtime.vector_fields
+        for field_name, vector in vectors.items():
             body = qb.ids_only(
                 qb.knn_request({field_name: vector}, filters, k=k, num_candidates=num_candidates), docvalue_fields
             )
-            futures[knn_list_name(field_name, i)] = self.pool.submit(self.search, body)
+            futures[knn_list_name(field_name, order.index(field_name))] = self.pool.submit(self.search, body)
         return {name: future.result() for name, future in futures.items()}
 
     def translation_weight_for(self, lang: str) -> float:
@@ -112,7 +113,11 @@ class Retrieval:
         return MAX_TRANSLATION_WEIGHT * 4 * share * (1 - share)
 
     def embed(
-        self, analysis: QueryAnalysis, query_vector: str, translation_weight: float | None = None
+        self,
+        analysis: QueryAnalysis,
+        query_vector: str,
+        translation_weight: float | None = None,
+        fields: list[str] | None = None,
     ) -> dict[str, list[float]]:
         """The kNN query vector of each vector field.
 
@@ -130,7 +135,7 @@ class Retrieval:
         if weight > 0:  # embed translations only when they count
             texts += [t for t in dict.fromkeys(analysis.translations.values()) if t and t != analysis.text]
         # The encoders run side by side (ONNX Runtime and numpy release the GIL).
-        embedders = self.runtime.embedders
+        embedders = {f: e for f, e in self.runtime.embedders.items() if fields is None or f in fields}
         futures = {f: self.pool.submit(e.encode, texts, role="query") for f, e in embedders.items()}
         out = {}
         for field_name, future in futures.items():
@@ -165,7 +170,8 @@ class _HybridSearch:
             window=p.window,
             num_candidates=p.num_candidates,
             knn_weight=p.knn_weight,
-            knn_shares=p.params.knn_shares,
+            field_shares=p.field_shares,
+            field_order=tuple(self.retrieval.runtime.vector_fields),
         )
 
     def send_bm25(self) -> None:
@@ -179,7 +185,10 @@ class _HybridSearch:
     def embed(self) -> None:
         p = self.search_plan
         self.vectors = self.trace.timed(
-            "embed", lambda: self.retrieval.embed(p.analysis, p.request.query_vector, p.params.translation_weight)
+            "embed",
+            lambda: self.retrieval.embed(
+                p.analysis, p.request.query_vector, p.params.translation_weight, fields=list(p.field_shares)
+            ),
         )
 
     def lists(self) -> dict[str, Ranked]:

@@ -105,7 +105,8 @@ class HybridPlan:
     window: int  # rank window each side covers
     num_candidates: int
     knn_weight: float  # the kNN side's weight, shared by its vector fields
-    knn_shares: tuple[float, ...] | None = None  # its split between the vector fields (tuned), else even
+    field_shares: Mapping[str, float] = field(default_factory=dict)  # each vector field's part (search/plan.py)
+    field_order: Sequence[str] = ()  # the index's vector fields, which name the kNN lists
 
 
 @dataclass(frozen=True)
@@ -179,11 +180,11 @@ class ClientFusion(FusionStrategy):
         """One list, best first, ties broken by id."""
 
     def run(self, search: HybridRun[R]) -> R:
-        lists = search.lists()
         plan = search.plan
-        weights = {"bm25": 1.0, **knn_list_weights(list(plan.vectors), plan.knn_weight, plan.knn_shares)}
-        fused = self.fuse(lists, weights)
-        return search.fused_window(shift_by_agreement(fused, search.agreement()))
+        fused = fuse_lists(
+            self, search.lists(), plan.knn_weight, plan.field_shares, plan.field_order, search.agreement()
+        )
+        return search.fused_window(fused)
 
 
 class ServerFusion(FusionStrategy):
@@ -257,16 +258,31 @@ FUSIONS: Registry[FusionStrategy] = Registry(
 )
 
 
-def knn_list_weights(
-    fields: Sequence[str], knn_weight: float, shares: Sequence[float] | None = None
-) -> dict[str, float]:
-    """The kNN side's weight split between its vector fields: evenly by default (so
-    adding a field does not shift the BM25/kNN balance tuning found), or by the
-    ``shares`` tuning learnt (one per field, in the index's field order)."""
-    if shares is None or len(shares) != len(fields) or sum(shares) <= 0:
-        shares = [1.0] * len(fields)
-    total = float(sum(shares))
-    return {knn_list_name(f, i): knn_weight * s / total for i, (f, s) in enumerate(zip(fields, shares))}
+def list_weights(knn_weight: float, field_shares: Mapping[str, float], order: Sequence[str]) -> dict[str, float]:
+    """Each list's weight: BM25 1, each vector field's kNN list its share of ``knn_weight``
+    (shares normalised, so adding a field does not shift the BM25/kNN balance tuning found).
+    A field with no share (an encoder that does not know the query's language) has no list."""
+    total = float(sum(v for v in field_shares.values() if v > 0))
+    weights = {"bm25": 1.0}
+    for f, share in field_shares.items():
+        if share > 0:
+            weights[knn_list_name(f, list(order).index(f) if f in order else 0)] = knn_weight * share / total
+    return weights
+
+
+def fuse_lists(
+    strategy: ClientFusion,
+    lists: Mapping[str, Ranked],
+    knn_weight: float,
+    field_shares: Mapping[str, float],
+    order: Sequence[str],
+    agreement: Mapping[str, int],
+) -> list[Fused]:
+    """The one client-side fuse, for search and for tuning alike: the weighted lists fused
+    by the strategy, then the attribute shift. Lists without a weight are left out."""
+    weights = list_weights(knn_weight, field_shares, order)
+    fused = strategy.fuse({name: ranked for name, ranked in lists.items() if name in weights}, weights)
+    return shift_by_agreement(fused, agreement)
 
 
 def knn_list_name(field: str, position: int) -> str:

@@ -42,7 +42,9 @@ def query_detector(runtime: IndexRuntime) -> LanguageDetector:
         c for c in DEFAULT_CANDIDATES + EXTRA_QUERY_LANGUAGES if any(c == t or supports(c, t) for t in languages)
     ]
     return LanguageDetector(
-        candidates=tuple(dict.fromkeys(sources + languages)), fallback=runtime.settings.fallback_language
+        candidates=tuple(dict.fromkeys(sources + languages)),
+        fallback=runtime.settings.fallback_language,
+        vocabulary=runtime.translator.backend.word_languages,
     )
 
 
@@ -113,6 +115,7 @@ class Planner:
             num_candidates=knn_candidates(window),
             tuning=tuning,
             attributes=attributes,
+            field_shares=self.field_shares(analysis, params.knn_shares),
         )
 
     def params(self, explicit: SearchParams, lang: str, use_tuning: bool) -> tuple[SearchParams, dict[str, Any]]:
@@ -132,7 +135,7 @@ class Planner:
     ) -> dict[str, Any]:
         """Our BM25 clauses, with the synonyms the query (or a translation of it) brings
         in, and its words when it is Chinese or Japanese and the index has client-cut words."""
-        expansions: list[str] = []
+        expansions: list[str] = list(analysis.alternates)  # an ambiguous query read in its runner-up language
         if self.synonyms:
             for text in dict.fromkeys([analysis.text, *analysis.translations.values()]):
                 expansions += [p for p in self.synonyms.expand(text) if p not in expansions]
@@ -153,6 +156,20 @@ class Planner:
             lenient_languages=[lang for lang in analysis.translations if lang != analysis.lang],
             attributes=self.query_attributes(analysis) if attributes is None else attributes,
         )
+
+    def field_shares(self, analysis: QueryAnalysis, tuned: tuple[float, ...] | None = None) -> dict[str, float]:
+        """Each vector field's part of the kNN weight for this query: the tuned split (even by
+        default) times the probability that the query is in a language the field's encoder
+        knows. No field knows it: the encoder that declares the most languages (or none,
+        trusting itself with all) takes the whole weight. Fields with no part are left out."""
+        runtime, fields = self.runtime, self.runtime.vector_fields
+        base = list(tuned) if tuned and len(tuned) == len(fields) and sum(tuned) > 0 else [1.0] * len(fields)
+        probs = analysis.lang_scores or {analysis.lang: 1.0}
+        shares = {f: s * sum(p for lg, p in probs.items() if runtime.covers(f, lg)) for f, s in zip(fields, base)}
+        if sum(shares.values()) <= 0:
+            widest = max(fields, key=lambda f: len(runtime.encoder_languages(f)) or 10_000)
+            shares = {widest: 1.0}
+        return {f: round(v, 6) for f, v in shares.items() if v > 0}
 
     def query_attributes(self, analysis: QueryAnalysis) -> dict[str, list[str]]:
         """Colours and materials the query names, read from its English form."""

@@ -139,6 +139,7 @@ class SearchPlan:
     num_candidates: int
     tuning: dict[str, Any]
     attributes: dict[str, list[str]] = field(default_factory=dict)  # colours/materials the query names
+    field_shares: dict[str, float] = field(default_factory=dict)  # vector field -> its part of the kNN weight
 
 
 @dataclass

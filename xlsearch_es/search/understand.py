@@ -25,6 +25,10 @@ class QueryAnalysis:
     protected: list[str]
     translations: dict[str, str]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Language -> probability, where the detector was unsure of it (kNN fields are weighted by it).
+    lang_scores: dict[str, float] = field(default_factory=dict)
+    # An ambiguous query's translations from its runner-up language (BM25 matches them too).
+    alternates: list[str] = field(default_factory=list)
 
 
 def analyze(
@@ -48,20 +52,21 @@ def analyze(
     text = normalize(full, max_chars=max_chars)
     truncated = len(text) < len(full)
     t1 = time.perf_counter()
+    runner_up, scores = None, {}
     if lang:
         detected_lang = check_language(lang)
     else:
-        detected_lang = detector.detect(text, prefer=languages or ["en"]).lang
+        detection = detector.detect(text, prefer=languages or ["en"])
+        detected_lang, runner_up, scores = detection.lang, detection.runner_up, detection.probabilities()
     t2 = time.perf_counter()
     protected = protected_strings(text)
-    translations: dict[str, str] = {}
-    for tgt in languages:
-        if tgt == detected_lang:
-            translations[tgt] = text
-        elif translate and translator.backend.supports(detected_lang, tgt):
-            out = translator.translate([text], detected_lang, tgt)[0]
-            if out and out != text:
-                translations[tgt] = out
+    translations = _translate(text, detected_lang, languages, translator) if translate else {}
+    if not translate and detected_lang in languages:
+        translations[detected_lang] = text
+    alternates = []
+    if translate and runner_up:
+        others = _translate(text, runner_up, [lg for lg in languages if lg != runner_up], translator)
+        alternates = [t for t in dict.fromkeys(others.values()) if t not in translations.values()]
     t3 = time.perf_counter()
     return QueryAnalysis(
         original=query,
@@ -70,5 +75,20 @@ def analyze(
         truncated=truncated,
         protected=protected,
         translations=translations,
+        lang_scores=scores if len(scores) > 1 else {},
+        alternates=alternates,
         timings_ms={"normalize": (t1 - t0) * 1e3, "detect": (t2 - t1) * 1e3, "translate": (t3 - t2) * 1e3},
     )
+
+
+def _translate(text: str, src: str, languages: list[str], translator: Translator) -> dict[str, str]:
+    """The text in each of ``languages`` it can be brought into (itself in its own)."""
+    out: dict[str, str] = {}
+    for tgt in languages:
+        if tgt == src:
+            out[tgt] = text
+        elif translator.backend.supports(src, tgt):
+            translated = translator.translate([text], src, tgt)[0]
+            if translated and translated != text:
+                out[tgt] = translated
+    return out

@@ -57,6 +57,11 @@ class Backend(ABC):
     def supports(self, src: str, tgt: str) -> bool:
         return True
 
+    def word_languages(self, word: str) -> frozenset[str]:
+        """The languages whose vocabulary holds ``word`` (evidence for language ID);
+        a backend without a vocabulary knows none."""
+        return frozenset()
+
     @abstractmethod
     def translate_masked(self, texts: list[str], src: str, tgt: str) -> list[str]:
         """Translate texts that contain ``⟦n⟧`` placeholders; keep them if possible."""

@@ -78,6 +78,23 @@ class LexiconBackend(Backend):
     def supports(self, src: str, tgt: str) -> bool:
         return (src, tgt) in self.pairs or ((src, "en") in self.pairs and ("en", tgt) in self.pairs)
 
+    def word_languages(self, word: str) -> frozenset[str]:
+        """Languages with ``word`` as a dictionary headword (English: any English headword)."""
+        return self._word_languages(word.casefold())
+
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - one backend per process, words repeat
+    def _word_languages(self, word: str) -> frozenset[str]:
+        found = set()
+        with self._lock:
+            for src, tgt in sorted(self.pairs):
+                if src == "zh" or src in found or (src != "en" and tgt != "en"):
+                    continue
+                key = lookup_key(word, src)
+                query = "SELECT 1 FROM entries WHERE src = ? AND tgt = ? AND head = ? LIMIT 1"
+                if self._db.execute(query, (src, tgt, key)).fetchone():  # the primary key: one lookup
+                    found.add(src)
+        return frozenset(found)
+
     def translate_masked(self, texts: list[str], src: str, tgt: str) -> list[str]:
         if (src, tgt) in self.pairs:
             return [self._translate_one(t, src, tgt) for t in texts]
