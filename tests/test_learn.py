@@ -286,3 +286,37 @@ def test_reranker_trains_from_the_encoder_and_reorders_the_top(es_settings, mode
     assert all("rerank" in h.components["scores"] for h in ranked.hits)
     assert sorted(h.id for h in ranked.hits) == sorted(h.id for h in plain.hits)
     assert [h.score for h in ranked.hits] == sorted((h.score for h in ranked.hits), reverse=True)
+
+
+@pytest.mark.es
+@pytest.mark.model
+def test_leave_one_language_out_tunes_without_each_language(es_settings, model_settings, encoder, tiny_beir,
+                                                            index_name, tmp_path) -> None:
+    from xlsearch_es.cluster.connection import connect
+    from xlsearch_es.evaluation.dataset import corpus_as_catalog, load_dataset
+    from xlsearch_es.evaluation.loo import leave_one_language_out, render_loo
+    from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
+    from xlsearch_es.search.client import XLSearchClient
+    from xlsearch_es.translate.factory import make_translator
+
+    settings_ = es_settings.replace(index=index_name, languages=("en", "de", "es"), home=model_settings.home,
+                                    translator="none")
+    catalog = tmp_path / "catalog.jsonl"
+    corpus_as_catalog(tiny_beir, catalog)
+    es = connect(settings_)
+    translator = make_translator(settings_)
+    IngestPipeline(settings_, es, encoder, translator, IngestOptions(path=str(catalog))).run()
+    client = XLSearchClient(settings_, client=es, encoder=encoder, translator=translator)
+    policy = SplitPolicy(holdout=0.4, validation=0.5)
+    dataset = load_dataset(tiny_beir, split="test", policy=policy)
+    said: list[str] = []
+    loo = leave_one_language_out(client, load_beir(tiny_beir), dataset, policy, said.append)
+    assert set(loo["rows"]) == set(dataset.languages) and len(loo["rows"]) >= 2
+    for lang, row in loo["rows"].items():
+        assert row["test_queries"] == sum(q.get("lang") == lang for q in dataset.queries)
+        for name in ("defaults", "tuned_without", "widest_encoder_alone"):
+            assert 0.0 <= row[name]["mrr@10"] <= 1.0
+        # One encoder: "the widest encoder alone" is the defaults themselves.
+        assert row["defaults"] == row["widest_encoder_alone"]
+    assert loo["rule"]["defaults"]["holds"]
+    assert any("held out" in m for m in said) and "| held out |" in "\n".join(render_loo(loo))

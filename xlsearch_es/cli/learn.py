@@ -25,6 +25,12 @@ from .common import NameChoice, emit, holdout_option, index_option, say, setting
     show_default=True,
     help="Which hash split of the queries to report on; test is never trained or tuned on.",
 )
+@click.option(
+    "--leave-one-language-out",
+    "leave_one_out",
+    is_flag=True,
+    help="Also tune without each language in turn and report it on its test queries (vs the widest encoder alone).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def eval_cmd(
@@ -35,6 +41,7 @@ def eval_cmd(
     sample: int | None,
     out_dir: str | None,
     split: str,
+    leave_one_out: bool,
     as_json: bool,
     **flags: Any,
 ) -> None:
@@ -51,6 +58,7 @@ def eval_cmd(
         languages=query_langs.split(",") if query_langs else None,
         out_dir=Path(out_dir) if out_dir else None,
         split=split,
+        leave_one_out=leave_one_out,
         progress=say,
     )
     emit(report, as_json, render_markdown)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .loo import render_loo
+
 
 def _fmt(v: float | None) -> str:
     return "–" if v is None else f"{v:.3f}"
@@ -21,6 +23,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     if gap:
         others = [lg for lg in langs if lg != "en"]
         lines += _per_language_table("Cross-lingual gap: 1 - MRR(lang) / MRR(en)", others, gap)
+    if report.get("leave_one_language_out"):
+        lines += render_loo(report["leave_one_language_out"])
     lines.append("")
     return "\n".join(lines)
 

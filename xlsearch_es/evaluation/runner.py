@@ -158,6 +158,7 @@ def run_eval(
     out_dir: Path | None = None,
     progress: Callable[[str], None] = lambda m: None,
     split: str = "test",
+    leave_one_out: bool = False,
 ) -> dict[str, Any]:
     """Index the corpus, run every variant, write JSON/Markdown/PNG reports; return the report.
 
@@ -183,9 +184,11 @@ def run_eval(
         rows = base["results"] + tuned["results"]
         info = tuned
     else:
-        info = _evaluate_model(settings, dataset, dataset_dir, chosen, "", policy, progress)
+        info = _evaluate_model(settings, dataset, dataset_dir, chosen, "", policy, progress, loo=leave_one_out)
         rows = info["results"]
     report = _report(dataset, sample, split, policy, info, training, notes, rows)
+    if info.get("leave_one_language_out"):
+        report["leave_one_language_out"] = info["leave_one_language_out"]
     if out_dir:
         write_reports(report, out_dir)
     return report
@@ -265,8 +268,10 @@ def _evaluate_model(
     prefix: str,
     policy: SplitPolicy,
     progress: Callable[[str], None],
+    loo: bool = False,
 ) -> dict[str, Any]:
-    """Index the corpus with ``settings``' model, tune if a variant wants it, run the variants."""
+    """Index the corpus with ``settings``' model, tune if a variant wants it, run the variants
+    (and, with ``loo``, the leave-one-language-out protocol)."""
     from ..cluster.connection import connect
     from ..embed.base import load_embedders
     from ..ingest.pipeline import IngestOptions, IngestPipeline
@@ -276,8 +281,8 @@ def _evaluate_model(
 
     index_langs = tuple(dict.fromkeys(["en"] + [lg for lg in dataset.languages if lg != "und"]))
     meta = model_meta(settings)
-    alias = _eval_alias(settings, dataset.name, meta.fingerprint)
-    settings = settings.replace(index=alias, languages=index_langs)
+    settings = settings.replace(index=_eval_alias(settings, dataset.name, meta.fingerprint), languages=index_langs)
+    alias = settings.index
     client = connect(settings)
     embedders = load_embedders(settings)
     translator = make_translator(settings)
@@ -288,7 +293,6 @@ def _evaluate_model(
         t0 = time.perf_counter()
         ingest = IngestPipeline(settings, client, embedders, translator, IngestOptions(path=str(catalog))).run()
         ingest_s = time.perf_counter() - t0
-
     searchers: dict[str, XLSearchClient] = {}
 
     def searcher(key: str) -> XLSearchClient:
@@ -314,7 +318,15 @@ def _evaluate_model(
         "models": {f: e.meta().as_dict() for f, e in embedders.items()},
         "translator": translator.name,
         "tuning": tuning,
+        "leave_one_language_out": _loo(searcher("configured"), dataset_dir, dataset, policy, progress) if loo else None,
     }
+
+
+def _loo(searcher: Any, dataset_dir: Path, dataset: Dataset, policy: SplitPolicy, progress: Callable[[str], None]):
+    from ..relevance.judgments import load_beir
+    from .loo import leave_one_language_out
+
+    return leave_one_language_out(searcher, load_beir(dataset_dir), dataset, policy, progress)
 
 
 def _eval_alias(settings: Settings, dataset: str, fingerprint: str) -> str:

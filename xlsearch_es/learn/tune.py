@@ -167,11 +167,7 @@ def tune(
     defaults = defaults_for(client)
     base_score = tuner.score(defaults)
     say(f"tune: {len(queries)} validation queries; defaults score nDCG@10 {base_score:.4f}")
-    best, best_score = tuner.best_fusion(defaults)
-    best, best_score = tuner.best_of([best] + [replace(best, translation_weight=t) for t in TRANSLATION_GRID])
-    best, best_score = tuner.best_of([best] + [replace(best, boosts=b) for b in BOOST_GRID])
-    best, best_score = tuner.best_of([best] + [replace(best, knn_shares=s) for s in share_grid(client)])
-    best, best_score = tuner.best_fusion(best)
+    best, best_score = search_global(tuner, defaults)
     say(f"tune: global {best_score:.4f} with {best.as_dict()}")
     per_language = _per_language(tuner, best, say)
     overall = _overall(tuner, best, per_language)
@@ -185,6 +181,16 @@ def tune(
         "per_language": per_language if improved else {},
         "seconds": round(time.perf_counter() - t0, 1),
     }
+
+
+def search_global(tuner: Tuner, start: SearchParams, items: list[_Lists] | None = None) -> tuple[SearchParams, float]:
+    """Coordinate ascent from ``start`` on ``items`` (all the tuner's by default): fusion x kNN
+    weight x window, translation blend, BM25 boosts, the vector fields' split, fusion again."""
+    best, _ = tuner.best_fusion(start, items)
+    best, _ = tuner.best_of([best] + [replace(best, translation_weight=t) for t in TRANSLATION_GRID], items)
+    best, _ = tuner.best_of([best] + [replace(best, boosts=b) for b in BOOST_GRID], items)
+    best, _ = tuner.best_of([best] + [replace(best, knn_shares=s) for s in share_grid(tuner.client)], items)
+    return tuner.best_fusion(best, items)
 
 
 def _per_language(tuner: Tuner, best: SearchParams, say: Callable[[str], None]) -> dict[str, SearchParams]:

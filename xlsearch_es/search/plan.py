@@ -95,6 +95,7 @@ class Planner:
             rank_window=request.rank_window,
             translation_weight=request.translation_weight,
             boosts=request.boosts,
+            knn_shares=request.knn_shares,
         )
         params, tuning = self.params(explicit, analysis.lang, request.use_tuning)
         rank_window = params.rank_window or DEFAULT_RANK_WINDOW

@@ -97,6 +97,7 @@ class SearchRequest:
     query_languages: tuple[str, ...] | None = None
     translation_weight: float | None = None
     boosts: qb.BM25Boosts | None = None
+    knn_shares: tuple[float, ...] | None = None  # the kNN weight's split between vector fields (index order)
     use_tuning: bool = True
     rerank: bool = True
     highlight: bool = True  # False: ids and scores only (evaluation, bulk scoring)
