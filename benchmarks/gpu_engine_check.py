@@ -73,7 +73,8 @@ def main() -> None:
     import torch
 
     from xlsearch_es.config import Settings
-    from xlsearch_es.embed.base import load_embedders
+    from xlsearch_es.embed.base import describe_embedders, load_embedders
+    from xlsearch_es.mapping import build_index_body, load_template
     from xlsearch_es.ingest.engine import LocalEngine
     from xlsearch_es.ingest.engine_ray import RayEngine
     from xlsearch_es.ingest.enrich import EnrichContext
@@ -110,7 +111,10 @@ def main() -> None:
             embedders=load_embedders(settings) if in_process else dict.fromkeys(("embedding",)),  # type: ignore[arg-type]
             detector=LanguageDetector(candidates=("en", "de"), fallback="en"),
         )
-        engine = LocalEngine(context) if in_process else RayEngine(context, settings, actors=int(where),
+        # Ray actors build their runtime from the index's _meta (as a load's actors do)
+        meta = build_index_body(load_template(), settings.languages, describe_embedders(settings), "none",
+                                language_analyzers=False)["mappings"]["_meta"]
+        engine = LocalEngine(context) if in_process else RayEngine(meta, settings, actors=int(where),
                                                                    in_flight_per_actor=int(in_flight))
         warm = _products(args.batch, tag="warm-up")
         _drive(engine, warm, args.batch)  # load and warm before the clock, as a long load would be

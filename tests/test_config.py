@@ -38,3 +38,12 @@ def test_secrets_are_redacted() -> None:
     s = Settings(es_api_key="sekrit", es_password="pw")
     assert "sekrit" not in repr(s) and "pw" not in repr(s)
     assert s.redacted()["es_api_key"] == "***" and s.redacted()["es_password"] == "***"
+
+
+def test_uncovered_languages_are_encoder_language_pairs():
+    from xlsearch_es.config import load_settings
+
+    assert load_settings(environ={"XLSEARCH_UNCOVERED_LANGUAGES": "use:th,use:de"}).uncovered_languages == (
+        "use:th", "use:de")
+    with pytest.raises(ConfigError, match="ENCODER:LANG"):
+        Settings(uncovered_languages=("use",))

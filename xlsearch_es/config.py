@@ -105,6 +105,11 @@ class Settings:
         if not 0.0 <= self.delete_missing_max_share <= 1.0:
             raise ConfigError("setting 'delete_missing_max_share' must be between 0 and 1")
         object.__setattr__(self, "languages", _check_languages("languages", tuple(self.languages)))
+        for pair in self.uncovered_languages:
+            kind, _, lang = pair.partition(":")
+            if not kind or not lang:
+                raise ConfigError(f"setting 'uncovered_languages' takes ENCODER:LANG pairs, e.g. use:th; got {pair!r}")
+            _check_languages("uncovered_languages", (lang,))
         object.__setattr__(
             self, "fallback_language", _check_languages("fallback_language", (self.fallback_language,))[0]
         )
@@ -186,6 +191,7 @@ ENV_VARS: dict[str, str] = {
     "serve_allowed_hosts": "XLSEARCH_SERVE_ALLOWED_HOSTS",
     "serve_cors_origins": "XLSEARCH_SERVE_CORS_ORIGINS",
     "delete_missing_max_share": "XLSEARCH_DELETE_MISSING_MAX_SHARE",
+    "uncovered_languages": "XLSEARCH_UNCOVERED_LANGUAGES",
 }
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
