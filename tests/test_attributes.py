@@ -31,3 +31,13 @@ def test_agreement_and_soft_shift():
     out = [f.id for f in shift_by_agreement(fused, {"a": -1, "b": 1, "h": 1}, places=2)]
     assert out == list("bacdefhg")
     assert [f.id for f in shift_by_agreement(fused, {})] == list("abcdefgh")
+
+
+def test_shifted_scores_stay_in_rank_order():
+    """The score shown is the one the list is in: after the shift, scores never rise down
+    the list, and each product's own fused score stays in its components."""
+    fused = [Fused(i, 1.0 - n / 10) for n, i in enumerate("abcdefgh")]
+    out = shift_by_agreement(fused, {"a": -1, "b": 1, "h": 1}, places=2)
+    scores = [f.score for f in out]
+    assert scores == sorted(scores, reverse=True) == [f.score for f in fused]
+    assert out[0].id == "b" and out[0].scores["fused"] == 0.9

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..registry import Registry
@@ -314,4 +314,10 @@ def shift_by_agreement(fused: list[Fused], agreement: Mapping[str, int], places:
     black shoe just below a red one for "black shoes" overtakes it, a black
     backpack far down the list does not."""
     keyed = [(pos - places * agreement.get(item.id, 0), pos, item) for pos, item in enumerate(fused)]
-    return [item for _, _, item in sorted(keyed, key=lambda k: (k[0], k[1]))]
+    moved = [item for _, _, item in sorted(keyed, key=lambda k: (k[0], k[1]))]
+    # The score shown is the one the list is in: the fused scores, in order, along the new
+    # order (each product's own fused score stays in its components for --explain).
+    ordered = sorted((item.score for item in fused), reverse=True)
+    return [
+        replace(item, score=score, scores={**item.scores, "fused": item.score}) for item, score in zip(moved, ordered)
+    ]

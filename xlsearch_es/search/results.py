@@ -160,7 +160,12 @@ def rerank(es: Elasticsearch, alias: str, reranker: Reranker, hits: list[Hit], q
         if hit.components:
             hit.components.setdefault("scores", {})["rerank"] = round(score, 4)
         hit.score = round(score, 6)
-    return sorted(top, key=lambda h: (-h.score, h.id)) + hits[depth:]
+    reranked = sorted(top, key=lambda h: (-h.score, h.id))
+    floor = reranked[-1].score
+    for hit in hits[depth:]:  # below the reranked top, scores never rise (the fused ones are on another scale)
+        hit.score = min(hit.score, floor)
+        floor = hit.score
+    return reranked + hits[depth:]
 
 
 def respond(plan: SearchPlan, hits: list[Hit], ranked: RankedWindow, trace: Trace) -> SearchResponse:
