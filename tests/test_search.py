@@ -182,6 +182,9 @@ def test_results_explain_facets_and_timings(catalog_index):
     assert "WF-1000XM4" in top.title and top.brand == "Sony"
     assert set(top.components["ranks"]) <= {"bm25", "knn"} and top.components["translations"]
     assert resp.facets["brand"].get("sony", 0) >= 1
+    # Facets describe the results a shopper can page through: they add up to the total.
+    assert 0 < sum(resp.facets["category"].values()) <= resp.total
+    assert sum(resp.facets["brand"].values()) <= resp.total
     for stage in ("normalize", "detect", "translate", "embed", "bm25", "knn", "fuse"):
         assert stage in resp.timings_ms
     assert resp.took_ms >= resp.timings_ms["embed"]

@@ -171,6 +171,7 @@ class XLSearchClient:
             hits = self._guarded(lambda: results.with_sources(self.es, self.alias, hits, plan.analysis, trace))
         if request.highlight and not ranked.highlighted:
             hits = results.highlight_page(hits, plan.analysis, trace)
+        self._guarded(ranked.facets_now)
         return results.respond(plan, hits, ranked, trace)
 
     def _page(self, plan: SearchPlan, ranked: RankedWindow, trace: Trace) -> list[Hit]:

@@ -179,7 +179,7 @@ class _HybridSearch:
         (ids, scores and the queried attributes; the page's fields come after fusion)."""
         p, trace = self.search_plan, self.trace
         body = qb.bm25_request(p.bm25, p.request.filters, size=p.window, from_=0, highlight=False)
-        body = qb.ids_only({**body, "aggs": facet_aggs()}, attribute_docvalues(p.attributes))
+        body = qb.ids_only(body, attribute_docvalues(p.attributes))
         self._bm25 = self.retrieval.pool.submit(lambda: trace.timed("bm25", lambda: self.retrieval.search(body, trace)))
 
     def embed(self) -> None:
@@ -215,13 +215,19 @@ class _HybridSearch:
         }
 
     def fused_window(self, fused: list[Fused]) -> RankedWindow:
-        """Facets count the products whose text matches the query (in any of the
-        index's languages) under the filters; kNN alone would count the whole window."""
+        """The fused window as hits, and its facets: they count the products a shopper can
+        page through (the window), so they add up to the total the list reports."""
         p = self.search_plan
         explain = p.request.explain
         hits = [hit_from_source({"_id": f.id}, p.analysis, f.score, f if explain else None) for f in fused]
         self.trace.add("fuse", self._fuse_start)
-        return RankedWindow(hits, len(hits), facets_from_aggs(self._responses["bm25"]), sourced=False)
+        # counted by the cluster while the page's fields are fetched
+        ids, trace, search = [f.id for f in fused], self.trace, self.retrieval.search
+        body = {"size": 0, "query": {"ids": {"values": ids}}, "aggs": facet_aggs()}
+        pending = self.retrieval.pool.submit(
+            lambda: facets_from_aggs(trace.timed("facets", lambda: search(body, trace)))
+        )
+        return RankedWindow(hits, len(hits), {}, sourced=False, pending_facets=pending)
 
     def one_request(self, body: dict[str, Any], facets: bool, name: str) -> RankedWindow:
         p = self.search_plan

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -183,3 +184,10 @@ class RankedWindow:
     paged: bool = False  # the cluster already applied from/size
     highlighted: bool = False  # the hits carry highlights already
     sourced: bool = True  # False: ids and scores only; the page's fields are fetched after paging
+    pending_facets: Future[dict[str, dict[str, int]]] | None = None  # facets still being counted
+
+    def facets_now(self) -> dict[str, dict[str, int]]:
+        """The facets, waiting for them if the cluster is still counting."""
+        if self.pending_facets is not None:
+            self.facets, self.pending_facets = self.pending_facets.result(), None
+        return self.facets
