@@ -3,7 +3,7 @@
 Stages, one module each: ``source`` (read + validate + shard), ``enrich``
 (detect, translate, embed, build documents: a batch function), ``sink``
 (``streaming_bulk``, outage retry, dead letters), ``checkpoint``, and
-``executor`` (indexing on a background thread so model work and cluster I/O
+``sender`` (indexing on a background thread so model work and cluster I/O
 overlap). This module runs them for one load: it prepares the target index,
 feeds batches through, and finishes (delete-missing, refresh, alias swap).
 Batches finish in order, and after each the checkpoint records the last input
@@ -37,11 +37,11 @@ from ..service import check_compatible, index_body, settings_for_index
 from ..translate.base import Translator
 from .checkpoint import Checkpoint
 from .engine import ENGINES, Engine
-from .executor import BackgroundSender, SenderFailed
 from .options import IngestOptions
 from .progress import IngestInterrupted, ReadProgress, StopSignals
 from .prune import CatalogIds, delete_missing
 from .records import Product, RawRecord, Rejection, detect_format, read_records
+from .sender import BackgroundSender, SenderFailed
 from .sink import Action, ClusterUnavailable, DeadLetters, send_bulk
 from .source import in_shard, validated
 from .tally import LoadProgress, Tally

@@ -19,7 +19,7 @@ from ..config import Settings
 from ..errors import ClusterError, XLSearchError
 from .guard import ServiceError
 from .policy import PolicyError, is_served
-from .service import SearchService
+from .searchers import SearchService
 
 T = TypeVar("T")
 audit = logging.getLogger("xlsearch_es.audit")

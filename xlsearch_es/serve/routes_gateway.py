@@ -23,7 +23,7 @@ from .context import ServiceContext, audit_write
 from .gateway import BulkAction, ClauseRequest, bulk_item, bulk_lines, expand_xlsearch, parse_bulk
 from .guard import API_KEY_HEADER, ELASTIC_HEADERS
 from .policy import PolicyError, is_served
-from .service import SearchService
+from .searchers import SearchService
 
 HOP_BY_HOP = {
     "connection",

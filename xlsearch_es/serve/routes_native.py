@@ -22,7 +22,7 @@ from .bodies import check_query_text, search_filters, whole_number
 from .context import ServiceContext, audit_write
 from .guard import ELASTIC_HEADERS, SESSION_COOKIE, ServiceError, key_ok, session_token
 from .policy import is_served
-from .service import SearchService
+from .searchers import SearchService
 
 
 class SearchBody(BaseModel):

@@ -1,4 +1,4 @@
-"""The executor: enriched batches are indexed on a background thread.
+"""The sender: enriched batches are indexed on a background thread.
 
 Model work (main thread) and cluster I/O (this thread) overlap, while a
 bounded queue keeps the model at most a few batches ahead. Batches are handled
