@@ -74,6 +74,25 @@ def tiny_beir(tmp_path: Path) -> Path:
     return folder
 
 
+def _tiny_shop_index(es_settings, model_settings, encoder, tiny_beir, index_name, tmp_path):
+    """The tiny shop's corpus indexed in en, de and es (no translator): settings, cluster, translator, client."""
+    from xlsearch_es.cluster.connection import connect
+    from xlsearch_es.evaluation.dataset import corpus_as_catalog
+    from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
+    from xlsearch_es.search.client import XLSearchClient
+    from xlsearch_es.translate.factory import make_translator
+
+    settings_ = es_settings.replace(index=index_name, languages=("en", "de", "es"), home=model_settings.home,
+                                    translator="none")
+    catalog = tmp_path / "catalog.jsonl"
+    corpus_as_catalog(tiny_beir, catalog)
+    es = connect(settings_)
+    translator = make_translator(settings_)
+    IngestPipeline(settings_, es, encoder, translator, IngestOptions(path=str(catalog))).run()
+    client = XLSearchClient(settings_, client=es, encoder=encoder, translator=translator)
+    return settings_, es, translator, client
+
+
 POLICY = SplitPolicy(holdout=0.25, validation=0.2)
 
 
@@ -203,22 +222,12 @@ def test_three_commands_train_rebuild_tune(es_settings, model_settings, tiny_bei
 @pytest.mark.model
 def test_tuning_is_stored_versioned_and_explicit_arguments_win(es_settings, model_settings, encoder, tiny_beir,
                                                                index_name, tmp_path) -> None:
-    from xlsearch_es.cluster.connection import connect
-    from xlsearch_es.evaluation.dataset import corpus_as_catalog
-    from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
     from xlsearch_es.learn.tune import store
     from xlsearch_es.search.client import XLSearchClient
     from xlsearch_es.search.tuning import SearchParams
-    from xlsearch_es.translate.factory import make_translator
 
-    settings_ = es_settings.replace(index=index_name, languages=("en", "de", "es"), home=model_settings.home,
-                                    translator="none")
-    catalog = tmp_path / "catalog.jsonl"
-    corpus_as_catalog(tiny_beir, catalog)
-    es = connect(settings_)
-    translator = make_translator(settings_)
-    IngestPipeline(settings_, es, encoder, translator, IngestOptions(path=str(catalog))).run()
-    client = XLSearchClient(settings_, client=es, encoder=encoder, translator=translator)
+    settings_, es, translator, client = _tiny_shop_index(es_settings, model_settings, encoder, tiny_beir, index_name,
+                                                         tmp_path)
     judgments = load_beir(tiny_beir)
     params = SearchParams(fusion="rrf", knn_weight=8.0, rank_window=50)
     result = {"improved": True, "params": params, "per_language": {"de": SearchParams(knn_weight=0.5)},
@@ -292,21 +301,11 @@ def test_reranker_trains_from_the_encoder_and_reorders_the_top(es_settings, mode
 @pytest.mark.model
 def test_leave_one_language_out_tunes_without_each_language(es_settings, model_settings, encoder, tiny_beir,
                                                             index_name, tmp_path) -> None:
-    from xlsearch_es.cluster.connection import connect
-    from xlsearch_es.evaluation.dataset import corpus_as_catalog, load_dataset
+    from xlsearch_es.evaluation.dataset import load_dataset
     from xlsearch_es.evaluation.loo import leave_one_language_out, render_loo
-    from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
-    from xlsearch_es.search.client import XLSearchClient
-    from xlsearch_es.translate.factory import make_translator
 
-    settings_ = es_settings.replace(index=index_name, languages=("en", "de", "es"), home=model_settings.home,
-                                    translator="none")
-    catalog = tmp_path / "catalog.jsonl"
-    corpus_as_catalog(tiny_beir, catalog)
-    es = connect(settings_)
-    translator = make_translator(settings_)
-    IngestPipeline(settings_, es, encoder, translator, IngestOptions(path=str(catalog))).run()
-    client = XLSearchClient(settings_, client=es, encoder=encoder, translator=translator)
+    settings_, es, translator, client = _tiny_shop_index(es_settings, model_settings, encoder, tiny_beir, index_name,
+                                                         tmp_path)
     policy = SplitPolicy(holdout=0.4, validation=0.5)
     dataset = load_dataset(tiny_beir, split="test", policy=policy)
     said: list[str] = []
