@@ -141,6 +141,10 @@ class IndexRuntime:
         recorded = self.meta.models.get(vector_field, {}).get("languages")
         return tuple(recorded) if recorded else self.embedders[vector_field].meta().languages
 
+    def widest_field(self) -> str:
+        """The vector field whose encoder declares the most languages (undeclared: all of them)."""
+        return max(self.vector_fields, key=lambda f: len(self.encoder_languages(f)) or 10_000)
+
     def covers(self, vector_field: str, lang: str) -> bool:
         """Whether the field's encoder reads ``lang`` (``Settings.uncovered_languages`` can
         declare a pair uncovered, to see how search routes a language no encoder knows)."""

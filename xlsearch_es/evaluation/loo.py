@@ -57,10 +57,8 @@ def leave_one_language_out(
 
 def _widest_alone(searcher: Any, defaults: Any) -> Any:
     """The defaults with the whole kNN weight on the encoder that declares most languages."""
-    runtime = searcher.runtime
-    fields = runtime.vector_fields
-    widest = max(fields, key=lambda f: len(runtime.encoder_languages(f)) or 10_000)
-    return replace(defaults, knn_shares=tuple(1.0 if f == widest else 0.0 for f in fields))
+    widest = searcher.runtime.widest_field()
+    return replace(defaults, knn_shares=tuple(1.0 if f == widest else 0.0 for f in searcher.runtime.vector_fields))
 
 
 def _measure(searcher: Any, dataset: Dataset, queries: list[dict[str, Any]], params: Any) -> dict[str, float]:

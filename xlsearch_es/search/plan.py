@@ -168,8 +168,7 @@ class Planner:
         probs = analysis.lang_scores or {analysis.lang: 1.0}
         shares = {f: s * sum(p for lg, p in probs.items() if runtime.covers(f, lg)) for f, s in zip(fields, base)}
         if sum(shares.values()) <= 0:
-            widest = max(fields, key=lambda f: len(runtime.encoder_languages(f)) or 10_000)
-            shares = {widest: 1.0}
+            shares = {runtime.widest_field(): 1.0}
         return {f: round(v, 6) for f, v in shares.items() if v > 0}
 
     def query_attributes(self, analysis: QueryAnalysis) -> dict[str, list[str]]:

@@ -12,7 +12,6 @@ from ..config import Settings
 from ..embed.base import Embedder, load_embedders
 from ..errors import XLSearchError
 from ..ingest.enrich import EnrichContext, enrich_context
-from ..runtime import IndexRuntime
 from ..search.client import XLSearchClient
 from ..service import settings_for_index
 from .metrics import Metrics
@@ -32,15 +31,13 @@ class SearchService:
         alias = alias or self.settings.index
         with self._lock:
             if alias not in self._searchers:
-                settings = self.settings.replace(index=alias)
-                runtime = IndexRuntime.open(settings, self.es, embedders=self._shared_models(settings))
-                self._searchers[alias] = XLSearchClient(
-                    runtime.settings, client=self.es, encoder=runtime.embedders, translator=runtime.translator
-                )
+                settings, embedders = self._shared_models(self.settings.replace(index=alias))
+                self._searchers[alias] = XLSearchClient(settings, client=self.es, encoder=embedders)
             return self._searchers[alias]
 
-    def _shared_models(self, settings: Settings) -> dict[str, Embedder]:
-        """The embedders the alias's index needs; indices with the same models share them."""
+    def _shared_models(self, settings: Settings) -> tuple[Settings, dict[str, Embedder]]:
+        """The settings adopted to the alias's index and the embedders it needs; indices with
+        the same models share them."""
         with cluster_errors(settings):
             meta = read_meta(self.es, settings.index)
         if meta is None or not is_xlsearch_meta(meta):
@@ -49,7 +46,7 @@ class SearchService:
         key = (adopted.encoders, adopted.model_ref, adopted.quantize_int8)
         if key not in self._embedders:
             self._embedders[key] = load_embedders(adopted)
-        return self._embedders[key]
+        return adopted, self._embedders[key]
 
     def manages(self, alias: str) -> bool:
         """Whether writes to ``alias`` go through enrichment (an index xlsearch created)."""
