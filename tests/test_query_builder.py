@@ -16,8 +16,13 @@ def test_filters_become_clauses():
     assert {"term": {"availability": "in_stock"}} in clauses
     assert {"term": {"source_language": "zh"}} in clauses
     cat = clauses[0]["bool"]["should"]
-    assert {"term": {"category_path": "Electronics > Phones"}} in cat
+    assert {"terms": {"category_path": ["Electronics > Phones"]}} in cat
     assert {"prefix": {"category_path": "Electronics > Phones > "}} in cat
+    # a category key joins its paths in every catalog language (search/plan.py fills them in)
+    joined = qb.SearchFilters(category="Clothing > Dresses", category_paths=("Clothing > Dresses", "Ropa > Vestidos"))
+    should = joined.clauses()[0]["bool"]["should"]
+    assert {"terms": {"category_path": ["Clothing > Dresses", "Ropa > Vestidos"]}} in should
+    assert {"prefix": {"category_path": "Ropa > Vestidos > "}} in should
     assert qb.SearchFilters.from_pairs(["price=..20"]).clauses() == [{"range": {"price": {"lte": 20.0}}}]
     with pytest.raises(ValueError, match="unknown filter"):
         qb.SearchFilters.from_pairs(["colour=red"])

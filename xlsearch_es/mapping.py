@@ -21,6 +21,7 @@ from .text.attributes import ATTRIBUTE_FIELDS
 SCHEMA_FILE = "products.json"
 ORIGINAL = "original"
 TEXT_FIELDS = ("title", "description", "brand", "category")
+CATEGORY_FIELD = "category_path"  # the product's category as written (keyword)
 
 
 def mappings_dir() -> Path:

@@ -15,6 +15,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from .categories import META_KEY as CATEGORY_KEY
+from .categories import CategoryMap
 from .cluster.connection import cluster_errors
 from .cluster.indices import is_xlsearch_meta, read_meta
 from .config import Settings
@@ -37,6 +39,7 @@ class IndexMeta:
     segmented: tuple[str, ...] = ()  # languages the client cuts into words (words.<lang>)
     attribute_fields: tuple[str, ...] = ()  # attr.<kind> keyword fields
     tuning: Mapping[str, Any] | None = None  # what ``xlsearch tune`` stored (search/tuning.py reads it)
+    categories: CategoryMap = field(default_factory=CategoryMap)  # one key per category across languages
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -49,6 +52,7 @@ class IndexMeta:
             segmented=tuple(meta.get("segmented") or ()),
             attribute_fields=tuple(meta.get("attribute_fields") or ()),
             tuning=meta.get("tuning") if isinstance(meta.get("tuning"), dict) else None,
+            categories=CategoryMap.parse(meta.get(CATEGORY_KEY)),
             raw=dict(meta),
         )
 

@@ -31,7 +31,8 @@ def _hits_table(resp: dict, explain: bool) -> str:
             lines.append(f"       ranks {h['components'].get('ranks')}  scores {h['components'].get('scores')}")
     if resp.get("facets", {}).get("category"):
         top = list(resp["facets"]["category"].items())[:5]
-        lines.append("  categories: " + ", ".join(f"{k} ({v})" for k, v in top))
+        labels = resp.get("facet_labels", {}).get("category", {})
+        lines.append("  categories: " + ", ".join(f"{labels.get(k, k)} ({v})" for k, v in top))
     return "\n".join(lines)
 
 
@@ -56,6 +57,12 @@ def _hits_table(resp: dict, explain: bool) -> str:
     help="key=value: category, brand, price=MIN..MAX, availability, language (repeatable).",
 )
 @click.option("--explain", is_flag=True, help="Show each component's rank and score.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Count and rank the whole window as matches (no product-type grouping, no relevance floor).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def search_cmd(
@@ -68,6 +75,7 @@ def search_cmd(
     fusion: str,
     filters: tuple[str, ...],
     explain: bool,
+    show_all: bool,
     as_json: bool,
     **flags: Any,
 ) -> None:
@@ -84,6 +92,7 @@ def search_cmd(
         mode=mode,  # type: ignore[arg-type]
         fusion=fusion,
         explain=explain,
+        focus=not show_all,
     ).as_dict()
     emit(resp, as_json, lambda d: _hits_table(d, explain))
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from ..categories import META_KEY as CATEGORY_KEY
 from ..cluster.connection import cluster_errors, describe_error
 from ..cluster.indices import create_versioned, is_xlsearch_meta, read_meta, resolve_alias, swap_alias
 from ..cluster.indices import index_meta as read_index_meta
@@ -35,6 +36,7 @@ from ..errors import ClusterError, XLSearchError
 from ..runtime import IndexRuntime
 from ..service import check_compatible, index_body, settings_for_index
 from ..translate.base import Translator
+from .categories import record_categories
 from .checkpoint import Checkpoint
 from .engine import ENGINES, Engine
 from .options import IngestOptions
@@ -303,7 +305,7 @@ class IngestPipeline:
             engine.close()
             reading.close()
             dead_letters.close()
-        self._finish(work.merged(work.read), target, fresh)
+        self._finish(work.merged(work.read), target, fresh, runtime)
         self.summary.seconds = round(time.perf_counter() - start, 3)
         return self.summary
 
@@ -370,8 +372,8 @@ class IngestPipeline:
         else:
             work.products.append(product)
 
-    def _finish(self, read: Tally, target: str, fresh: bool) -> None:
-        """Counts, deletes, refresh, alias swap (or removal of an index left empty).
+    def _finish(self, read: Tally, target: str, fresh: bool, runtime: IndexRuntime) -> None:
+        """Counts, deletes, refresh, the category map, alias swap (or removal of an index left empty).
 
         The checkpoint is cleared only once all of it succeeded."""
         opts, summary = self.options, self.summary
@@ -385,14 +387,19 @@ class IngestPipeline:
             if opts.delete_missing:
                 self._prune(target)
             self.client.indices.refresh(index=target)
-            if (
-                not (fresh and self._left_empty(target))
-                and opts.rebuild
-                and resolve_alias(self.client, self.alias) != target
-            ):
+            kept = not (fresh and self._left_empty(target))
+            if kept and (tally.indexed or self.summary.deleted or CATEGORY_KEY not in runtime.meta.raw):
+                self._record_categories(target, runtime)
+            if kept and opts.rebuild and resolve_alias(self.client, self.alias) != target:
                 old = swap_alias(self.client, self.alias, target, delete_old=not opts.keep_old)
                 log.info("alias %s now points at %s (was %s)", self.alias, target, old)
         self.checkpoint.clear()
+
+    def _record_categories(self, target: str, runtime: IndexRuntime) -> None:
+        """One key per category across the catalog's languages (xlsearch_es/categories.py)."""
+        mapping = record_categories(self.client, target, runtime.widest_field(), runtime.languages)
+        if not mapping and int(self.client.count(index=target)["count"]) > 0:
+            self.summary.notes.append("categories not linked across languages: the index keeps no vectors in _source")
 
     def _prune(self, target: str) -> None:
         ids = CatalogIds(self._seen.keys(), self._rejected_ids, self._unreadable_lines)

@@ -4,7 +4,7 @@ build the BM25 query. Each runs once per search."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import XLSearchError
@@ -117,7 +117,15 @@ class Planner:
             tuning=tuning,
             attributes=attributes,
             field_shares=self.field_shares(analysis, params.knn_shares),
+            filters=self.filters(request.filters),
+            categories=self.runtime.meta.categories,
         )
+
+    def filters(self, filters: qb.SearchFilters) -> qb.SearchFilters:
+        """A category filter on a key selects the key's paths in every catalog language."""
+        if not filters.category:
+            return filters
+        return replace(filters, category_paths=tuple(self.runtime.meta.categories.paths_of(filters.category)))
 
     def params(self, explicit: SearchParams, lang: str, use_tuning: bool) -> tuple[SearchParams, dict[str, Any]]:
         """Explicit arguments over the index's tuned values (the query language's override first)."""

@@ -60,7 +60,8 @@ WORDS_BOOST = FIELD_WEIGHTS["title"]
 
 @dataclass(frozen=True)
 class SearchFilters:
-    category: str | None = None  # a category path or its prefix ("Electronics > Phones")
+    category: str | None = None  # a category key or path, or a path's prefix ("Electronics > Phones")
+    category_paths: tuple[str, ...] = ()  # the paths a category key joins (search/plan.py fills it)
     brand: str | None = None  # case-insensitive exact brand
     price_min: float | None = None
     price_max: float | None = None
@@ -125,17 +126,10 @@ def _price_bound(key: str, text: str) -> float:
 def filter_clauses(f: SearchFilters) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if f.category:
-        out.append(
-            {
-                "bool": {
-                    "should": [
-                        {"term": {"category_path": f.category}},
-                        {"prefix": {"category_path": f.category.rstrip() + " > "}},
-                    ],
-                    "minimum_should_match": 1,
-                }
-            }
-        )
+        paths = f.category_paths or (f.category,)
+        should: list[dict[str, Any]] = [{"terms": {"category_path": list(paths)}}]
+        should += [{"prefix": {"category_path": p.rstrip() + " > "}} for p in paths]
+        out.append({"bool": {"should": should, "minimum_should_match": 1}})
     if f.brand:
         out.append({"term": {"brand_exact": f.brand.casefold()}})
     if f.price_min is not None or f.price_max is not None:

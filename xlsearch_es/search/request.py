@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from ..categories import CategoryMap
 from ..errors import DeadlineExceeded, XLSearchError
 from . import query_builder as qb
 from .tuning import SearchParams
@@ -70,6 +71,8 @@ class SearchResponse:
     truncated: bool = False
     notes: list[str] = field(default_factory=list)
     tuning: dict[str, Any] = field(default_factory=dict)  # tuned parameters that applied, and their source
+    # facet -> bucket value -> its label in the query's language
+    facet_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +105,9 @@ class SearchRequest:
     use_tuning: bool = True
     rerank: bool = True
     highlight: bool = True  # False: ids and scores only (evaluation, bulk scoring)
+    # True: what matches the query (its product type, else above the relevance floor) first,
+    # and only that counted in the total and facets (search/focus.py); False: the whole window.
+    focus: bool = True
     lexical: str = LEXICAL[0]  # "plain": BM25 as a default Elasticsearch setup runs it (the baseline)
     # time.monotonic() by which the search must be done (the service's request budget):
     # checked before each stage, and cluster requests time out by then. None: no budget.
@@ -142,6 +148,9 @@ class SearchPlan:
     tuning: dict[str, Any]
     attributes: dict[str, list[str]] = field(default_factory=dict)  # colours/materials the query names
     field_shares: dict[str, float] = field(default_factory=dict)  # vector field -> its part of the kNN weight
+    # the request's filters, a category key widened to its paths in every catalog language
+    filters: qb.SearchFilters = field(default_factory=qb.SearchFilters)
+    categories: CategoryMap = field(default_factory=CategoryMap)  # its keys (xlsearch_es/categories.py)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from elasticsearch import Elasticsearch
 
+from ..categories import CategoryMap
 from ..ingest.document import SOURCE_FOR_PASSAGE, passage_from_source
 from ..mapping import ORIGINAL
 from . import query_builder as qb
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 FACETS = ("category", "brand")
 FACET_SIZE = 20
+# Category buckets are counted per path and joined per key afterwards (one key
+# joins a path per catalog language), so the cluster returns more of them.
+CATEGORY_PATH_BUCKETS = 100
 
 
 def hits_from_response(resp: Mapping[str, Any], analysis: QueryAnalysis, component: str, explain: bool) -> list[Hit]:
@@ -85,7 +89,7 @@ def best_highlight(hl: Mapping[str, list[str]], query_lang: str) -> tuple[str | 
 
 def facet_aggs() -> dict[str, Any]:
     return {
-        "category": {"terms": {"field": "category_path", "size": FACET_SIZE}},
+        "category": {"terms": {"field": "category_path", "size": CATEGORY_PATH_BUCKETS}},
         "brand": {"terms": {"field": "brand_exact", "size": FACET_SIZE}},
     }
 
@@ -104,7 +108,24 @@ def facets_from_hits(hits: list[Hit]) -> dict[str, dict[str, int]]:
         if h.brand:
             key = h.brand.casefold()
             out["brand"][key] = out["brand"].get(key, 0) + 1
-    return {name: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]) for name, c in out.items()}
+    return {name: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for name, c in out.items()}
+
+
+def shopper_facets(
+    facets: Mapping[str, Mapping[str, int]], categories: CategoryMap, lang: str
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, str]]]:
+    """Facets as a shopper filters on them: one category bucket per key (a category written
+    in several catalog languages is one filter), and each key's label in the query's language.
+    A bucket's value is what a filter takes; the labels say how to show it."""
+    out = {
+        name: dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE])
+        for name, values in facets.items()
+    }
+    if "category" not in facets:
+        return out, {}
+    merged = dict(list(categories.merge_counts(facets["category"]).items())[:FACET_SIZE])
+    out["category"] = merged
+    return out, {"category": {key: categories.label(key, lang) for key in merged}}
 
 
 def attribute_docvalues(attributes: Mapping[str, Any]) -> list[str]:
@@ -170,6 +191,7 @@ def rerank(es: Elasticsearch, alias: str, reranker: Reranker, hits: list[Hit], q
 
 def respond(plan: SearchPlan, hits: list[Hit], ranked: RankedWindow, trace: Trace) -> SearchResponse:
     analysis, request = plan.analysis, plan.request
+    facets, labels = shopper_facets(ranked.facets, plan.categories, analysis.lang)
     return SearchResponse(
         query=analysis.text,
         lang=analysis.lang,
@@ -179,7 +201,8 @@ def respond(plan: SearchPlan, hits: list[Hit], ranked: RankedWindow, trace: Trac
         size=request.k,
         total=ranked.total,
         hits=hits,
-        facets=ranked.facets,
+        facets=facets,
+        facet_labels=labels,
         translations=analysis.translations,
         took_ms=round((time.perf_counter() - trace.start) * 1e3, 2),
         timings_ms={k: round(v, 2) for k, v in trace.timings.items()},
