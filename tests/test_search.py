@@ -302,3 +302,45 @@ def test_tuning_scores_the_ranking_search_returns(catalog_index):
             served = client.search(item.query.text, lang=item.query.lang, k=10, fusion=fusion, knn_weight=weight,
                                    rank_window=window, translation_weight=1.0, use_tuning=False, rerank=False)
             assert tuner.ranking(p, item)[:10] == [h.id for h in served.hits], (fusion, item.query.text)
+
+
+SHOPPER_QUERIES = [
+    ("绿色 连衣裙", "dress"),
+    ("青いノートパソコン", "laptop"),
+    ("grüne Waschmaschine", "washing_machine"),
+    ("zapatillas negras", "running_shoes"),
+    ("green USB-C charger", "charger"),
+]
+
+
+@pytest.mark.parametrize("query,kind", SHOPPER_QUERIES)
+def test_what_a_shopper_sees_is_about_the_queried_type(catalog_index, query, kind):
+    """Issue 28's done-when on the sample catalog (20 products of each type, in 5
+    languages): the largest category facet is the queried type, in one bucket for
+    all languages, labelled in the query's language; the first five results are of
+    that type; scores never rise down the list; the total counts about that type."""
+    _, client = catalog_index
+    resp = client.search(query, k=10)
+    kinds = [h.id.split("-", 1)[1].rsplit("-", 1)[0] for h in resp.hits]
+    assert kinds[:5] == [kind] * 5, (query, kinds)
+    scores = [h.score for h in resp.hits]
+    assert scores == sorted(scores, reverse=True), scores
+    (top_key, top_count), *_ = resp.facets["category"].items()
+    members = client.runtime.meta.categories.members[top_key]
+    assert len(members) >= 4 and 15 <= top_count <= 20, (top_key, members, resp.facets)
+    assert resp.facet_labels["category"][top_key] == members.get(resp.lang, resp.facet_labels["category"][top_key])
+    assert 15 <= resp.total <= 60, resp.total
+    assert sum(resp.facets["category"].values()) == resp.total
+    everything = client.search(query, k=10, focus=False)
+    assert everything.total > resp.total  # --all: the whole window counts
+
+
+def test_a_category_key_filters_every_catalog_language(catalog_index):
+    _, client = catalog_index
+    key = client.runtime.meta.categories.key_of("Ropa > Mujer > Vestidos")
+    assert key == "Clothing > Women > Dresses"  # the index's first language names the key
+    resp = client.search("summer", k=50, filters=SearchFilters(category=key))
+    assert {h.source_language for h in resp.hits} == {"en", "zh", "ja", "de", "es"}
+    assert all("-dress-" in h.id for h in resp.hits), [h.id for h in resp.hits]
+    one_path = client.search("summer", k=50, filters=SearchFilters(category="Ropa > Mujer > Vestidos"))
+    assert {h.source_language for h in one_path.hits} == {"es"}  # a path that is not a key stays a path

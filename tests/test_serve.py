@@ -5,6 +5,7 @@ where it is installed)."""
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import subprocess
@@ -99,10 +100,16 @@ def test_gateway_with_the_official_client(served, es_client):
                      aggs={"brands": {"terms": {"field": "brand_exact"}}})
     assert [h["_id"] for h in resp["hits"]["hits"]] == [h["id"] for h in hybrid["hits"]]
     assert resp["aggregations"]["brands"]["buckets"] and "title" in resp["hits"]["hits"][0]["_source"]
+    # The clause stands for what matches the query (the running shoes: hits.total counts them);
+    # a filter around it narrows those.
+    assert resp["hits"]["total"]["value"] == hybrid["total"] < 20
     filtered = es.search(index=alias, size=5, query={"bool": {
         "must": [{"xlsearch": {"query": "zapatillas negras", "lang": "es"}}],
-        "filter": [{"range": {"price": {"lte": 60}}}]}})
-    assert filtered["hits"]["hits"] and all(h["_source"]["price"] <= 60 for h in filtered["hits"]["hits"])
+        "filter": [{"range": {"price": {"lte": 150}}}]}})
+    assert filtered["hits"]["hits"] and all(h["_source"]["price"] <= 150 for h in filtered["hits"]["hits"])
+    assert all("running_shoes" in h["_id"] for h in filtered["hits"]["hits"])
+    everything = es.search(index=alias, size=50, query={"xlsearch": {"query": "zapatillas negras", "all": True}})
+    assert everything["hits"]["total"]["value"] > resp["hits"]["total"]["value"]
     plain = es.search(index=alias, query={"match": {"title.original": "Sony"}}, size=3)  # passed through
     assert all("Sony" in h["_source"]["title"]["original"] for h in plain["hits"]["hits"])
     with pytest.raises(BadRequestError):
@@ -162,11 +169,16 @@ def _chromium() -> str | None:
 @pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (apt-get install chromium)")
 def test_pages_in_headless_chromium(served, tmp_path):
     base, browser = served["base"], _chromium()
-    expected = httpx.post(f"{base}/v1/search", json={"query": "grüne Waschmaschine", "k": 10}).json()["hits"][0]["id"]
+    answer = httpx.post(f"{base}/v1/search", json={"query": "grüne Waschmaschine", "k": 10}).json()
+    expected = answer["hits"][0]["id"]
     common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000"]
     dom = subprocess.run([*common, "--dump-dom", f"{base}/?q=grüne Waschmaschine"], capture_output=True, text=True,
                          timeout=120).stdout
     assert f'data-id="{expected}"' in dom and 'id="detected">de<' in dom
+    # the count the page shows is the API's focused total; facets show their labels, not keys
+    assert f'id="total">{answer["total"]}<' in dom
+    for key, label in answer["facet_labels"]["category"].items():
+        assert f'data-value="{html.escape(key)}"' in dom and f">{html.escape(label, quote=False)} (" in dom
     vec = subprocess.run([*common, "--dump-dom", f"{base}/vectors?q=red dress"], capture_output=True, text=True,
                          timeout=120).stdout
     assert 'id="query-point"' in vec and vec.count('class="product"') >= 50 and vec.count('class="nearest"') == 5

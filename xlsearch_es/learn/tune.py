@@ -24,6 +24,7 @@ from ..errors import XLSearchError
 from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..relevance.metrics import mean, ndcg_at_k
 from ..search.client import DEFAULT_RANK_WINDOW, XLSearchClient
+from ..search.focus import focus
 from ..search.fusion import FUSIONS, RRF, ClientFusion, fuse_lists
 from ..search.query_builder import BM25Boosts
 from ..search.tuning import META_KEY, SearchParams, Tuning
@@ -58,6 +59,7 @@ class _Lists:
     bm25: dict[BM25Boosts, list[tuple[str, float]]]
     knn: dict[float | None, dict[str, list[tuple[str, float]]]]  # translation weight -> kNN lists
     agreement: dict[str, int] = field(default_factory=dict)  # id -> carries the queried attributes (+1/0/-1)
+    paths: dict[str, str] = field(default_factory=dict)  # id -> category path (indices with category keys)
 
 
 class Tuner:
@@ -91,8 +93,18 @@ class Tuner:
         planner = self.client.planner
         shares = planner.field_shares(item.analysis, p.knn_shares)
         order = self.client.runtime.vector_fields
-        agreement = self._agreement(item, {d for ranked in lists.values() for d, _ in ranked})
-        return [f.id for f in fuse_lists(fusion, lists, p.knn_weight or 1.0, shares, order, agreement)]
+        listed = {d for ranked in lists.values() for d, _ in ranked}
+        agreement = self._agreement(item, listed)
+        fused = fuse_lists(fusion, lists, p.knn_weight or 1.0, shares, order, agreement)
+        # the query's product type first, as search serves it (the floor only counts: no reorder)
+        categories = self.client.runtime.meta.categories
+        return focus([f.id for f in fused], {}, self._paths(item, listed), categories, agreement=agreement).ids
+
+    def _paths(self, item: _Lists, ids: set[str]) -> dict[str, str]:
+        missing = sorted(ids - set(item.paths))
+        if missing and self.client.runtime.meta.categories:
+            item.paths.update(self.client.category_paths(missing))
+        return item.paths
 
     def _agreement(self, item: _Lists, ids: set[str]) -> dict[str, int]:
         missing = ids - set(item.agreement)

@@ -26,7 +26,7 @@ from ..cluster.indices import language_share, max_result_window
 from ..config import Settings
 from ..embed.base import Embedder
 from ..errors import XLSearchError
-from ..mapping import ORIGINAL
+from ..mapping import CATEGORY_FIELD, ORIGINAL
 from ..runtime import IndexRuntime
 from ..text.segment import Segmenter
 from ..translate.base import Translator
@@ -132,6 +132,7 @@ class XLSearchClient:
         highlight: bool = True,
         lexical: str = OURS,
         deadline: float | None = None,
+        focus: bool = True,
     ) -> SearchResponse:
         """Search the alias (see ``SearchRequest`` for what each argument means)."""
         return self.run(
@@ -157,6 +158,7 @@ class XLSearchClient:
                 highlight=highlight,
                 lexical=lexical,
                 deadline=deadline,
+                focus=focus,
             )
         )
 
@@ -228,6 +230,15 @@ class XLSearchClient:
         held = {d["_id"]: (d.get("_source") or {}).get("attr", {}) for d in docs if d.get("found")}
         return {i: attribute_agreement(wanted, {k: held.get(i, {}).get(k, []) for k in wanted}) for i in ids}
 
+    def category_paths(self, ids: list[str]) -> dict[str, str]:
+        """Each product's category path, where the index links categories (what the product-type
+        rule of search/focus.py reads); empty for an index without category keys."""
+        if not ids or not self.runtime.meta.categories:
+            return {}
+        docs = self._guarded(lambda: self.es.mget(index=self.alias, ids=ids, source_includes=[CATEGORY_FIELD]))
+        found = [d for d in docs["docs"] if d.get("found") and (d.get("_source") or {}).get(CATEGORY_FIELD)]
+        return {d["_id"]: str(d["_source"][CATEGORY_FIELD]) for d in found}
+
     # ----------------------------------------------------------------- similar --
     def similar(self, product_id: str, *, filters: qb.SearchFilters | None = None, k: int = 10) -> SearchResponse:
         """Products nearest to a product's own vectors ("more like this")."""
@@ -245,7 +256,7 @@ class XLSearchClient:
         if not vectors:
             raise XLSearchError(f"product {product_id!r} has no vector in _source (index created with hidden vectors)")
         base = filters or qb.SearchFilters()
-        flt = replace(base, exclude_ids=(*base.exclude_ids, product_id))
+        flt = replace(self.planner.filters(base), exclude_ids=(*base.exclude_ids, product_id))
         body = qb.knn_request(vectors, flt, k=k, num_candidates=max(100, 4 * k))
         resp = self._guarded(lambda: self.retrieval.search(body))
         title = (doc["_source"].get("title") or {}).get(ORIGINAL, product_id)
@@ -263,6 +274,7 @@ class XLSearchClient:
             window=k,
             num_candidates=k,
             tuning={},
+            categories=self.runtime.meta.categories,
         )
         return results.respond(plan, hits, RankedWindow(hits, len(hits), results.facets_from_hits(hits)), Trace())
 

@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 from elasticsearch import Elasticsearch
 
+from ..mapping import CATEGORY_FIELD
 from ..runtime import IndexRuntime
 from . import query_builder as qb
+from .focus import focus, focus_notes, reorder
 from .fusion import Fused, HybridPlan, Ranked, attribute_agreement, knn_list_name
 from .request import BM25, KNN, QUERY_VECTORS, RankedWindow, SearchPlan, Trace
 from .results import (
@@ -67,7 +69,7 @@ class Retrieval:
         request = plan.request
         body = {
             **qb.bm25_request(
-                plan.bm25, request.filters, size=request.k, from_=request.offset, highlight=request.highlight
+                plan.bm25, plan.filters, size=request.k, from_=request.offset, highlight=request.highlight
             ),
             "aggs": facet_aggs(),
         }
@@ -76,7 +78,7 @@ class Retrieval:
         return RankedWindow(hits, resp["hits"]["total"]["value"], facets_from_aggs(resp), paged=True, highlighted=True)
 
     def _knn(self, plan: SearchPlan, vectors: dict[str, list[float]], trace: Trace) -> RankedWindow:
-        body = qb.knn_request(vectors, plan.request.filters, k=plan.window, num_candidates=plan.num_candidates)
+        body = qb.knn_request(vectors, plan.filters, k=plan.window, num_candidates=plan.num_candidates)
         resp = trace.timed("knn", lambda: self.search(body, trace))
         hits = hits_from_response(resp, plan.analysis, "knn", plan.request.explain)
         return RankedWindow(hits, len(hits), facets_from_hits(hits))
@@ -164,7 +166,7 @@ class _HybridSearch:
         return HybridPlan(
             bm25=p.bm25,
             vectors=self.vectors,
-            filters=request.filters,
+            filters=p.filters,
             size=request.k,
             offset=request.offset,
             window=p.window,
@@ -178,8 +180,8 @@ class _HybridSearch:
         """BM25 does not need the vectors: it goes out while the query is embedded
         (ids, scores and the queried attributes; the page's fields come after fusion)."""
         p, trace = self.search_plan, self.trace
-        body = qb.bm25_request(p.bm25, p.request.filters, size=p.window, from_=0, highlight=False)
-        body = qb.ids_only(body, attribute_docvalues(p.attributes))
+        body = qb.bm25_request(p.bm25, p.filters, size=p.window, from_=0, highlight=False)
+        body = qb.ids_only(body, self._docvalues())
         self._bm25 = self.retrieval.pool.submit(lambda: trace.timed("bm25", lambda: self.retrieval.search(body, trace)))
 
     def embed(self) -> None:
@@ -196,13 +198,21 @@ class _HybridSearch:
         p = self.search_plan
         assert self._bm25 is not None, "send_bm25 first"
         t0 = time.perf_counter()
-        knn = self.retrieval.knn_per_field(
-            self.vectors, p.request.filters, p.window, p.num_candidates, attribute_docvalues(p.attributes)
-        )
+        knn = self.retrieval.knn_per_field(self.vectors, p.filters, p.window, p.num_candidates, self._docvalues())
         self.trace.add("knn", t0)
         self._responses = {"bm25": self._bm25.result(), **knn}
         self._fuse_start = time.perf_counter()
         return {name: [(qb.hit_id(h), h["_score"]) for h in r["hits"]["hits"]] for name, r in self._responses.items()}
+
+    def _docvalues(self) -> list[str]:
+        """What the window's lists carry besides ids: the queried attributes, and the
+        category path where the index has category keys (search/focus.py reads it)."""
+        p = self.search_plan
+        return attribute_docvalues(p.attributes) + ([CATEGORY_FIELD] if p.categories else [])
+
+    def _paths(self) -> dict[str, str]:
+        held = {qb.hit_id(h): h.get("fields", {}) for r in self._responses.values() for h in r["hits"]["hits"]}
+        return {i: str(f[CATEGORY_FIELD][0]) for i, f in held.items() if f.get(CATEGORY_FIELD)}
 
     def agreement(self) -> dict[str, int]:
         wanted = self.search_plan.attributes
@@ -219,15 +229,21 @@ class _HybridSearch:
         page through (the window), so they add up to the total the list reports."""
         p = self.search_plan
         explain = p.request.explain
+        matching = len(fused)
+        if p.request.focus:
+            scores = {f.id: f.scores for f in fused}
+            focused = focus([f.id for f in fused], scores, self._paths(), p.categories, agreement=self.agreement())
+            fused, matching = reorder(fused, focused.ids), focused.matching
+            self.trace.notes.extend(focus_notes(focused, len(fused), p.categories, p.analysis.lang))
         hits = [hit_from_source({"_id": f.id}, p.analysis, f.score, f if explain else None) for f in fused]
         self.trace.add("fuse", self._fuse_start)
-        # counted by the cluster while the page's fields are fetched
-        ids, trace, search = [f.id for f in fused], self.trace, self.retrieval.search
+        # counted by the cluster while the page's fields are fetched: the products the total counts
+        ids, trace, search = [f.id for f in fused[:matching]], self.trace, self.retrieval.search
         body = {"size": 0, "query": {"ids": {"values": ids}}, "aggs": facet_aggs()}
         pending = self.retrieval.pool.submit(
             lambda: facets_from_aggs(trace.timed("facets", lambda: search(body, trace)))
         )
-        return RankedWindow(hits, len(hits), {}, sourced=False, pending_facets=pending)
+        return RankedWindow(hits, matching, {}, sourced=False, pending_facets=pending)
 
     def one_request(self, body: dict[str, Any], facets: bool, name: str) -> RankedWindow:
         p = self.search_plan

@@ -42,6 +42,7 @@ class ClauseRequest:
     mode: str = HYBRID
     fusion: str = AUTO_FUSION
     filters: dict[str, Any] = field(default_factory=dict)
+    all: bool = False  # the whole fused window, not only what passes the relevance floor
 
     @classmethod
     def parse(cls, spec: Any) -> ClauseRequest:
@@ -49,8 +50,10 @@ class ClauseRequest:
         if isinstance(spec, str):
             spec = {"query": spec}
         if not isinstance(spec, dict) or not isinstance(spec.get("query"), str):
-            raise XLSearchError('an xlsearch clause needs {"query": "text"} (optional: lang, mode, fusion, filters)')
-        unknown = set(spec) - {"query", "lang", "mode", "fusion", "filters"}
+            raise XLSearchError(
+                'an xlsearch clause needs {"query": "text"} (optional: lang, mode, fusion, filters, all)'
+            )
+        unknown = set(spec) - {"query", "lang", "mode", "fusion", "filters", "all"}
         if unknown:
             raise XLSearchError(f"unknown xlsearch clause keys: {', '.join(sorted(unknown))}")
         for key in ("lang", "mode", "fusion"):
@@ -58,6 +61,8 @@ class ClauseRequest:
                 raise XLSearchError(f"xlsearch clause {key!r} must be a string")
         if spec.get("mode", HYBRID) not in MODES:
             raise XLSearchError(f"xlsearch clause 'mode' must be one of {', '.join(MODES)}")
+        if not isinstance(spec.get("all", False), bool):
+            raise XLSearchError("xlsearch clause 'all' must be true or false")
         filters = spec.get("filters") or {}
         if not isinstance(filters, dict):
             raise XLSearchError('xlsearch clause \'filters\' must be an object such as {"brand": "Sony"}')
@@ -67,6 +72,7 @@ class ClauseRequest:
             mode=spec.get("mode") or HYBRID,
             fusion=spec.get("fusion") or AUTO_FUSION,
             filters=dict(filters),
+            all=bool(spec.get("all", False)),
         )
 
 

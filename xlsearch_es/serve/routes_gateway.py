@@ -69,9 +69,12 @@ def _gateway_search_routes(app: FastAPI, ctx: ServiceContext) -> None:
                 k=window,
                 highlight=False,
                 deadline=deadline,
+                focus=not clause.all,
             )
             ctx.service().metrics.observe_stages(resp.timings_ms)
-            return [(h.id, h.score) for h in resp.hits]
+            # what matches the query (the total counts only that), so the cluster's
+            # hits.total and aggregations describe the same products
+            return [(h.id, h.score) for h in resp.hits[: resp.total]]
 
         expanded = await ctx.blocking(lambda: expand_xlsearch(body, run_clause, ctx.settings.serve_max_clauses))
         content = json.dumps(body).encode() if expanded else raw

@@ -35,6 +35,7 @@ class SearchBody(BaseModel):
     mode: Mode = HYBRID
     fusion: str = Field(default=AUTO_FUSION, max_length=40)
     explain: bool = False
+    all: bool = False  # the whole window as matches: no product-type grouping, no relevance floor
 
 
 class SessionBody(BaseModel):
@@ -105,6 +106,7 @@ def _search_routes(app: FastAPI, ctx: ServiceContext) -> None:
                     fusion=body.fusion,
                     explain=body.explain,
                     deadline=deadline,
+                    focus=not body.all,
                 )
             )
             ctx.service().metrics.observe_stages(resp.timings_ms)

@@ -1,5 +1,5 @@
 // The search page: one call to POST /v1/search per query, facet or page change.
-const state = { query: "", page: 1, filters: {} };
+const state = { query: "", page: 1, filters: {}, all: false };
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 // Highlights come from Elasticsearch with <em> tags around matched words; keep only those tags.
@@ -7,7 +7,7 @@ const safeHighlight = (s) => esc(s).replace(/&lt;em&gt;/g, "<em>").replace(/&lt;
 
 async function run() {
   if (!state.query) return;
-  const body = { query: state.query, k: 10, page: state.page, explain: true, filters: state.filters };
+  const body = { query: state.query, k: 10, page: state.page, explain: true, filters: state.filters, all: state.all };
   const resp = await fetch("/v1/search",
     { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   if (resp.status === 401) { $("login-form").hidden = false; $("key").focus(); return; }
@@ -27,7 +27,12 @@ $("login-form").addEventListener("submit", async (e) => {
 
 function render(d) {
   const tr = Object.entries(d.translations || {}).map(([l, t]) => `<span class="lang">${esc(l)}</span> ${esc(t)}`).join(" · ");
-  $("understood").innerHTML = `Detected <span class="lang" id="detected">${esc(d.lang)}</span> · ${d.total} results · ${d.took_ms} ms` + (tr ? `<br>Translations: ${tr}` : "");
+  const about = (d.notes || []).find((n) => n.startsWith("about: "));
+  const below = (d.notes || []).find((n) => n.includes("below the relevance floor"));
+  $("understood").innerHTML = `Detected <span class="lang" id="detected">${esc(d.lang)}</span> · <span id="total">${d.total}</span> results` +
+    (about ? ` · ${esc(about)}` : "") + ` · ${d.took_ms} ms` +
+    (below || state.all ? ` · <a id="all-toggle">${state.all ? "only the matches" : "show related products too"}</a>` : "") +
+    (tr ? `<br>Translations: ${tr}` : "");
   $("hits").innerHTML = d.hits.map((h) => {
     const ranks = (h.components && h.components.ranks) || {};
     const why = Object.entries(ranks).map(([k, r]) => `${esc(k)} #${r}`).join(", ");
@@ -40,9 +45,12 @@ function render(d) {
       (h.highlight ? `<div class="meta">${safeHighlight(h.highlight)}</div>` : "") +
       `<div class="why">why: ${why} · fused score ${h.score}</div></div></div>`;
   }).join("") || "<p>No products found.</p>";
+  // A bucket's value is what the filter takes (a category key joins every catalog language);
+  // its label is the value in the shopper's language.
+  const labels = d.facet_labels || {};
   $("facets").innerHTML = Object.entries(d.facets || {}).map(([name, values]) =>
     `<div class="facet"><h3>${esc(name)}</h3>` + Object.entries(values).map(([v, n]) =>
-      `<a data-facet="${esc(name)}" data-value="${esc(v)}" class="${state.filters[name] === v ? "on" : ""}">${esc(v)} (${n})</a>`).join("") + "</div>").join("");
+      `<a data-facet="${esc(name)}" data-value="${esc(v)}" class="${state.filters[name] === v ? "on" : ""}">${esc((labels[name] || {})[v] || v)} (${n})</a>`).join("") + "</div>").join("");
   const pages = Math.min(10, Math.ceil(d.total / d.size));
   $("pages").innerHTML = Array.from({ length: pages }, (_, i) =>
     `<button data-page="${i + 1}" class="${i + 1 === d.page ? "current" : ""}">${i + 1}</button>`).join("");
@@ -55,6 +63,7 @@ $("facets").addEventListener("click", (e) => {
   if (state.filters[name] === value) delete state.filters[name]; else state.filters[name] = value;
   state.page = 1; run();
 });
+$("understood").addEventListener("click", (e) => { if (e.target.id === "all-toggle") { state.all = !state.all; state.page = 1; run(); } });
 $("pages").addEventListener("click", (e) => { const b = e.target.closest("button[data-page]"); if (b) { state.page = +b.dataset.page; run(); } });
 function syncUrl() { const p = new URLSearchParams(location.search); p.set("q", state.query); history.replaceState(null, "", "?" + p); }
 const initial = new URLSearchParams(location.search).get("q");
