@@ -62,3 +62,29 @@ def test_cjk_words_fields_or_the_clusters_own_analyzers() -> None:
     assert native["mappings"]["properties"]["title"]["properties"]["zh"]["analyzer"] == "smartcn"
     assert "words" not in native["mappings"]["properties"]
     assert native["mappings"]["_meta"]["segmented"] == []
+
+
+def test_layout_shards_replicas_and_vector_index_type() -> None:
+    from xlsearch_es.config import load_settings
+    from xlsearch_es.mapping import IndexLayout
+
+    default = build_index_body(load_template(), ["en"], META, "none", False)
+    index = default["settings"]["index"]
+    assert index["number_of_shards"] == 1 and index["auto_expand_replicas"] == "0-1"
+    assert default["mappings"]["properties"]["embedding"]["index_options"]["type"] == "int8_hnsw"
+    assert default["mappings"]["_meta"]["layout"] == {"shards": 1, "replicas": None, "vector_index": "int8_hnsw"}
+    layout = IndexLayout(shards=3, replicas=1, vector_index="bbq_hnsw")
+    body = build_index_body(load_template(), ["en"], META, "none", False, layout=layout)
+    index = body["settings"]["index"]
+    assert index["number_of_shards"] == 3 and index["number_of_replicas"] == 1 and "auto_expand_replicas" not in index
+    options = body["mappings"]["properties"]["embedding"]["index_options"]
+    assert options["type"] == "bbq_hnsw" and options["rescore_vector"] == {"oversample": 3.0} and options["m"] == 16
+    flat = build_index_body(load_template(), ["en"], META, "none", False, layout=IndexLayout(vector_index="flat"))
+    assert flat["mappings"]["properties"]["embedding"]["index_options"] == {"type": "flat"}
+    # --rebuild: what the settings leave open comes from the index being replaced
+    held = {"layout": {"shards": 3, "replicas": 1, "vector_index": "hnsw"}}
+    assert IndexLayout.chosen(load_settings(), held) == IndexLayout(3, 1, "hnsw")
+    assert IndexLayout.chosen(load_settings({"shards": 2}), held) == IndexLayout(2, 1, "hnsw")
+    assert IndexLayout.chosen(load_settings(), None) == IndexLayout()
+    with pytest.raises(ConfigError, match="vector_index"):
+        load_settings({"vector_index": "ivf"})

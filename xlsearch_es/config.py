@@ -28,6 +28,14 @@ DEFAULT_MODEL_NAME = "multilingual-e5-small"
 DEFAULT_ENGINE = "local"  # where ingest enriches by default: this process (ingest/engine.py registers it)
 
 
+# Dense vector index types a new index can use (Elasticsearch's names); the default was
+# chosen from benchmarks/results/vector_index.json (README, "Vector index types").
+VECTOR_INDEX_TYPES = ("int8_hnsw", "hnsw", "bbq_hnsw", "flat", "int8_flat", "bbq_flat")
+DEFAULT_VECTOR_INDEX = "int8_hnsw"
+MAX_SHARDS = 1024
+MAX_REPLICAS = 16
+
+
 @dataclass(frozen=True)
 class Settings:
     """One run's configuration. Immutable: derive variants with ``replace``."""
@@ -51,6 +59,16 @@ class Settings:
     languages: tuple[str, ...] = ("en",)
     vectors_in_source: bool = True
     language_analyzers: bool = True
+    # The layout of a new index (kept across --rebuild unless given again): primary shards
+    # (None: 1, or the index's own), replicas (None: 0-1 auto-expanding, a replica wherever a
+    # second node exists), the vector index type (None: DEFAULT_VECTOR_INDEX).
+    shards: int | None = None
+    replicas: int | None = None
+    vector_index: str | None = None
+    # BM25 scored with the whole index's term statistics (dfs_query_then_fetch): one extra
+    # round trip, so an index split into shards scores as one shard would. None: on for an
+    # index with more than one primary shard (benchmarks/results/shards.json).
+    search_dfs: bool | None = None
     # --- models -------------------------------------------------------------
     # Encoder kinds (see ``embed.base.ENCODERS``), one vector field each; the first is primary.
     # e5 + USE fused beat e5 alone on both shared sets (README, "Encoders").
@@ -102,6 +120,12 @@ class Settings:
         check_index_name(self.index)
         for name in self.serve_indices:
             check_index_name(name)
+        if self.shards is not None and not 1 <= self.shards <= MAX_SHARDS:
+            raise ConfigError(f"setting 'shards' must be between 1 and {MAX_SHARDS}")
+        if self.replicas is not None and not 0 <= self.replicas <= MAX_REPLICAS:
+            raise ConfigError(f"setting 'replicas' must be between 0 and {MAX_REPLICAS}")
+        if self.vector_index is not None and self.vector_index not in VECTOR_INDEX_TYPES:
+            raise ConfigError(f"setting 'vector_index' must be one of {', '.join(VECTOR_INDEX_TYPES)}")
         if not 0.0 <= self.delete_missing_max_share <= 1.0:
             raise ConfigError("setting 'delete_missing_max_share' must be between 0 and 1")
         object.__setattr__(self, "languages", _check_languages("languages", tuple(self.languages)))
@@ -192,6 +216,10 @@ ENV_VARS: dict[str, str] = {
     "serve_cors_origins": "XLSEARCH_SERVE_CORS_ORIGINS",
     "delete_missing_max_share": "XLSEARCH_DELETE_MISSING_MAX_SHARE",
     "uncovered_languages": "XLSEARCH_UNCOVERED_LANGUAGES",
+    "shards": "XLSEARCH_SHARDS",
+    "replicas": "XLSEARCH_REPLICAS",
+    "vector_index": "XLSEARCH_VECTOR_INDEX",
+    "search_dfs": "XLSEARCH_SEARCH_DFS",
 }
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
@@ -271,7 +299,7 @@ def _coerce_one(name: str, value: Any) -> Any:
     try:
         if kind == "Path":
             return Path(value)
-        if kind == "bool":
+        if kind.startswith("bool"):
             return _to_bool(name, value)
         if kind.startswith("int"):
             return int(value)

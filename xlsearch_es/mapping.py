@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .config import DEFAULT_VECTOR_INDEX, Settings
 from .errors import ConfigError
 from .text.attributes import ATTRIBUTE_FIELDS
 
@@ -61,6 +62,49 @@ class ModelMeta:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class IndexLayout:
+    """How an index is laid out on the cluster: shards, replicas, the vector index type.
+
+    Recorded in ``_meta.layout`` so a ``--rebuild`` keeps it unless told otherwise."""
+
+    shards: int = 1
+    replicas: int | None = None  # None: 0-1 auto-expanding
+    vector_index: str = DEFAULT_VECTOR_INDEX
+
+    @classmethod
+    def chosen(cls, settings: Settings, current: Mapping[str, Any] | None = None) -> IndexLayout:
+        """The settings' layout; what they leave open comes from ``current`` (an index's
+        ``_meta``, on --rebuild), else the defaults."""
+        held = (current or {}).get("layout") or {}
+        return cls(
+            shards=settings.shards if settings.shards is not None else int(held.get("shards", 1)),
+            replicas=settings.replicas if settings.replicas is not None else held.get("replicas"),
+            vector_index=settings.vector_index or str(held.get("vector_index") or DEFAULT_VECTOR_INDEX),
+        )
+
+    def apply(self, index_settings: dict[str, Any], vector_template: dict[str, Any]) -> None:
+        index = index_settings.setdefault("index", {})
+        index["number_of_shards"] = self.shards
+        if self.replicas is not None:
+            index.pop("auto_expand_replicas", None)
+            index["number_of_replicas"] = self.replicas
+        options = dict(vector_template.get("index_options") or {})
+        options["type"] = self.vector_index
+        if self.vector_index.endswith("flat"):  # no graph to build
+            options.pop("m", None)
+            options.pop("ef_construction", None)
+        if self.vector_index.startswith("bbq"):  # 1-bit vectors: rescored from 3x the candidates
+            options.setdefault("rescore_vector", {"oversample": BBQ_OVERSAMPLE})
+        vector_template["index_options"] = options
+
+    def as_meta(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+BBQ_OVERSAMPLE = 3.0
+
+
 def build_index_body(
     template: dict[str, Any],
     languages: tuple[str, ...] | list[str],
@@ -71,6 +115,7 @@ def build_index_body(
     exclude_source_vectors_setting: bool = True,
     word_analyzers: Mapping[str, str] | None = None,
     segmented: Sequence[str] = (),
+    layout: IndexLayout | None = None,
 ) -> dict[str, Any]:
     """Complete the template for these languages, these models and this cluster.
 
@@ -83,6 +128,7 @@ def build_index_body(
     """
     if not languages:
         raise ConfigError("an index needs at least one language")
+    layout = layout or IndexLayout()
     vector_template = copy.deepcopy(template["vector"])
     default_field = vector_template.pop("field")
     models = {default_field: model} if isinstance(model, ModelMeta) else dict(model)
@@ -96,9 +142,10 @@ def build_index_body(
     analyzers.update(word_analyzers or {})
     words = [lang for lang in segmented if lang in languages]
     properties = _properties(template, languages, analyzers, words)
+    settings = copy.deepcopy(template.get("settings", {}))
+    layout.apply(settings, vector_template)
     for vector_field, meta in models.items():
         properties[vector_field] = {**copy.deepcopy(vector_template), "dims": meta.dims}
-    settings = copy.deepcopy(template.get("settings", {}))
     source: dict[str, Any] = {}
     if exclude_source_vectors_setting:
         # 9.x hides vectors from _source by default; Kibana inspection wants them.
@@ -108,7 +155,7 @@ def build_index_body(
 
     mappings: dict[str, Any] = {
         "dynamic": "strict",
-        "_meta": _meta(template, models, translator, languages, words),
+        "_meta": {**_meta(template, models, translator, languages, words), "layout": layout.as_meta()},
         "properties": properties,
     }
     if source:

@@ -40,6 +40,7 @@ class IndexMeta:
     attribute_fields: tuple[str, ...] = ()  # attr.<kind> keyword fields
     tuning: Mapping[str, Any] | None = None  # what ``xlsearch tune`` stored (search/tuning.py reads it)
     categories: CategoryMap = field(default_factory=CategoryMap)  # one key per category across languages
+    shards: int = 1  # primary shards, as the index recorded its layout (older indices: 1)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -53,6 +54,7 @@ class IndexMeta:
             attribute_fields=tuple(meta.get("attribute_fields") or ()),
             tuning=meta.get("tuning") if isinstance(meta.get("tuning"), dict) else None,
             categories=CategoryMap.parse(meta.get(CATEGORY_KEY)),
+            shards=int((meta.get("layout") or {}).get("shards") or 1),
             raw=dict(meta),
         )
 
@@ -130,6 +132,12 @@ class IndexRuntime:
     @property
     def vector_fields(self) -> list[str]:
         return list(self.embedders)
+
+    @property
+    def dfs(self) -> bool:
+        """Whether scored queries gather the whole index's term statistics first."""
+        chosen = self.settings.search_dfs
+        return self.meta.shards > 1 if chosen is None else chosen
 
     @property
     def segmented(self) -> tuple[str, ...]:

@@ -16,7 +16,15 @@ from .cluster.connection import connect
 from .cluster.indices import create_versioned
 from .config import Settings
 from .errors import IndexMismatchError
-from .mapping import DEFAULT_ENCODER, ModelMeta, build_index_body, index_models, load_template, recorded_encoder
+from .mapping import (
+    DEFAULT_ENCODER,
+    IndexLayout,
+    ModelMeta,
+    build_index_body,
+    index_models,
+    load_template,
+    recorded_encoder,
+)
 from .text.segment import NATIVE_ANALYZERS, SEGMENTED_LANGUAGES
 
 
@@ -32,7 +40,14 @@ def models_meta(settings: Settings) -> dict[str, ModelMeta]:
     return describe_embedders(settings)
 
 
-def index_body(settings: Settings, client: Elasticsearch, models: Mapping[str, ModelMeta]) -> dict[str, Any]:
+def index_body(
+    settings: Settings,
+    client: Elasticsearch,
+    models: Mapping[str, ModelMeta],
+    current: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The body of a new index; ``current``: the ``_meta`` of the index it replaces
+    (--rebuild), whose layout it keeps where the settings leave it open."""
     caps = probe(client)
     return build_index_body(
         load_template(),
@@ -44,6 +59,7 @@ def index_body(settings: Settings, client: Elasticsearch, models: Mapping[str, M
         exclude_source_vectors_setting=caps.exclude_source_vectors_setting,
         word_analyzers={lang: NATIVE_ANALYZERS[lang] for lang in caps.word_analyzers},
         segmented=[lang for lang in SEGMENTED_LANGUAGES if lang not in caps.word_analyzers],
+        layout=IndexLayout.chosen(settings, current),
     )
 
 

@@ -6,25 +6,39 @@ from typing import Any
 
 import click
 
-from .common import emit, index_option, port_option, settings_of
+from .common import emit, index_option, layout_options, port_option, settings_of
 
 
 @click.group()
 def es() -> None:
-    """Manage the local single-node Elasticsearch."""
+    """Manage the local Elasticsearch (one node, or a local multi-node cluster)."""
 
 
 @es.command("start")
 @port_option
-@click.option("--heap", "es_heap", help="JVM heap, e.g. 512m (XLSEARCH_ES_HEAP).")
-@click.option("--timeout", "es_start_timeout", type=float, help="Seconds to wait for the node.")
+@click.option("--heap", "es_heap", help="JVM heap per node, e.g. 512m (XLSEARCH_ES_HEAP).")
+@click.option("--timeout", "es_start_timeout", type=float, help="Seconds to wait for the node (or cluster).")
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 9),
+    default=1,
+    show_default=True,
+    help="Nodes in one local cluster (HTTP ports PORT..PORT+N-1, transport ports 100 above).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def es_start(ctx: click.Context, as_json: bool, **flags: Any) -> None:
-    """Download (once), configure and start the node; wait until it is usable."""
+def es_start(ctx: click.Context, as_json: bool, nodes: int, **flags: Any) -> None:
+    """Download (once), configure and start the node (or N nodes as one cluster); wait until usable."""
+    settings = settings_of(ctx, **flags)
+    if nodes > 1:
+        from ..cluster.local_cluster import start_cluster
+
+        members, started = start_cluster(settings, nodes)
+        emit({"started": started, "nodes": [m.as_dict() for m in members]}, as_json, lambda d: _nodes_text(d["nodes"]))
+        return
     from ..cluster.node import start_node
 
-    status, started = start_node(settings_of(ctx, **flags))
+    status, started = start_node(settings)
     data = {"started": started, **status.as_dict()}
     emit(
         data,
@@ -36,15 +50,24 @@ def es_start(ctx: click.Context, as_json: bool, **flags: Any) -> None:
     )
 
 
+def _nodes_text(nodes: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"{n['name']}: {n['url']} running={n['running']} health={n['health']} pid={n['pid']}" for n in nodes
+    )
+
+
 @es.command("stop")
 @port_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def es_stop(ctx: click.Context, as_json: bool, **flags: Any) -> None:
-    """Stop the node started by 'xlsearch es start'."""
+    """Stop the node (or every node of the cluster) started by 'xlsearch es start' on this port."""
+    from ..cluster.local_cluster import read_cluster, stop_cluster
     from ..cluster.node import stop_node
 
-    stopped = stop_node(settings_of(ctx, **flags))
+    settings = settings_of(ctx, **flags)
+    cluster = read_cluster(settings)
+    stopped = stop_cluster(settings, cluster) if cluster else stop_node(settings)
     emit({"stopped": stopped}, as_json, lambda d: "stopped" if stopped else "no local node is running")
 
 
@@ -53,10 +76,19 @@ def es_stop(ctx: click.Context, as_json: bool, **flags: Any) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def es_status(ctx: click.Context, as_json: bool, **flags: Any) -> None:
-    """Version, URL and health of the local node."""
+    """Version, URL and health of the local node (of each node of a local cluster)."""
+    from ..cluster.local_cluster import cluster_status, read_cluster
     from ..cluster.node import node_status
 
-    status = node_status(settings_of(ctx, **flags))
+    settings = settings_of(ctx, **flags)
+    cluster = read_cluster(settings)
+    if cluster is not None:
+        members = cluster_status(settings, cluster)
+        emit({"nodes": [m.as_dict() for m in members]}, as_json, lambda d: _nodes_text(d["nodes"]))
+        if not all(m.running for m in members):
+            ctx.exit(3)
+        return
+    status = node_status(settings)
     emit(
         status.as_dict(),
         as_json,
@@ -91,6 +123,7 @@ def index() -> None:
 @index_option
 @click.option("--languages", help="Comma-separated languages of the catalog fields, e.g. en,zh,ja.")
 @click.option("--hide-vectors", is_flag=True, default=False, help="Keep vectors out of _source.")
+@layout_options
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def index_create(ctx: click.Context, as_json: bool, hide_vectors: bool, **flags: Any) -> None:

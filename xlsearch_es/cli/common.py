@@ -87,6 +87,30 @@ def say(message: str) -> None:
 
 
 index_option = click.option("--index", help="Alias name (XLSEARCH_INDEX, default 'products').")
+
+
+def layout_options(fn: Any) -> Any:
+    """--shards, --replicas and --vector-index: the layout of a new index (kept across --rebuild)."""
+    from ..config import MAX_REPLICAS, MAX_SHARDS, VECTOR_INDEX_TYPES
+
+    fn = click.option(
+        "--vector-index",
+        "vector_index",
+        type=click.Choice(VECTOR_INDEX_TYPES),
+        help="Dense vector index type of a new index (XLSEARCH_VECTOR_INDEX; default int8_hnsw).",
+    )(fn)
+    fn = click.option(
+        "--replicas",
+        type=click.IntRange(0, MAX_REPLICAS),
+        help="Replicas of a new index (XLSEARCH_REPLICAS; default: 0-1, one wherever a second node exists).",
+    )(fn)
+    return click.option(
+        "--shards",
+        type=click.IntRange(1, MAX_SHARDS),
+        help="Primary shards of a new index (XLSEARCH_SHARDS; default 1, or the index's own on --rebuild).",
+    )(fn)
+
+
 port_option = click.option("--port", "es_port", type=int, help="HTTP port (XLSEARCH_ES_PORT, default 9200).")
 json_option = click.option("--json", "as_json", is_flag=True)
 holdout_option = click.option(

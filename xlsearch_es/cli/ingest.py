@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..config import DEFAULT_ENGINE
-from .common import NameChoice, emit, index_option, settings_of
+from .common import NameChoice, emit, index_option, layout_options, settings_of
 
 
 @click.command("ingest")
@@ -17,6 +17,7 @@ from .common import NameChoice, emit, index_option, settings_of
 @click.option("--languages", help="Languages of a new index, e.g. en,zh,ja (an existing index keeps its own).")
 @click.option("--translator", type=NameChoice("translator"))
 @click.option("--translator-model", help="Model for seq2seq / causal-lm.")
+@layout_options
 @click.option("--rebuild", is_flag=True, help="Fill a new index version, then swap the alias.")
 @click.option("--keep-old", is_flag=True, help="With --rebuild: keep the previous version.")
 @click.option("--delete-missing", is_flag=True, help="Delete products absent from this (full) catalog.")

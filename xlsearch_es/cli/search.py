@@ -63,6 +63,12 @@ def _hits_table(resp: dict, explain: bool) -> str:
     is_flag=True,
     help="Count and rank the whole window as matches (no product-type grouping, no relevance floor).",
 )
+@click.option(
+    "--dfs/--no-dfs",
+    "search_dfs",
+    default=None,
+    help="BM25 with the whole index's term statistics (dfs_query_then_fetch; XLSEARCH_SEARCH_DFS).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def search_cmd(

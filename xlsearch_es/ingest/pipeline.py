@@ -172,9 +172,10 @@ class IngestPipeline:
             )
         if current and not self.options.rebuild:
             return current, False
-        languages = (read_meta(self.client, self.alias) or {}).get("languages") if current else None
+        current_meta = (read_meta(self.client, self.alias) or {}) if current else {}
+        languages = current_meta.get("languages")
         settings = self.settings.replace(languages=languages) if languages else self.settings
-        body = index_body(settings, self.client, models)
+        body = index_body(settings, self.client, models, current_meta)
         return create_versioned(self.client, self.alias, body, point_alias=not current), True
 
     # -- sink (sender thread) ----------------------------------------------------

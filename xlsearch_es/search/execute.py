@@ -47,9 +47,12 @@ class Retrieval:
     language_share: Mapping[str, float]
 
     def search(self, body: dict[str, Any], trace: Trace | None = None) -> dict[str, Any]:
-        """One search on the alias; within the request's budget when it has one."""
+        """One search on the alias; within the request's budget when it has one. With
+        ``search_dfs``, scored queries use the whole index's term statistics."""
         remaining = trace.remaining() if trace else None
         es = self.es if remaining is None else self.es.options(request_timeout=remaining, max_retries=0)
+        if self.runtime.dfs and "query" in body:
+            body = {**body, "search_type": "dfs_query_then_fetch"}
         return dict(es.search(index=self.runtime.alias, **body))
 
     def execute(self, plan: SearchPlan, trace: Trace) -> RankedWindow:
