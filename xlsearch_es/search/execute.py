@@ -161,6 +161,7 @@ class _HybridSearch:
         self.vectors: dict[str, list[float]] = {}
         self._bm25: Future[dict[str, Any]] | None = None
         self._responses: dict[str, dict[str, Any]] = {}
+        self._agreement: dict[str, int] | None = None
         self._fuse_start = 0.0
 
     @property
@@ -213,19 +214,24 @@ class _HybridSearch:
         p = self.search_plan
         return attribute_docvalues(p.attributes) + ([CATEGORY_FIELD] if p.categories else [])
 
+    def _held(self) -> dict[str, dict[str, Any]]:
+        """Each listed product's doc values (the fields ``_docvalues`` asked for)."""
+        return {qb.hit_id(h): h.get("fields", {}) for r in self._responses.values() for h in r["hits"]["hits"]}
+
     def _paths(self) -> dict[str, str]:
-        held = {qb.hit_id(h): h.get("fields", {}) for r in self._responses.values() for h in r["hits"]["hits"]}
-        return {i: str(f[CATEGORY_FIELD][0]) for i, f in held.items() if f.get(CATEGORY_FIELD)}
+        return {i: str(f[CATEGORY_FIELD][0]) for i, f in self._held().items() if f.get(CATEGORY_FIELD)}
 
     def agreement(self) -> dict[str, int]:
+        """Worked out once per search: the fusion's attribute shift and the type rule both read it."""
         wanted = self.search_plan.attributes
         if not wanted:
             return {}
-        held = {qb.hit_id(h): h.get("fields", {}) for r in self._responses.values() for h in r["hits"]["hits"]}
-        return {
-            doc_id: attribute_agreement(wanted, {k: f.get(f"attr.{k}", []) for k in wanted})
-            for doc_id, f in held.items()
-        }
+        if self._agreement is None:
+            self._agreement = {
+                doc_id: attribute_agreement(wanted, {k: f.get(f"attr.{k}", []) for k in wanted})
+                for doc_id, f in self._held().items()
+            }
+        return self._agreement
 
     def fused_window(self, fused: list[Fused]) -> RankedWindow:
         """The fused window as hits, and its facets: they count the products a shopper can

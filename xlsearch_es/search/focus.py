@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ..categories import CategoryMap
+from .fusion import Fused
 
 TYPE_DEPTH = 10
 TYPE_SHARE = 0.5
@@ -115,7 +116,7 @@ def floor_cut(ids: Sequence[str], scores: Mapping[str, Mapping[str, float]], flo
     return passing[-1] if passing else 0
 
 
-def reorder(fused: list, order: Sequence[str]) -> list:
+def reorder(fused: list[Fused], order: Sequence[str]) -> list[Fused]:
     """``fused`` (items with ``id`` and ``score``) in ``order``, the scores reassigned in
     rank order so the score shown never rises down the list."""
     by_id = {item.id: item for item in fused}
