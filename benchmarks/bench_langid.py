@@ -4,15 +4,17 @@ time per query, on the shared cikm queries (each carries its language).
     python benchmarks/bench_langid.py --split test --out benchmarks/results/langid.json
 
 Weights were chosen on --split dev (train + validation); test is reported only.
-Rows: the detector alone (py3langid, script rules), with the lexicon's dictionary
-evidence (what search uses), and the previous release's behaviour (fallback to en
-when unsure).
+Rows: the detector alone (py3langid, script rules), the previous release's
+behaviour (fallback to en when unsure), with the lexicon's dictionary evidence,
+with word usage (wordfreq) alone, and both (what search uses). The last row's
+memory is the tables' resident growth when they load.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections import Counter
@@ -32,6 +34,11 @@ def _queries(split: str) -> list[dict]:
     rows = [json.loads(line) for line in DATA.open(encoding="utf-8")]
     keep = [q for q in rows if (policy.split_of(q["lang"], normalize(q["text"])) == "test") == (split == "test")]
     return [{**q, "text": normalize(q["text"])} for q in keep]
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _length(text: str) -> str:
@@ -68,8 +75,13 @@ def main() -> None:
     queries = _queries(args.split)
     langs = tuple(sorted({q["lang"] for q in queries}))
     lexicon = LexiconBackend(load_settings().home_dir)
-    plain = LanguageDetector(candidates=langs)
-    with_words = LanguageDetector(candidates=langs, vocabulary=lexicon.word_languages)
+    plain = LanguageDetector(candidates=langs, word_usage=False)
+    with_words = LanguageDetector(candidates=langs, vocabulary=lexicon.word_languages, word_usage=False)
+    usage_only = LanguageDetector(candidates=langs)
+    both = LanguageDetector(candidates=langs, vocabulary=lexicon.word_languages)
+    before = _resident_mb()
+    both.detect("warm up the tables")
+    usage_mb = _resident_mb() - before
     result = {
         "split": args.split,
         "queries": len(queries),
@@ -77,8 +89,11 @@ def main() -> None:
         "rows": {
             "detector alone": measure(plain, queries),
             "detector, en when unsure (before)": measure(plain, queries, fallback_when_unsure=True),
-            "detector + dictionary evidence (search)": measure(with_words, queries),
+            "detector + dictionary evidence": measure(with_words, queries),
+            "detector + word usage": measure(usage_only, queries),
+            "detector + word usage + dictionary evidence (search)": measure(both, queries),
         },
+        "word_usage_tables_mb": round(usage_mb, 1),
     }
     print(json.dumps(result, indent=2))
     if args.out:

@@ -4,7 +4,8 @@ Script decides first: kana means Japanese, hangul Korean, Han alone Chinese,
 Arabic letters Arabic. These rules are right even for a two-character query,
 where statistical models are weakest. Latin and Cyrillic text goes to
 py3langid (its model ships in the wheel), restricted to the languages we serve;
-its probabilities are combined with dictionary evidence (a word that only some
+its probabilities are combined with how often each language uses the query's
+words (wordfreq; text/word_usage.py), dictionary evidence (a word that only some
 languages' dictionaries hold counts for them) and the preferred languages
 (the index's). Shopper queries are short, so the answer keeps its runner-up:
 a query that stays ambiguous is translated from both (search/understand.py).
@@ -19,6 +20,8 @@ import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from .word_usage import WordUsage
 
 DEFAULT_CANDIDATES: tuple[str, ...] = (
     "en",
@@ -47,12 +50,15 @@ CYRILLIC_LANGS = ("ru", "uk", "bg")
 
 
 # Weights of the evidence, chosen on the cikm train+validation queries (never the test split):
-# each dictionary word adds DICTIONARY_WEIGHT to the log-probability of the languages that hold it.
-DICTIONARY_WEIGHT = 1.5
+# each dictionary word adds DICTIONARY_WEIGHT to the log-probability of the languages that hold it,
+# and word usage adds USAGE_WEIGHT times its log frequency ratio (text/word_usage.py).
+DICTIONARY_WEIGHT = 0.75
+USAGE_WEIGHT = 1.0
 EPSILON = 0.01
 # A runner-up this close (probability ratio) keeps the query ambiguous: both are used.
 AMBIGUOUS_RATIO = 0.5
 _WORD = re.compile(r"[^\W\d_]{3,}")
+_USAGE_WORD = re.compile(r"[^\W\d_]{2,}")
 
 Vocabulary = Callable[[str], frozenset[str]]  # word -> languages whose dictionary holds it
 
@@ -116,7 +122,7 @@ _SCRIPT_LANG = {
 
 
 class LanguageDetector:
-    """Script rules + a restricted py3langid model; one instance per candidate set."""
+    """Script rules + a restricted py3langid model + word usage; one instance per candidate set."""
 
     def __init__(
         self,
@@ -124,12 +130,14 @@ class LanguageDetector:
         fallback: str = "en",
         min_confidence: float = 0.3,
         vocabulary: Vocabulary | None = None,
+        word_usage: bool = True,
     ):
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
         self.fallback = fallback
         self.min_confidence = min_confidence
         self.vocabulary = vocabulary
+        self.usage = WordUsage(candidates) if word_usage else None
         self._latin = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         self._latin.set_languages([c for c in candidates if c not in CYRILLIC_LANGS] or ["en"])
         cyr = [c for c in candidates if c in CYRILLIC_LANGS] or ["ru"]
@@ -155,10 +163,13 @@ class LanguageDetector:
         model = self._cyrillic if top_script == "cyrillic" else self._latin
         with self._lock:
             ranked = model.rank(text)
-        evidence = self._dictionary_evidence(text, [lg for lg, _ in ranked])
+        ranked_langs = [str(lg) for lg, _ in ranked]
+        evidence = self._dictionary_evidence(text, ranked_langs)
+        usage = self.usage.log_ratios(_USAGE_WORD.findall(text.casefold()), ranked_langs) if self.usage else {}
         logits = {
             str(lg): math.log(float(p) + EPSILON)
             + DICTIONARY_WEIGHT * evidence.get(lg, 0.0)
+            + USAGE_WEIGHT * usage.get(lg, 0.0)
             + (math.log(prefer_factor) if lg in prefer else 0.0)
             for lg, p in ranked
         }
