@@ -107,6 +107,49 @@ def test_split_is_stable_and_ignores_case_and_spacing() -> None:
         SplitPolicy(holdout=0.95, validation=0.1)
 
 
+class _FakeTuner:
+    """Scores that depend only on the kNN weight, per language: the shape of a real tuner."""
+
+    def __init__(self, best_weight_by_lang: dict[str, float]):
+        self.best_weight_by_lang = best_weight_by_lang
+
+    def score(self, p, items):
+        import math
+
+        lang = items[0].query.lang
+        return 1.0 - abs(math.log(p.knn_weight or 1.0) - math.log(self.best_weight_by_lang[lang])) / 10
+
+    def best_of(self, candidates, items):
+        scored = [(self.score(p, items), p) for p in candidates]
+        score, best = max(scored, key=lambda sp: sp[0])
+        return best, score
+
+
+def _items(lang: str, n: int):
+    from types import SimpleNamespace
+
+    from xlsearch_es.relevance.judgments import Query
+
+    return [SimpleNamespace(query=Query(f"{lang}{i}", "q", lang)) for i in range(n)]
+
+
+def test_per_language_weights_shrink_toward_the_global_one_by_their_query_count() -> None:
+    from xlsearch_es.learn.tune import SHRINK_QUERIES, _per_language, fold_of
+    from xlsearch_es.search.tuning import SearchParams
+
+    tuner = _FakeTuner({"de": 16.0, "fr": 16.0, "it": 1.0})
+    best = SearchParams(fusion="rrf", knn_weight=1.0)
+    items = _items("de", 300) + _items("fr", 50) + _items("it", 200) + _items("pl", 10)
+    out = _per_language(tuner, best, items, lambda _m: None)
+    # Each language's own best is 16 (de, fr) or the global 1 (it); pl has too few queries to try.
+    de, fr = out["de"].knn_weight, out["fr"].knn_weight
+    assert de == pytest.approx(16.0 ** (300 / (300 + SHRINK_QUERIES)), rel=1e-3)
+    assert 1.0 < fr < de < 16.0 and "it" not in out and "pl" not in out
+    # Folds come from the query id alone: the same on every run, and all of them used.
+    folds = [fold_of(i) for i in items]
+    assert folds == [fold_of(i) for i in items] and set(folds) == {0, 1, 2, 3, 4}
+
+
 def test_click_log_grades_and_dead_letters(tmp_path: Path) -> None:
     log = tmp_path / "clicks.jsonl"
     log.write_text("\n".join([

@@ -172,3 +172,59 @@ def test_dictionaries_cli_lists_pairs_and_refuses_bad_codes(lexicon, base_settin
     assert bad.exit_code == 2 and "eng" in bad.output
     empty = runner.invoke(main, ["--home", str(base_settings.home_dir / "nowhere"), "dictionaries", "list"])
     assert empty.exit_code == 1 and "dictionaries install" in empty.output
+
+
+class _Catalog:
+    """A catalog that holds exactly these words (per language), and counts the questions."""
+
+    def __init__(self, words: dict[str, set[str]]):
+        self.words = words
+        self.asked = 0
+
+    def occurs(self, lang, phrases):
+        self.asked += 1
+        return [p in self.words.get(lang, set()) for p in phrases]
+
+
+def test_a_words_readings_include_its_inflected_forms_in_dictionary_order(lexicon):
+    backend = lexicon.backend
+    blanca = backend._readings("es", "en", "blanca")
+    assert blanca[0] != "white" and "white" in blanca  # the entry's senses (snow, ...), then blanco's
+    assert "white" in backend._readings("it", "en", "bianche")  # -che reads as -ca
+    assert "red" in backend._readings("pl", "en", "czerwona")  # feminine -a reads as -y
+    assert "black" in backend._readings("ar", "en", "سوداء")  # fa'la' reads as af'al
+    assert len(backend._readings("es", "en", "negro")) <= 8 and backend._readings("es", "en", "zzqx") == []
+
+
+def test_the_catalog_and_the_attribute_vocabulary_choose_the_sense(lexicon):
+    from xlsearch_es.search.senses import QuerySenses
+
+    plain = lexicon.translate(["cafetera blanca"], "es", "en")[0]
+    catalog = _Catalog({"en": {"coffee machine", "white", "coffee"}})
+    chooser = QuerySenses("cafetera blanca", catalog, None)
+    in_context = lexicon.translate(["cafetera blanca"], "es", "en", senses=chooser)[0]
+    assert "white" in in_context.split() and "white" not in plain.split(), (plain, in_context)
+    assert ("en", "white") in {(tgt, chosen) for tgt, _, chosen in chooser.choices}
+    # "rosa": pink or rose; the shop's colour wins even where the catalog holds both.
+    both = QuerySenses("vestido rosa", _Catalog({"en": {"pink", "rose", "dress"}}), None)
+    assert "pink" in lexicon.translate(["vestido rosa"], "es", "en", senses=both)[0].split()
+    # A chooser decides a word once per query, however many targets pivot through English.
+    lexicon.translate(["vestido rosa"], "es", "de", senses=both)
+    assert len([c for c in both.choices if c[0] == "en" and c[2] == "pink"]) == 1
+
+
+def test_the_query_embedding_breaks_ties_the_catalog_leaves(lexicon, encoder):
+    from xlsearch_es.search.senses import QuerySenses
+
+    # No catalog: the encoder alone reads "背包" (knapsack, rucksack, infantry pack...) next to 黑色.
+    chooser = QuerySenses("黑色背包", None, encoder)
+    out = lexicon.translate(["黑色背包"], "zh", "en", senses=chooser)[0]
+    assert "infantry" not in out and "black" in out, out
+    # A cluster that cannot answer leaves the catalog out rather than failing the search.
+    from elasticsearch import Elasticsearch
+
+    from xlsearch_es.search.senses import CatalogTerms
+
+    down = CatalogTerms(Elasticsearch("http://127.0.0.1:9", request_timeout=1, max_retries=0), "products")
+    assert down.occurs("en", ["white"]) is None
+    assert QuerySenses("cafetera blanca", down, None).choose("en", ["snow", "white"]) in (0, 1)

@@ -41,6 +41,10 @@ def served(es_settings, model_settings, tmp_path_factory):
         yield {"base": base, "alias": alias, "settings": settings}
     es = connect(settings)
     es.indices.delete(index=",".join(es.indices.get(index=f"{alias}*")))
+    from xlsearch_es.relevance.events import EventStore
+
+    for day in EventStore(es, alias, retention_days=1).days():  # the searches and clicks it recorded
+        es.indices.delete(index=day)
 
 
 def test_health_readiness_and_metrics(served):
@@ -216,3 +220,76 @@ def test_sigterm_lets_the_request_in_flight_finish(served, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+SHOPPER_QUERIES = ["red dress", "black running shoes", "wireless earbuds", "green charger", "blue laptop",
+                   "white kettle", "pink backpack", "smartphone 128GB", "phone case silicone", "headphones",
+                   "zapatillas negras", "grüne Waschmaschine", "vestido rojo", "Kopfhörer schwarz",
+                   "coffee maker", "vacuum cleaner", "toy for kids", "watch", "jeans", "washing machine"]
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (apt-get install chromium)")
+def test_clicks_on_the_page_are_recorded_and_train_learns_from_them(served, es_client, tmp_path):
+    """A shopper searches on the page and clicks a product (headless chromium); the service
+    keeps the search and the click in the cluster; tune and train read them back with
+    --from-index. Clicks the service did not show are refused, and nothing else is stored."""
+    from click.testing import CliRunner
+
+    from tests.browser import Browser
+    from xlsearch_es.cli import main
+    from xlsearch_es.relevance.events import EventStore, judgments_from_events, read_events
+
+    base, alias = served["base"], served["alias"]
+    browser = Browser(_chromium())
+    try:
+        browser.open(f"{base}/?q=red dress")
+        first = browser.wait_for("document.querySelector('.hit[data-id]')?.dataset.id")
+        browser.evaluate("document.querySelector('.hit[data-id]').click()")
+        assert browser.wait_for("document.querySelector('.hit[data-id]').dataset.recorded") == "1"
+    finally:
+        browser.close()
+    # More shoppers, through the API the page uses: search, then click the top product.
+    for query in SHOPPER_QUERIES:
+        found = httpx.post(f"{base}/v1/search", json={"query": query, "k": 5}).json()
+        clicked = httpx.post(f"{base}/v1/click", json={"search_id": found["search_id"],
+                                                       "product_id": found["hits"][0]["id"]})
+        assert clicked.status_code == 200 and clicked.json()["position"] == 1
+    # Refused: a product that search did not show, an id the service never gave out, a forged one.
+    found = httpx.post(f"{base}/v1/search", json={"query": "kettle", "k": 3}).json()
+    shown = {h["id"] for h in found["hits"]}
+    other = next(h["id"] for h in httpx.post(f"{base}/v1/search", json={"query": "laptop", "k": 10}).json()["hits"]
+                 if h["id"] not in shown)
+    for body, reason in (({"search_id": found["search_id"], "product_id": other}, "was not shown"),
+                         ({"search_id": "20261205-" + "0" * 32, "product_id": other}, "no such search"),
+                         ({"search_id": "../_cluster", "product_id": other}, "not one this service gave out")):
+        refused = httpx.post(f"{base}/v1/click", json=body)
+        assert refused.status_code == 400 and reason in refused.json()["error"], refused.text
+    hostile = httpx.post(f"{base}/v1/click", json={"search_id": found["search_id"], "product_id": next(iter(shown))},
+                         headers={"origin": "http://evil.example"})
+    assert hostile.status_code == 403  # another site cannot plant clicks through a shopper's browser
+    assert httpx.post(f"{base}/v1/click", json={"search_id": found["search_id"], "product_id": "x" * 10_000}
+                      ).status_code in (400, 422)
+    events = list(read_events(es_client, alias))
+    searches = [e for e in events if e["type"] == "search"]
+    clicks = [e for e in events if e["type"] == "click"]
+    assert len(clicks) == len(SHOPPER_QUERIES) + 1 and any(c["product_id"] == first for c in clicks)
+    assert {"query", "lang", "shown", "page"} <= set(searches[0]) and "client" not in searches[0]
+    assert all(set(e) <= set(EventStore.__dataclass_fields__) | {
+        "type", "ts", "index", "search_id", "query", "lang", "shown", "page", "size", "product_id", "position"}
+        for e in events)
+    judgments = judgments_from_events(events, {c["product_id"]: "text" for c in clicks}, "log")
+    assert len(judgments.queries) == len(SHOPPER_QUERIES) + 1 - 1  # "red dress" searched twice: one query
+
+    runner = CliRunner()
+    cli = ["--url", served["settings"].es_url, "--home", str(served["settings"].home)]
+    tuned = runner.invoke(main, cli + ["tune", "--from-index", "--index", alias, "--holdout", "0.2",
+                                       "--validation", "0.75", "--dry-run", "--json"])
+    assert tuned.exit_code == 0, tuned.output
+    assert json.loads(tuned.stdout)["queries"] >= 1
+    trained = runner.invoke(main, cli + ["train", "--from-index", "--index", alias, "--out", str(tmp_path / "m"),
+                                         "--holdout", "0.2", "--validation", "0.2", "--max-steps", "2",
+                                         "--epochs", "1", "--batch-size", "4", "--json"])
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["training"]["data"].startswith("events-")
+    both = runner.invoke(main, cli + ["tune", str(tmp_path), "--from-index", "--index", alias])
+    assert both.exit_code == 2 and "not both" in both.output

@@ -69,6 +69,9 @@ class Settings:
     # round trip, so an index split into shards scores as one shard would. None: on for an
     # index with more than one primary shard (benchmarks/results/shards.json).
     search_dfs: bool | None = None
+    # A query word's dictionary readings chosen by the catalog and the whole query
+    # (search/senses.py) rather than by the dictionary's order alone.
+    sense_context: bool = True
     # --- models -------------------------------------------------------------
     # Encoder kinds (see ``embed.base.ENCODERS``), one vector field each; the first is primary.
     # e5 + USE fused beat e5 alone on both shared sets (README, "Encoders").
@@ -111,6 +114,10 @@ class Settings:
     serve_cors_origins: tuple[str, ...] = ()
     serve_max_clauses: int = 10  # xlsearch clauses in one gateway search body
     serve_queue: int = 16  # requests waiting for a worker beyond serve_threads before 503 + Retry-After
+    # Searches (query, language, ids shown, page) and clicks on the page kept in the cluster
+    # (xlsearch-events-<alias>-<day>) for train/tune --from-index; days past retention deleted.
+    serve_events: bool = True
+    events_retention_days: int = 90
     # A delete-missing run may remove at most this share of the index unless forced.
     delete_missing_max_share: float = 0.2
     # Userinfo found in es_url, kept only so messages can mask it; never printed.
@@ -120,6 +127,8 @@ class Settings:
         check_index_name(self.index)
         for name in self.serve_indices:
             check_index_name(name)
+        if not 1 <= self.events_retention_days <= 3650:
+            raise ConfigError("setting 'events_retention_days' must be between 1 and 3650")
         if self.shards is not None and not 1 <= self.shards <= MAX_SHARDS:
             raise ConfigError(f"setting 'shards' must be between 1 and {MAX_SHARDS}")
         if self.replicas is not None and not 0 <= self.replicas <= MAX_REPLICAS:
@@ -220,6 +229,9 @@ ENV_VARS: dict[str, str] = {
     "replicas": "XLSEARCH_REPLICAS",
     "vector_index": "XLSEARCH_VECTOR_INDEX",
     "search_dfs": "XLSEARCH_SEARCH_DFS",
+    "sense_context": "XLSEARCH_SENSE_CONTEXT",
+    "serve_events": "XLSEARCH_SERVE_EVENTS",
+    "events_retention_days": "XLSEARCH_EVENTS_RETENTION_DAYS",
 }
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}

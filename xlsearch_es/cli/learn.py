@@ -68,7 +68,13 @@ def eval_cmd(
 
 
 @click.command("train")
-@click.argument("data", type=click.Path(exists=True))
+@click.argument("data", required=False, type=click.Path(exists=True))
+@click.option(
+    "--from-index",
+    "from_index",
+    is_flag=True,
+    help="Judgments from the searches and clicks xlsearch serve recorded for the index (instead of DATA).",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write.")
 @click.option(
     "--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file)."
@@ -94,7 +100,8 @@ def eval_cmd(
 @click.pass_context
 def train_cmd(
     ctx: click.Context,
-    data: str,
+    data: str | None,
+    from_index: bool,
     out_dir: str,
     catalog: str | None,
     index_name: str | None,
@@ -105,12 +112,13 @@ def train_cmd(
     as_json: bool,
     **opts: Any,
 ) -> None:
-    """Fine-tune the encoder (or a reranker) on judgments (a BEIR folder or a click log)."""
+    """Fine-tune the encoder (or a reranker) on judgments (a BEIR folder, a click log, or
+    with --from-index what the service recorded)."""
     from ..learn.rerank import RerankOptions, train_reranker
     from ..learn.train import TrainOptions, train_encoder
 
     settings = settings_of(ctx)
-    judgments = _judgments(ctx, data, catalog, index_name, dead_letter)
+    judgments = _judgments(ctx, data, catalog, index_name, dead_letter, from_index)
     if as_reranker:
         rerank_opts = RerankOptions(
             out=Path(out_dir),
@@ -144,7 +152,13 @@ def train_cmd(
 
 
 @click.command("tune")
-@click.argument("data", type=click.Path(exists=True))
+@click.argument("data", required=False, type=click.Path(exists=True))
+@click.option(
+    "--from-index",
+    "from_index",
+    is_flag=True,
+    help="Judgments from the searches and clicks xlsearch serve recorded for the index (instead of DATA).",
+)
 @index_option
 @click.option(
     "--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file)."
@@ -157,7 +171,8 @@ def train_cmd(
 @click.pass_context
 def tune_cmd(
     ctx: click.Context,
-    data: str,
+    data: str | None,
+    from_index: bool,
     catalog: str | None,
     holdout: float,
     validation: float,
@@ -172,7 +187,7 @@ def tune_cmd(
 
     settings = settings_of(ctx, **flags)
     client = XLSearchClient(settings)
-    judgments = _judgments(ctx, data, catalog, settings.index, dead_letter)
+    judgments = _judgments(ctx, data, catalog, settings.index, dead_letter, from_index)
     result = tune(client, judgments, split_policy(holdout, validation), say=say)
     tuning = None if dry_run else store(client, result, judgments, split=split_policy(holdout, validation))
     data_out = {
@@ -187,9 +202,14 @@ def tune_cmd(
         lambda d: (
             f"validation nDCG@10: defaults {d['defaults']}, tuned {d['tuned']} ({d['queries']} queries); "
             + (
+                f"out of fold {d['out_of_fold']['gain']:+.4f} ± {d['out_of_fold']['stderr']:.4f}; "
+                if d.get("out_of_fold")
+                else ""
+            )
+            + (
                 f"stored as version {d['stored']['version']} in {d['stored']['index']}"
                 if d["stored"]
-                else "defaults kept: the tuned parameters did not beat them"
+                else "defaults kept: the tuned parameters did not beat them out of fold"
                 if not d["improved"]
                 else "dry run: nothing stored"
             )
@@ -200,13 +220,35 @@ def tune_cmd(
 
 
 def _judgments(
-    ctx: click.Context, data: str, catalog: str | None, index_name: str | None, dead_letter: str | None
+    ctx: click.Context,
+    data: str | None,
+    catalog: str | None,
+    index_name: str | None,
+    dead_letter: str | None,
+    from_index: bool = False,
 ) -> Any:
-    """A BEIR folder, or a click log with its products from --catalog or --index (a Judgments)."""
-    from ..cluster.connection import connect
+    """A BEIR folder, a click log with its products from --catalog or --index, or (with
+    --from-index) the index's recorded searches and clicks (a Judgments)."""
+    from ..cluster.connection import cluster_errors, connect
     from ..relevance.judgments import load_judgments_from
 
     settings = settings_of(ctx)
+    if from_index:
+        from ..relevance.events import judgments_from_events, read_events
+        from ..relevance.judgments import index_passages
+
+        if data:
+            raise click.UsageError("give DATA or --from-index, not both")
+        if not index_name:
+            raise click.UsageError("--from-index needs --index NAME")
+        es = connect(settings)
+        with cluster_errors(settings):
+            products = index_passages(es, index_name)
+            judgments = judgments_from_events(read_events(es, index_name), products, name=f"events-{index_name}")
+        say(f"{len(judgments.queries)} queries with clicks recorded for {index_name}")
+        return judgments
+    if not data:
+        raise click.UsageError("DATA is required (a BEIR folder or a click log), or --from-index")
     path = Path(data)
     target = Path(dead_letter) if dead_letter else settings.home_dir / "dead-letter" / f"{path.stem}-judgments.jsonl"
     index = (connect(settings), index_name) if index_name and not catalog and not path.is_dir() else None

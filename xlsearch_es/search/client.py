@@ -50,6 +50,7 @@ from .request import (
     SearchResponse,
     Trace,
 )
+from .senses import CatalogTerms
 from .synonyms import Synonyms
 from .tuning import SearchParams, Tuning
 from .understand import QueryAnalysis
@@ -92,6 +93,7 @@ class XLSearchClient:
             detector=query_detector(self.runtime),
             synonyms=Synonyms.from_file(settings.synonyms) if settings.synonyms else Synonyms(),
             segmenter=Segmenter(),
+            catalog_terms=CatalogTerms(self.es, self.alias) if settings.sense_context else None,
         )
         if reranker is None and settings.reranker:
             from .rerank import Reranker

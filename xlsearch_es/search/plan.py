@@ -4,7 +4,7 @@ build the BM25 query. Each runs once per search."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import XLSearchError
@@ -25,6 +25,7 @@ from .request import (
     SearchRequest,
     Trace,
 )
+from .senses import CatalogTerms, QuerySenses, ReadingVectors
 from .synonyms import Synonyms
 from .tuning import SearchParams, Tuning
 from .understand import QueryAnalysis, analyze
@@ -72,13 +73,28 @@ class Planner:
     detector: LanguageDetector
     synonyms: Synonyms
     segmenter: Segmenter
+    catalog_terms: CatalogTerms | None = None  # None: a word's readings in the dictionary's order
+    reading_vectors: ReadingVectors = field(default_factory=ReadingVectors)
 
     def analyze(
         self, query: str, lang: str | None, translate: bool = True, query_languages: tuple[str, ...] | None = None
     ) -> QueryAnalysis:
         languages = self.runtime.languages
         targets = languages if query_languages is None else [lg for lg in languages if lg in query_languages]
-        return analyze(query, targets, self.runtime.translator, self.detector, lang, translate=translate)
+        return analyze(
+            query,
+            targets,
+            self.runtime.translator,
+            self.detector,
+            lang,
+            translate=translate,
+            senses=self.senses if self.catalog_terms is not None else None,
+        )
+
+    def senses(self, text: str) -> QuerySenses:
+        """The chooser of a word's readings for this query: the catalog and the primary encoder."""
+        embedder = next(iter(self.runtime.embedders.values()), None)
+        return QuerySenses(text, self.catalog_terms, embedder, self.reading_vectors)
 
     def plan(self, request: SearchRequest, trace: Trace) -> SearchPlan:
         """Explicit arguments over the index's tuned values, the fusion resolved for this

@@ -6,12 +6,13 @@ can overlap with the BM25 request. Each stage is timed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import XLSearchError
 from ..text.langid import LanguageDetector
 from ..text.normalize import normalize, protected_strings
-from ..translate.base import Translator, check_language
+from ..translate.base import SenseChooser, Translator, check_language
 
 MAX_QUERY_CHARS = 256  # shopper queries are short; longer input is cut at a word boundary
 
@@ -39,10 +40,12 @@ def analyze(
     lang: str | None = None,
     max_chars: int = MAX_QUERY_CHARS,
     translate: bool = True,
+    senses: Callable[[str], SenseChooser] | None = None,
 ) -> QueryAnalysis:
     """``languages``: the index languages the query should be expressed in. With
     ``translate=False`` only the query's own language keeps its text (used to
-    measure what translating documents alone achieves)."""
+    measure what translating documents alone achieves). ``senses`` makes the
+    chooser of a word's readings for the query's text (search/senses.py)."""
     t0 = time.perf_counter()
     if not isinstance(query, str):
         raise XLSearchError("the query must be text")
@@ -60,12 +63,13 @@ def analyze(
         detected_lang, runner_up, scores = detection.lang, detection.runner_up, detection.probabilities()
     t2 = time.perf_counter()
     protected = protected_strings(text)
-    translations = _translate(text, detected_lang, languages, translator) if translate else {}
+    chooser = senses(text) if senses and translate else None
+    translations = _translate(text, detected_lang, languages, translator, chooser) if translate else {}
     if not translate and detected_lang in languages:
         translations[detected_lang] = text
     alternates = []
     if translate and runner_up:
-        others = _translate(text, runner_up, [lg for lg in languages if lg != runner_up], translator)
+        others = _translate(text, runner_up, [lg for lg in languages if lg != runner_up], translator, chooser)
         alternates = [t for t in dict.fromkeys(others.values()) if t not in translations.values()]
     t3 = time.perf_counter()
     return QueryAnalysis(
@@ -81,14 +85,16 @@ def analyze(
     )
 
 
-def _translate(text: str, src: str, languages: list[str], translator: Translator) -> dict[str, str]:
+def _translate(
+    text: str, src: str, languages: list[str], translator: Translator, senses: SenseChooser | None = None
+) -> dict[str, str]:
     """The text in each of ``languages`` it can be brought into (itself in its own)."""
     out: dict[str, str] = {}
     for tgt in languages:
         if tgt == src:
             out[tgt] = text
         elif translator.backend.supports(src, tgt):
-            translated = translator.translate([text], src, tgt)[0]
+            translated = translator.translate([text], src, tgt, senses=senses)[0]
             if translated and translated != text:
                 out[tgt] = translated
     return out

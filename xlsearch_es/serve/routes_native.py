@@ -4,6 +4,7 @@ their sign-in and the API docs (served from the package, no CDN)."""
 from __future__ import annotations
 
 import hmac
+import logging
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -16,13 +17,15 @@ from pydantic import BaseModel, Field
 
 from ..cluster.connection import cluster_errors
 from ..cluster.indices import list_aliases
-from ..errors import XLSearchError
+from ..errors import ClusterError, XLSearchError
 from ..search.request import AUTO_FUSION, HYBRID, Mode
 from .bodies import check_query_text, search_filters, whole_number
 from .context import ServiceContext, audit_write
 from .guard import ELASTIC_HEADERS, SESSION_COOKIE, ServiceError, key_ok, session_token
 from .policy import is_served
 from .searchers import SearchService
+
+log = logging.getLogger("xlsearch_es.serve")
 
 
 class SearchBody(BaseModel):
@@ -38,12 +41,18 @@ class SearchBody(BaseModel):
     all: bool = False  # the whole window as matches: no product-type grouping, no relevance floor
 
 
+class ClickBody(BaseModel):
+    search_id: str = Field(max_length=64)
+    product_id: str = Field(max_length=512)
+    index: str | None = None
+
+
 class SessionBody(BaseModel):
     key: str = Field(max_length=4096)
 
 
 def native_routes(app: FastAPI, ctx: ServiceContext) -> None:
-    for routes in (_health_routes, _search_routes, _load_routes, _page_routes, _session_routes):
+    for routes in (_health_routes, _search_routes, _event_routes, _load_routes, _page_routes, _session_routes):
         routes(app, ctx)
 
 
@@ -110,7 +119,7 @@ def _search_routes(app: FastAPI, ctx: ServiceContext) -> None:
                 )
             )
             ctx.service().metrics.observe_stages(resp.timings_ms)
-            return resp.as_dict()
+            return _recorded(ctx, index, body, resp)
 
         return await ctx.blocking(run)
 
@@ -128,6 +137,38 @@ def _search_routes(app: FastAPI, ctx: ServiceContext) -> None:
             with cluster_errors(ctx.settings):
                 found = list_aliases(ctx.service().es)
             return [i.as_dict() for i in found if is_served(i.alias, ctx.settings.served_indices)]
+
+        return await ctx.blocking(run)
+
+
+def _recorded(ctx: ServiceContext, index: str, body: SearchBody, resp: Any) -> dict[str, Any]:
+    """The answer, with the id of its recorded search (for the page's clicks) when the
+    service records; the search is answered even when the log cannot take it."""
+    out: dict[str, Any] = resp.as_dict()
+    events = ctx.service().events(index)
+    if events is not None:
+        try:
+            shown = [h.id for h in resp.hits]
+            out["search_id"] = events.record_search(resp.query, resp.lang, shown, body.page, body.k)
+        except ClusterError as exc:
+            log.warning("search not recorded: %s", exc)
+    return out
+
+
+def _event_routes(app: FastAPI, ctx: ServiceContext) -> None:
+    """Clicks from the page, kept beside the searches that showed the products."""
+
+    @app.post("/v1/click", tags=["v1"])
+    async def click(body: ClickBody) -> dict[str, Any]:
+        """A click on a product a recorded search showed (the page sends them); 400 for a
+        search this service did not give out or a product it did not show."""
+        index = ctx.served(body.index)
+
+        def run() -> dict[str, Any]:
+            events = ctx.service().events(index)
+            if events is None:
+                raise ServiceError(404, "recording is off here (serve_events)")
+            return {"recorded": True, **events.record_click(body.search_id, body.product_id)}
 
         return await ctx.blocking(run)
 

@@ -12,6 +12,7 @@ from ..config import Settings
 from ..embed.base import Embedder, load_embedders
 from ..errors import XLSearchError
 from ..ingest.enrich import EnrichContext, enrich_context
+from ..relevance.events import EventStore
 from ..search.client import XLSearchClient
 from ..service import settings_for_index
 from .metrics import Metrics
@@ -47,6 +48,12 @@ class SearchService:
         if key not in self._embedders:
             self._embedders[key] = load_embedders(adopted)
         return adopted, self._embedders[key]
+
+    def events(self, alias: str) -> EventStore | None:
+        """Where ``alias``'s searches and clicks are kept; None when recording is off."""
+        if not self.settings.serve_events:
+            return None
+        return EventStore(self.es, alias, self.settings.events_retention_days)
 
     def manages(self, alias: str) -> bool:
         """Whether writes to ``alias`` go through enrichment (an index xlsearch created)."""

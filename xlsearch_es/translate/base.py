@@ -12,6 +12,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..errors import XLSearchError
 from ..text.normalize import normalize, protected_tokens
@@ -65,6 +66,27 @@ class Backend(ABC):
     @abstractmethod
     def translate_masked(self, texts: list[str], src: str, tgt: str) -> list[str]:
         """Translate texts that contain ``⟦n⟧`` placeholders; keep them if possible."""
+
+    def translate_in_context(self, texts: list[str], src: str, tgt: str, senses: SenseChooser) -> list[str]:
+        """As ``translate_masked``, with ``senses`` picking among a word's readings where the
+        backend has several (a dictionary does; a model reads context itself)."""
+        return self.translate_masked(texts, src, tgt)
+
+
+class SenseChooser(Protocol):
+    """Picks which of a word's readings in ``tgt`` the text means (search/senses.py)."""
+
+    def handles(self, tgt: str) -> bool:
+        """Whether this chooser decides readings into ``tgt`` (else the backend's own choice)."""
+        ...
+
+    def prepare(self, tgt: str, words: Sequence[Sequence[str]]) -> None:
+        """Every word's readings before any choice, so evidence is gathered in one go."""
+        ...
+
+    def choose(self, tgt: str, readings: Sequence[str]) -> int:
+        """Index into ``readings``, which come in the dictionary's own order."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -121,13 +143,27 @@ class Translator:
     def name(self) -> str:
         return self.backend.name
 
-    def translate(self, texts: Sequence[str], src: str, tgt: str, brands: Iterable[str] = ()) -> list[str]:
-        """Translate ``texts`` from ``src`` to ``tgt``; same order, same length."""
+    def translate(
+        self,
+        texts: Sequence[str],
+        src: str,
+        tgt: str,
+        brands: Iterable[str] = (),
+        senses: SenseChooser | None = None,
+    ) -> list[str]:
+        """Translate ``texts`` from ``src`` to ``tgt``; same order, same length. With
+        ``senses`` (a query's context) the memory is bypassed: the choice depends on
+        the catalog, which changes, not on the text alone."""
         src, tgt = check_language(src), check_language(tgt)
         clean = [normalize(t) for t in texts]
         if src == tgt or not self.backend.supports(src, tgt):
             return clean
         brands = tuple(brands)
+        if senses is not None:
+            masked_ctx = [mask(t, brands) for t in clean]
+            raw_ctx = self.backend.translate_in_context([m for m, _ in masked_ctx], src, tgt, senses)
+            self.stats["translated"] += len(clean)
+            return [unmask(r, kept) or t for t, r, (_, kept) in zip(clean, raw_ctx, masked_ctx)]
         unique = [t for t in dict.fromkeys(clean) if t]
         fp = self.backend.fingerprint()
         done: dict[str, str] = self.memory.get_many(fp, src, tgt, unique) if self.memory else {}

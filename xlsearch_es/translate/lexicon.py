@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 import sqlite3
 import threading
@@ -22,7 +23,7 @@ from ..config import Settings
 from ..errors import XLSearchError
 from ..text.product_vocab import is_product_word
 from ..text.segment import Segmenter
-from .base import Backend
+from .base import Backend, SenseChooser
 from .dictionaries import ARTICLES, LEXICON_VERSION, lexicon_path
 from .entries import lookup_key
 
@@ -33,16 +34,16 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 _MAX_PHRASE = 4
 # Bump when the lookup logic changes, so translation memories and content
 # hashes made by the old logic are not reused.
-ALGORITHM_VERSION = 5
+ALGORITHM_VERSION = 6
 _JA_DROP_POS = {"助詞", "助動詞", "補助記号"}
 _SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
     "en": (("'s", ""), ("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ed", "")),
     "es": (("es", ""), ("s", ""), ("as", "o"), ("os", "o"), ("a", "o")),
     "pt": (("ões", "ão"), ("es", ""), ("s", ""), ("as", "o"), ("a", "o")),
     "fr": (("aux", "al"), ("es", ""), ("s", ""), ("x", "")),
-    "it": (("i", "o"), ("e", "a"), ("i", "e"), ("a", "o")),
+    "it": (("che", "ca"), ("chi", "co"), ("ghe", "ga"), ("ghi", "go"), ("i", "o"), ("e", "a"), ("i", "e"), ("a", "o")),
     "de": (("en", ""), ("n", ""), ("e", ""), ("er", ""), ("s", ""), ("es", "")),
-    "pl": (("ów", ""), ("y", "a"), ("i", "a"), ("e", "a"), ("ie", "a"), ("a", "")),
+    "pl": (("ów", ""), ("a", "y"), ("e", "y"), ("ą", "y"), ("y", "a"), ("i", "a"), ("e", "a"), ("ie", "a"), ("a", "")),
     "nl": (("en", ""), ("s", ""), ("e", "")),
     "tr": (("ler", ""), ("lar", ""), ("leri", ""), ("ları", ""), ("si", ""), ("sı", ""), ("i", ""), ("ı", "")),
     "ru": (
@@ -51,6 +52,10 @@ _SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
         *(("ы", ""), ("и", "а"), ("и", ""), ("а", ""), ("у", ""), ("е", ""), ("ом", ""), ("ах", "")),
     ),
 }
+# Arabic colour adjectives: the feminine fa'la' reads as the masculine af'al (سوداء -> أسود).
+_AR_FEMININE = re.compile(r"^([\u0621-\u064a]{3})اء$")
+# How many of a word's readings a context may choose among (the dictionary's first ones).
+MAX_READINGS = 8
 _CEDICT_SKIP = re.compile(r"^(CL:|variant of|old variant|surname|abbr\.|see |used in|\(|classifier)", re.I)
 
 
@@ -101,6 +106,12 @@ class LexiconBackend(Backend):
         pivot = [self._translate_one(t, src, "en") for t in texts]
         return [self._translate_one(t, "en", tgt) for t in pivot]
 
+    def translate_in_context(self, texts: list[str], src: str, tgt: str, senses: SenseChooser) -> list[str]:
+        if (src, tgt) in self.pairs:
+            return [self._translate_one(t, src, tgt, senses) for t in texts]
+        pivot = [self._translate_one(t, src, "en", senses) for t in texts]
+        return [self._translate_one(t, "en", tgt, senses) for t in pivot]
+
     # -- segmentation -------------------------------------------------------------
     def _segments(self, text: str, src: str) -> list[tuple[str, str | None]]:
         """(surface, lookup form or None when it must be kept) per segment."""
@@ -143,7 +154,10 @@ class LexiconBackend(Backend):
             ).fetchone()
         return row[0] if row else None
 
-    def _word(self, src: str, tgt: str, key: str) -> str | None:
+    def _word(self, src: str, tgt: str, key: str, senses: SenseChooser | None = None) -> str | None:
+        if senses is not None and senses.handles(tgt):
+            readings = self._readings(src, tgt, key)
+            return readings[senses.choose(tgt, readings)] if len(readings) > 1 else next(iter(readings), None)
         if key.startswith("zhgloss:"):
             return _best_cedict_sense(key[8:]) if tgt == "en" else None
         forms = key.split("\t")
@@ -159,17 +173,44 @@ class LexiconBackend(Backend):
                 return hit
         # An inflected word can be read several ways ("negras": negra, the crotchet,
         # or negro, black); a reading in the shop's vocabulary wins, else the first.
-        hits = []
-        for stem_from, stem_to in _SUFFIXES.get(src, ()):
-            form = forms[0]
-            if len(form) > len(stem_from) + 2 and form.endswith(stem_from):
-                hit = self._lookup(src, tgt, form[: -len(stem_from)] + stem_to)
-                if hit:
-                    hits.append(hit)
+        hits = [hit for form in self._inflected(src, forms[0]) if (hit := self._lookup(src, tgt, form))]
         return next((h for h in hits if tgt == "en" and is_product_word(h)), hits[0] if hits else None)
 
-    def _translate_one(self, text: str, src: str, tgt: str) -> str:
+    def _inflected(self, src: str, form: str) -> list[str]:
+        """The forms an inflected word may come from ("negras" -> negra, negro)."""
+        out = [
+            form[: -len(stem_from)] + stem_to
+            for stem_from, stem_to in _SUFFIXES.get(src, ())
+            if len(form) > len(stem_from) + 2 and form.endswith(stem_from)
+        ]
+        feminine = _AR_FEMININE.match(form) if src == "ar" else None
+        return out + (["أ" + feminine.group(1)] if feminine else [])
+
+    def _entry(self, src: str, tgt: str, key: str) -> list[str]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT best, alts FROM entries WHERE src=? AND tgt=? AND head=?", (src, tgt, key)
+            ).fetchone()
+        return [row[0], *json.loads(row[1] or "[]")] if row else []
+
+    def _readings(self, src: str, tgt: str, key: str) -> list[str]:
+        """Every reading of a word, the dictionary's order kept: the entry's senses, then
+        those of the word without its article and of the forms it may be inflected from
+        (a query's context chooses; "blanca" is snow, cocaine... and, as blanco, white)."""
+        if key.startswith("zhgloss:"):
+            return _cedict_senses(key[8:])[:MAX_READINGS] if tgt == "en" else []
+        forms = key.split("\t")
+        article = ARTICLES.get(src)
+        if article:
+            forms.append(forms[0][len(article) :] if forms[0].startswith(article) else article + forms[0])
+        forms += self._inflected(src, forms[0])
+        readings = [r for form in dict.fromkeys(forms) for r in self._entry(src, tgt, form)]
+        return list(dict.fromkeys(r for r in readings if r))[:MAX_READINGS]
+
+    def _translate_one(self, text: str, src: str, tgt: str, senses: SenseChooser | None = None) -> str:
         segs = self._segments(text, src)
+        if senses is not None and senses.handles(tgt):
+            senses.prepare(tgt, [self._readings(src, tgt, key) for _, key in segs if key is not None])
         out: list[str] = []
         i = 0
         while i < len(segs):
@@ -193,15 +234,19 @@ class LexiconBackend(Backend):
                     done = True
                     break
             if not done:
-                out.append(self._word(src, tgt, key) or surface)
+                out.append(self._word(src, tgt, key, senses) or surface)
                 i += 1
         return _join(out, tgt)
 
 
-def _best_cedict_sense(gloss: str) -> str | None:
+def _cedict_senses(gloss: str) -> list[str]:
     senses = [s.strip() for s in gloss.split("/") if s.strip() and not _CEDICT_SKIP.match(s.strip())]
     senses = [re.sub(r"\([^)]*\)", "", s).strip() for s in senses]
-    senses = [s for s in senses if s and len(s.split()) <= 4]
+    return [s for s in senses if s and len(s.split()) <= 4]
+
+
+def _best_cedict_sense(gloss: str) -> str | None:
+    senses = _cedict_senses(gloss)
     # CC-CEDICT lists the main sense first; frequency would prefer "able" to
     # "intelligent". Among the first three, a product word wins ("shoe" over "sole").
     return next((s for s in senses[:3] if is_product_word(s)), senses[0] if senses else None)

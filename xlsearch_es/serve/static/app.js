@@ -1,5 +1,5 @@
 // The search page: one call to POST /v1/search per query, facet or page change.
-const state = { query: "", page: 1, filters: {}, all: false };
+const state = { query: "", page: 1, filters: {}, all: false, searchId: null };
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 // Highlights come from Elasticsearch with <em> tags around matched words; keep only those tags.
@@ -13,6 +13,7 @@ async function run() {
   if (resp.status === 401) { $("login-form").hidden = false; $("key").focus(); return; }
   const data = await resp.json();
   if (!resp.ok) { $("hits").innerHTML = `<p class="error">${esc(data.error)}</p>`; return; }
+  state.searchId = data.search_id || null; // set when the service records searches
   render(data);
 }
 
@@ -64,6 +65,13 @@ $("facets").addEventListener("click", (e) => {
   state.page = 1; run();
 });
 $("understood").addEventListener("click", (e) => { if (e.target.id === "all-toggle") { state.all = !state.all; state.page = 1; run(); } });
+// A click on a product is a judgment: the service keeps it beside the search that showed it.
+$("hits").addEventListener("click", async (e) => {
+  const hit = e.target.closest(".hit[data-id]"); if (!hit || !state.searchId) return;
+  const resp = await fetch("/v1/click", { method: "POST", keepalive: true, headers: { "content-type": "application/json" },
+    body: JSON.stringify({ search_id: state.searchId, product_id: hit.dataset.id }) });
+  if (resp.ok) { hit.classList.add("clicked"); hit.dataset.recorded = "1"; }
+});
 $("pages").addEventListener("click", (e) => { const b = e.target.closest("button[data-page]"); if (b) { state.page = +b.dataset.page; run(); } });
 function syncUrl() { const p = new URLSearchParams(location.search); p.set("q", state.query); history.replaceState(null, "", "?" + p); }
 const initial = new URLSearchParams(location.search).get("q");
