@@ -110,6 +110,8 @@ def test_split_is_stable_and_ignores_case_and_spacing() -> None:
 class _FakeTuner:
     """Scores that depend only on the kNN weight, per language: the shape of a real tuner."""
 
+    fields = ["vector"]
+
     def __init__(self, best_weight_by_lang: dict[str, float]):
         self.best_weight_by_lang = best_weight_by_lang
 
@@ -148,6 +150,55 @@ def test_per_language_weights_shrink_toward_the_global_one_by_their_query_count(
     # Folds come from the query id alone: the same on every run, and all of them used.
     folds = [fold_of(i) for i in items]
     assert folds == [fold_of(i) for i in items] and set(folds) == {0, 1, 2, 3, 4}
+
+
+class _SplitTuner(_FakeTuner):
+    """Two vector fields; per language, how much of the kNN weight the second field should get."""
+
+    fields = ["vector", "vector_use"]
+
+    def __init__(self, use_share_by_lang: dict[str, float]):
+        super().__init__({lang: 2.0 for lang in use_share_by_lang})
+        self.use_share_by_lang = use_share_by_lang
+
+    def score(self, p, items):
+        shares = p.knn_shares or (1.0, 1.0)
+        use = shares[1] / sum(shares)
+        return super().score(p, items) - abs(use - self.use_share_by_lang[items[0].query.lang]) / 4
+
+
+def test_per_language_field_split_steps_an_encoder_back_where_it_hurts() -> None:
+    """A language whose judgments say the second encoder hurts gets a split leaning to the
+    first, shrunk toward the global even split by its query count; others keep the global."""
+    from xlsearch_es.learn.tune import SHRINK_QUERIES, _per_language, shrink_shares
+    from xlsearch_es.search.tuning import SearchParams
+
+    tuner = _SplitTuner({"el": 0.0, "th": 0.5})
+    best = SearchParams(fusion="rrf", knn_weight=2.0)
+    out = _per_language(tuner, best, _items("el", 150) + _items("th", 150), lambda _m: None)
+    share = 150 / (150 + SHRINK_QUERIES)
+    assert out["el"].knn_shares == pytest.approx((0.5 + share * 0.5, 0.5 - share * 0.5), abs=1e-3)
+    assert "th" not in out  # its best is the global split: nothing to override
+    assert shrink_shares((3.0, 1.0), None, 2, 0.0) == (0.5, 0.5)
+    assert shrink_shares((3.0, 1.0), (1.0, 0.0), 2, 1.0) == (0.75, 0.25)
+
+
+def test_components_report_names_languages_where_the_hybrid_is_below_a_part() -> None:
+    from types import SimpleNamespace
+
+    from xlsearch_es.learn.tune import components_report
+    from xlsearch_es.search.tuning import SearchParams
+
+    parts = {"de": {"bm25": 0.2, "vector": 0.5}, "fr": {"bm25": 0.2, "vector": 0.3}}
+    hybrid = {"de": 0.4, "fr": 0.45}
+    tuner = SimpleNamespace(
+        items=_items("de", 3) + _items("fr", 3),
+        score=lambda p, items: hybrid[items[0].query.lang],
+        components=lambda p, items: parts[items[0].query.lang],
+    )
+    report = components_report(tuner, SearchParams(knn_weight=1.0), {})
+    assert report["hybrid_below_a_part"] == ["de"]
+    assert report["per_language"]["fr"] == {"hybrid": 0.45, "bm25": 0.2, "vector": 0.3}
 
 
 def test_click_log_grades_and_dead_letters(tmp_path: Path) -> None:

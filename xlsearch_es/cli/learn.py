@@ -215,8 +215,22 @@ def tune_cmd(
             )
             + (f"\nparams: {d['params']}" if d["improved"] else "")
             + "".join(f"\n{lang}: {p}" for lang, p in d["per_language"].items())
+            + _components_text(d.get("components"))
         ),
     )
+
+
+def _components_text(components: dict[str, Any] | None) -> str:
+    """The served hybrid beside each of its parts alone, per language (validation nDCG@10)."""
+    if not components or not components.get("per_language"):
+        return ""
+    rows = components["per_language"]
+    parts = list(next(iter(rows.values())))
+    lines = ["", "validation nDCG@10 per language: " + " | ".join(parts)]
+    lines += [f"  {lang}: " + " | ".join(f"{r[p]:.4f}" for p in parts) for lang, r in rows.items()]
+    below = components.get("hybrid_below_a_part") or []
+    lines.append("hybrid below one of its parts in: " + (", ".join(below) if below else "no language"))
+    return "\n".join(lines)
 
 
 def _judgments(

@@ -39,6 +39,7 @@ class Variant:
     translator: str = "configured"  # or "none"
     tuned: bool = False  # apply the parameters ``xlsearch tune`` learnt on the validation split
     rerank: bool = False  # rerank the top with the configured cross-encoder
+    per_field: bool = False  # one row per vector field, that field alone (indices with several)
 
 
 _BASE_VARIANTS: tuple[Variant, ...] = (
@@ -61,6 +62,7 @@ _BASE_VARIANTS: tuple[Variant, ...] = (
     Variant("bm25+qt+dt", "BM25 with query and document translation", {"mode": "bm25"}),
     Variant("knn", "kNN only, query embedded alone", {"mode": "knn", "query_vector": "original"}),
     Variant("knn-mean", "kNN only, query vector blended with its translations", {"mode": "knn"}),
+    Variant("knn-fields", "kNN only, each vector field (encoder) alone: one row each", {"mode": "knn"}, per_field=True),
     Variant(
         "hybrid-auto",
         "the default: z-score here (one-language catalog), kNN weight 2",
@@ -306,7 +308,9 @@ def _evaluate_model(
         if any(v.tuned for v in variants)
         else None
     )
-    runnable = [v for v in variants if _runs_here(v, searcher("configured"), progress)]
+    runnable = [
+        v for v in _per_field(variants, searcher("configured")) if _runs_here(v, searcher("configured"), progress)
+    ]
     results = [_run_variant(searcher(v.translator), dataset, v, prefix, progress) for v in runnable]
     return {
         "results": results,
@@ -336,6 +340,21 @@ def _eval_alias(settings: Settings, dataset: str, fingerprint: str) -> str:
     if settings.encoders != (DEFAULT_ENCODER,):
         suffix += "-" + "-".join(settings.encoders)
     return f"eval-{dataset}-{settings.translator}{suffix}".lower()
+
+
+def _per_field(variants: list[Variant], searcher: Any) -> list[Variant]:
+    """``knn-fields`` as one row per vector field (``knn-FIELD``, the others given no
+    weight); nothing with a single field, where ``knn-mean`` is that row already."""
+    fields = list(searcher.runtime.vector_fields)
+    out = []
+    for v in variants:
+        if not v.per_field:
+            out.append(v)
+            continue
+        for f in fields if len(fields) > 1 else []:
+            shares = tuple(1.0 if g == f else 0.0 for g in fields)
+            out.append(Variant(f"knn-{f}", f"kNN only, {f} alone", {**v.search, "knn_shares": shares}))
+    return out
 
 
 def _runs_here(variant: Variant, searcher: Any, progress: Callable[[str], None]) -> bool:

@@ -39,7 +39,9 @@ from ..search.query_builder import BM25Boosts
 from ..search.tuning import META_KEY, SearchParams, Tuning
 
 DEPTH = 200
-KNN_WEIGHT_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+# From BM25 nearly alone (1/16) to kNN nearly alone (64, where BM25 only breaks ties):
+# a tuned hybrid can always become its best component where that is what the judgments say.
+KNN_WEIGHT_GRID = (0.0625, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)
 TRANSLATION_GRID = (0.0, 1.0, 4.0)
 BOOST_GRID = (
     BM25Boosts(phrase=0.0),
@@ -51,8 +53,9 @@ BOOST_GRID = (
     BM25Boosts(title=2.0, category=2.0),
 )
 # Bumped when the search space changes (2: the kNN weight's split between vector
-# fields); a stored tuning from an older tuner is not reused by evaluation.
-TUNER_VERSION = 2
+# fields; 3: the grid's ends, per-language field splits); a stored tuning from an
+# older tuner is not reused by evaluation.
+TUNER_VERSION = 3
 MIN_GAIN = 0.002  # below this a tuned value is noise: keep the defaults
 MIN_LANGUAGE_QUERIES = 30
 MIN_LANGUAGE_GAIN = 0.02
@@ -79,6 +82,7 @@ class _Lists:
 class Tuner:
     def __init__(self, client: XLSearchClient, judgments: Judgments, queries: list[Query], say: Callable[[str], None]):
         self.client, self.judgments, self.say = client, judgments, say
+        self.fields: list[str] = list(client.runtime.vector_fields)
         self.items = [
             _Lists(q, client.understand(q.text, q.lang if q.lang != "und" else None), {}, {}) for q in queries
         ]
@@ -126,6 +130,28 @@ class Tuner:
             item.agreement.update(self.client.attribute_agreement(item.analysis, sorted(missing)))
         return item.agreement
 
+    def component_ranking(self, p: SearchParams, item: _Lists, component: str) -> list[str]:
+        """The ids one list alone gives (``bm25`` or a vector field), focused as search focuses."""
+        if component == "bm25":
+            ranked = self._bm25(item, p.boosts or BM25Boosts())
+        else:
+            ranked = self._knn(item, p.translation_weight).get(component, [])
+        ids = {d for d, _ in ranked}
+        categories = self.client.runtime.meta.categories
+        paths, agreement = self._paths(item, ids), self._agreement(item, ids)
+        return focus([d for d, _ in ranked], {}, paths, categories, agreement=agreement).ids
+
+    def components(self, p: SearchParams, items: list[_Lists] | None = None) -> dict[str, float]:
+        """Mean nDCG@10 of each part alone (BM25, each vector field) under ``p``'s lists."""
+        out = {}
+        for component in ["bm25", *self.fields]:
+            values = [
+                ndcg_at_k(self.component_ranking(p, item, component), self.judgments.qrels.get(item.query.id, {}), 10)
+                for item in (items if items is not None else self.items)
+            ]
+            out[component] = round(float(mean([v for v in values if v is not None]) or 0.0), 4)
+        return out
+
     def score(self, p: SearchParams, items: list[_Lists] | None = None) -> float:
         """Mean validation nDCG@10 of hybrid search with these (complete) parameters."""
         values = [
@@ -148,10 +174,10 @@ class Tuner:
         return best, best_score
 
 
-def share_grid(client: XLSearchClient) -> list[tuple[float, ...]]:
+def share_grid(fields: list[str]) -> list[tuple[float, ...]]:
     """Splits of the kNN weight between an index's vector fields (none with one field):
     each field alone, and for two fields the quarter steps between them."""
-    n = len(client.runtime.vector_fields)
+    n = len(fields)
     if n < 2:
         return []
     alone = [tuple(1.0 if i == j else 0.0 for i in range(n)) for j in range(n)]
@@ -212,8 +238,23 @@ def tune(
         "params": best,
         "per_language": per_language if improved else {},
         "out_of_fold": carry,
+        "components": components_report(tuner, best if improved else defaults, per_language if improved else {}),
         "seconds": round(time.perf_counter() - t0, 1),
     }
+
+
+def components_report(tuner: Tuner, best: SearchParams, per_language: dict[str, SearchParams]) -> dict[str, Any]:
+    """In sample, per language: the hybrid as it will be served beside each of its parts
+    alone (BM25, every vector field), so a hybrid below its best part is seen, not assumed."""
+    by_lang: dict[str, list[_Lists]] = {}
+    for item in tuner.items:
+        by_lang.setdefault(item.query.lang, []).append(item)
+    rows = {}
+    for lang, mine in sorted(by_lang.items()):
+        served = per_language[lang].over(best) if lang in per_language else best
+        rows[lang] = {"hybrid": round(tuner.score(served, mine), 4), **tuner.components(served, mine)}
+    below = sorted(lang for lang, r in rows.items() if r["hybrid"] < max(v for k, v in r.items() if k != "hybrid"))
+    return {"per_language": rows, "hybrid_below_a_part": below}
 
 
 def _fit(
@@ -266,34 +307,56 @@ def search_global(tuner: Tuner, start: SearchParams, items: list[_Lists] | None 
     best, _ = tuner.best_fusion(start, items)
     best, _ = tuner.best_of([best] + [replace(best, translation_weight=t) for t in TRANSLATION_GRID], items)
     best, _ = tuner.best_of([best] + [replace(best, boosts=b) for b in BOOST_GRID], items)
-    best, _ = tuner.best_of([best] + [replace(best, knn_shares=s) for s in share_grid(tuner.client)], items)
+    best, _ = tuner.best_of([best] + [replace(best, knn_shares=s) for s in share_grid(tuner.fields)], items)
     return tuner.best_fusion(best, items)
 
 
 def _per_language(
     tuner: Tuner, best: SearchParams, items: list[_Lists], say: Callable[[str], None]
 ) -> dict[str, SearchParams]:
-    """One free parameter per language, the kNN weight: its own best on the language's
-    queries, shrunk toward the global weight by how few queries back it, kept where the
-    shrunk weight still gains MIN_LANGUAGE_GAIN."""
+    """Per language, the kNN weight and (with several vector fields) its split between
+    them: the language's own best on its queries, shrunk toward the global setting by
+    how few queries back it, kept where the shrunk setting still gains MIN_LANGUAGE_GAIN.
+    The split is what lets an encoder that serves one language badly step back there."""
     out = {}
     by_lang: dict[str, list[_Lists]] = {}
     for item in items:
         by_lang.setdefault(item.query.lang, []).append(item)
     global_weight = best.knn_weight or 1.0
+    grid = share_grid(tuner.fields)
     for lang, mine in sorted(by_lang.items()):
         if len(mine) < MIN_LANGUAGE_QUERIES:
             continue
         global_score = tuner.score(best, mine)
-        own, _ = tuner.best_of([replace(best, knn_weight=w) for w in KNN_WEIGHT_GRID], mine)
         share = len(mine) / (len(mine) + SHRINK_QUERIES)
-        weight = math.exp(share * math.log(own.knn_weight or 1.0) + (1 - share) * math.log(global_weight))
-        weight = round(weight, 3)
-        score = tuner.score(replace(best, knn_weight=weight), mine)
+        own, _ = tuner.best_of([replace(best, knn_weight=w) for w in KNN_WEIGHT_GRID], mine)
+        weight = round(math.exp(share * math.log(own.knn_weight or 1.0) + (1 - share) * math.log(global_weight)), 3)
+        shares = None
+        if grid:
+            at_weight = replace(best, knn_weight=weight)
+            split, _ = tuner.best_of([at_weight] + [replace(at_weight, knn_shares=g) for g in grid], mine)
+            if split.knn_shares is not None and split.knn_shares != best.knn_shares:
+                shares = shrink_shares(split.knn_shares, best.knn_shares, len(tuner.fields), share)
+        candidate = replace(best, knn_weight=weight, knn_shares=shares or best.knn_shares)
+        score = tuner.score(candidate, mine)
         if score >= global_score + MIN_LANGUAGE_GAIN:
-            out[lang] = SearchParams(knn_weight=weight)
-            say(f"tune: {lang} kNN weight {weight} ({global_score:.4f} -> {score:.4f}, {len(mine)} queries)")
+            out[lang] = SearchParams(knn_weight=weight, knn_shares=shares)
+            split_text = f", split {shares}" if shares else ""
+            say(
+                f"tune: {lang} kNN weight {weight}{split_text} ({global_score:.4f} -> {score:.4f}, {len(mine)} queries)"
+            )
     return out
+
+
+def shrink_shares(
+    own: tuple[float, ...], global_shares: tuple[float, ...] | None, n: int, share: float
+) -> tuple[float, ...]:
+    """``share`` of the way from the global split (even when unset) to a language's own, both
+    normalised to sum 1."""
+    norm = lambda v: [x / sum(v) for x in v] if sum(v) > 0 else [1.0 / n] * n
+    g = norm(list(global_shares) if global_shares and len(global_shares) == n else [1.0] * n)
+    o = norm(list(own))
+    return tuple(round(share * a + (1 - share) * b, 4) for a, b in zip(o, g))
 
 
 def _overall(tuner: Tuner, best: SearchParams, per_language: dict[str, SearchParams]) -> float:
