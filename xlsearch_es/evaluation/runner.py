@@ -276,7 +276,6 @@ def _evaluate_model(
     (and, with ``loo``, the leave-one-language-out protocol)."""
     from ..cluster.connection import connect
     from ..embed.base import load_embedders
-    from ..ingest.pipeline import IngestOptions, IngestPipeline
     from ..search.client import XLSearchClient
     from ..service import model_meta
     from ..translate.factory import make_translator
@@ -284,17 +283,10 @@ def _evaluate_model(
     index_langs = tuple(dict.fromkeys(["en"] + [lg for lg in dataset.languages if lg != "und"]))
     meta = model_meta(settings)
     settings = settings.replace(index=_eval_alias(settings, dataset.name, meta.fingerprint), languages=index_langs)
-    alias = settings.index
     client = connect(settings)
     embedders = load_embedders(settings)
     translator = make_translator(settings)
-    with tempfile.TemporaryDirectory() as tmp:
-        catalog = Path(tmp) / "corpus.jsonl"
-        docs = corpus_as_catalog(dataset_dir, catalog)
-        progress(f"indexing {docs} documents into {alias} (languages {','.join(index_langs)})")
-        t0 = time.perf_counter()
-        ingest = IngestPipeline(settings, client, embedders, translator, IngestOptions(path=str(catalog))).run()
-        ingest_s = time.perf_counter() - t0
+    ingest, docs, ingest_s = _index_corpus(settings, client, embedders, translator, dataset_dir, progress)
     searchers: dict[str, XLSearchClient] = {}
 
     def searcher(key: str) -> XLSearchClient:
@@ -324,6 +316,26 @@ def _evaluate_model(
         "tuning": tuning,
         "leave_one_language_out": _loo(searcher("configured"), dataset_dir, dataset, policy, progress) if loo else None,
     }
+
+
+def _index_corpus(
+    settings: Settings,
+    client: Any,
+    embedders: Any,
+    translator: Any,
+    dataset_dir: Path,
+    progress: Callable[[str], None],
+) -> tuple[Any, int, float]:
+    """Load the set's corpus as a catalog into ``settings.index``; the report keeps how long it took."""
+    from ..ingest.pipeline import IngestOptions, IngestPipeline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = Path(tmp) / "corpus.jsonl"
+        docs = corpus_as_catalog(dataset_dir, catalog)
+        progress(f"indexing {docs} documents into {settings.index} (languages {','.join(settings.languages)})")
+        t0 = time.perf_counter()
+        ingest = IngestPipeline(settings, client, embedders, translator, IngestOptions(path=str(catalog))).run()
+        return ingest, docs, time.perf_counter() - t0
 
 
 def _loo(searcher: Any, dataset_dir: Path, dataset: Dataset, policy: SplitPolicy, progress: Callable[[str], None]):
