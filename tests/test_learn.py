@@ -391,6 +391,23 @@ def test_reranker_trains_from_the_encoder_and_reorders_the_top(es_settings, mode
     assert [h.score for h in ranked.hits] == sorted((h.score for h in ranked.hits), reverse=True)
 
 
+def test_reranker_validation_reorders_only_what_search_hands_over() -> None:
+    """The validation lists are the encoder's own top (no relevant product added): a
+    relevant product the encoder missed must not make the reranker look good."""
+    import random
+
+    from xlsearch_es.learn.rerank import RERANK_DEPTH, _validation_lists
+
+    class _Q:
+        def __init__(self, qid: str) -> None:
+            self.id = qid
+
+    candidates = {"q1": [f"d{i}" for i in range(30)], "q2": [f"e{i}" for i in range(5)]}
+    shuffled, base = _validation_lists([_Q("q1"), _Q("q2")], candidates, random.Random(1))
+    assert base["q1"] == candidates["q1"][:RERANK_DEPTH] and base["q2"] == candidates["q2"]
+    assert sorted(shuffled["q1"]) == sorted(base["q1"]) and shuffled["q1"] != base["q1"]
+
+
 @pytest.mark.es
 @pytest.mark.model
 def test_leave_one_language_out_tunes_without_each_language(es_settings, model_settings, encoder, tiny_beir,

@@ -79,7 +79,8 @@ def train_reranker(
     options: RerankOptions,
     say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> dict[str, Any]:
-    """Train a cross-encoder on ``judgments``' train split; keep it only where validation says so."""
+    """Train a cross-encoder on ``judgments``' train split and report, on the validation
+    split, whether it reorders the encoder's own top better than the encoder does."""
     import torch
 
     out = _empty_folder(Path(options.out), options.force)
@@ -95,7 +96,7 @@ def train_reranker(
     _init_folder(settings, out)
     (out / MANIFEST).write_text(json.dumps({"query_prefix": spec.query_prefix, "passage_prefix": spec.passage_prefix}))
     reranker = Reranker(str(out), device=settings.device, threads=settings.threads)
-    val_candidates, base_order = _validation_lists(judgments, val_q, candidates, rng)
+    val_candidates, base_order = _validation_lists(val_q, candidates, rng)
     before = validation_ndcg_order(judgments, val_q, base_order)
     t0 = time.perf_counter()
     steps, losses = _train(reranker, judgments, train_q, negatives, options, rng, say)
@@ -115,12 +116,15 @@ def train_reranker(
             "seed": options.seed,
             "final_loss": round(losses[-1], 4) if losses else None,
             "validation_ndcg@10_top20": {"encoder_order": round(before, 4), "reranked": round(after, 4)},
+            "helps": after > before,
             "seconds": round(time.perf_counter() - t0, 1),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     say(f"rerank: validation nDCG@10 over the encoder's top {RERANK_DEPTH}: {before:.4f} -> {after:.4f}")
+    if after <= before:
+        say("rerank: it does not beat the encoder's own order on validation; do not configure it")
     return {"path": str(out), **manifest}
 
 
@@ -134,20 +138,16 @@ def _empty_folder(out: Path, force: bool) -> Path:
 
 
 def _validation_lists(
-    judgments: Judgments, val_q: list[Any], candidates: dict[str, list[str]], rng: random.Random
+    val_q: list[Any], candidates: dict[str, list[str]], rng: random.Random
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Each validation query's top ``RERANK_DEPTH`` (its relevant products included,
-    shuffled), and the encoder's own order of the same products (the baseline)."""
-    val_candidates = {
-        q.id: list(dict.fromkeys(list(judgments.relevant(q.id)) + candidates[q.id]))[:RERANK_DEPTH] for q in val_q
-    }
+    """Each validation query's top ``RERANK_DEPTH`` as the encoder ranks it (what search
+    hands the reranker: no relevant product added), shuffled so the reranker cannot lean
+    on the order, and the encoder's own order of the same products (the baseline). A
+    query whose relevant products all fall below the top counts 0 in both."""
+    base_order = {q.id: list(candidates[q.id][:RERANK_DEPTH]) for q in val_q}
+    val_candidates = {qid: list(ids) for qid, ids in base_order.items()}
     for ids in val_candidates.values():
-        rng.shuffle(ids)  # the relevant product must not sit first by construction
-    base_order = {
-        q.id: [d for d in candidates[q.id] if d in val_candidates[q.id]]
-        + [d for d in val_candidates[q.id] if d not in candidates[q.id]]
-        for q in val_q
-    }
+        rng.shuffle(ids)
     return val_candidates, base_order
 
 
