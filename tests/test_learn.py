@@ -391,6 +391,22 @@ def test_reranker_trains_from_the_encoder_and_reorders_the_top(es_settings, mode
     assert [h.score for h in ranked.hits] == sorted((h.score for h in ranked.hits), reverse=True)
 
 
+def test_blended_rerank_needs_both_orders_to_move_a_product() -> None:
+    """Blend: the reciprocal ranks of the fused order and the cross-encoder's. A product
+    the cross-encoder alone loves rises but does not jump over the fused top by itself."""
+    from xlsearch_es.search.results import blended_rerank_scores
+
+    cross = [0.1, 0.2, 0.3, 0.9]  # fused order 0,1,2,3; the cross-encoder reverses it
+    scores = blended_rerank_scores(cross, 20)
+    assert len(scores) == 4
+    # Fully reversed orders tie everywhere: each product gets 1/(20+i+1) + 1/(20+4-i).
+    assert max(scores) - min(scores) < 1e-3
+    agree = blended_rerank_scores([0.9, 0.5, 0.4, 0.1], 20)
+    assert agree == sorted(agree, reverse=True) and agree[0] == 2 / 21
+    loved = blended_rerank_scores([0.9, 0.8, 0.1, 0.95], 20)  # the fused last is the cross-encoder's first
+    assert sorted(range(4), key=lambda i: -loved[i]) == [0, 3, 1, 2]
+
+
 def test_reranker_validation_reorders_only_what_search_hands_over() -> None:
     """The validation lists are the encoder's own top (no relevant product added): a
     relevant product the encoder missed must not make the reranker look good."""

@@ -92,6 +92,10 @@ class Settings:
     translator: str = "lexicon"
     translator_model: str | None = None
     reranker: str | None = None  # a cross-encoder folder from 'xlsearch train --reranker'; None = no reranking
+    # True: the reranked top is ordered by the reciprocal ranks of the fused list and the
+    # cross-encoder together (a weak reranker cannot undo good retrieval); False: by the
+    # cross-encoder alone.
+    rerank_blend: bool = True
     fallback_language: str = "en"
     synonyms: str | None = None  # a Solr-format synonyms file, expanded into every query
     # --- service (xlsearch serve) ------------------------------------------------
@@ -215,6 +219,7 @@ ENV_VARS: dict[str, str] = {
     "translator": "XLSEARCH_TRANSLATOR",
     "translator_model": "XLSEARCH_TRANSLATOR_MODEL",
     "reranker": "XLSEARCH_RERANKER",
+    "rerank_blend": "XLSEARCH_RERANK_BLEND",
     "synonyms": "XLSEARCH_SYNONYMS",
     "api_key": "XLSEARCH_API_KEY",
     "serve_threads": "XLSEARCH_SERVE_THREADS",

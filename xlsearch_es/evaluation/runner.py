@@ -87,8 +87,15 @@ _BASE_VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         "hybrid-tuned-rerank",
-        "hybrid-tuned, top 20 reranked by the cross-encoder (--reranker)",
-        {"mode": "hybrid"},
+        "hybrid-tuned, top 20 ordered by the cross-encoder alone (--reranker)",
+        {"mode": "hybrid", "rerank_blend": False},
+        tuned=True,
+        rerank=True,
+    ),
+    Variant(
+        "hybrid-tuned-rerank-blend",
+        "hybrid-tuned, top 20 ordered by the fused and the cross-encoder's ranks together",
+        {"mode": "hybrid", "rerank_blend": True},
         tuned=True,
         rerank=True,
     ),

@@ -131,6 +131,7 @@ class XLSearchClient:
         knn_shares: tuple[float, ...] | None = None,
         use_tuning: bool = True,
         rerank: bool = True,
+        rerank_blend: bool | None = None,
         highlight: bool = True,
         lexical: str = OURS,
         deadline: float | None = None,
@@ -157,6 +158,7 @@ class XLSearchClient:
                 knn_shares=knn_shares,
                 use_tuning=use_tuning,
                 rerank=rerank,
+                rerank_blend=rerank_blend,
                 highlight=highlight,
                 lexical=lexical,
                 deadline=deadline,
@@ -188,8 +190,9 @@ class XLSearchClient:
             from .rerank import RERANK_DEPTH
 
             query = plan.analysis.text
+            blend = self.settings.rerank_blend if request.rerank_blend is None else request.rerank_blend
             hits = trace.timed(
-                "rerank", lambda: results.rerank(self.es, self.alias, reranker, hits, query, RERANK_DEPTH)
+                "rerank", lambda: results.rerank(self.es, self.alias, reranker, hits, query, RERANK_DEPTH, blend)
             )
         return hits[request.offset : request.offset + request.k]
 

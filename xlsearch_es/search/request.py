@@ -104,6 +104,7 @@ class SearchRequest:
     knn_shares: tuple[float, ...] | None = None  # the kNN weight's split between vector fields (index order)
     use_tuning: bool = True
     rerank: bool = True
+    rerank_blend: bool | None = None  # None: the settings' choice (see Settings.rerank_blend)
     highlight: bool = True  # False: ids and scores only (evaluation, bulk scoring)
     # True: what matches the query (its product type, else above the relevance floor) first,
     # and only that counted in the total and facets (search/focus.py); False: the whole window.

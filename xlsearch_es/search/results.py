@@ -169,24 +169,42 @@ def highlight_page(hits: list[Hit], analysis: QueryAnalysis, trace: Trace) -> li
     return trace.timed("highlight", mark)
 
 
-def rerank(es: Elasticsearch, alias: str, reranker: Reranker, hits: list[Hit], query: str, depth: int) -> list[Hit]:
+def rerank(
+    es: Elasticsearch,
+    alias: str,
+    reranker: Reranker,
+    hits: list[Hit],
+    query: str,
+    depth: int,
+    blend: bool = False,
+) -> list[Hit]:
     """The cross-encoder reorders the top ``depth`` of the fused list (the same
-    top on every page, so pages stay without gaps or repeats)."""
+    top on every page, so pages stay without gaps or repeats). With ``blend`` the new
+    score is the reciprocal-rank sum of the fused order and the cross-encoder's."""
     top = hits[:depth]
     if not top:
         return hits
     docs = es.mget(index=alias, ids=[h.id for h in top], source_includes=SOURCE_FOR_PASSAGE)["docs"]
     scores = reranker.score(query, [passage_from_source(d.get("_source", {})) for d in docs])
-    for hit, score in zip(top, scores):
+    new_scores = blended_rerank_scores(scores, depth) if blend else list(scores)
+    for hit, score, new in zip(top, scores, new_scores):
         if hit.components:
             hit.components.setdefault("scores", {})["rerank"] = round(score, 4)
-        hit.score = round(score, 6)
-    reranked = sorted(top, key=lambda h: (-h.score, h.id))
+        hit.score = round(new, 6)
+    reranked = sorted(top, key=lambda h: -h.score)  # stable: a tie keeps the fused order
     floor = reranked[-1].score
     for hit in hits[depth:]:  # below the reranked top, scores never rise (the fused ones are on another scale)
         hit.score = min(hit.score, floor)
         floor = hit.score
     return reranked + hits[depth:]
+
+
+def blended_rerank_scores(cross_scores: list[float], k: int) -> list[float]:
+    """Reciprocal-rank sum of the fused position (the list's order) and the cross-encoder's
+    rank, each 1 / (k + rank): both orders count alike, and a tie keeps the fused order."""
+    by_cross = sorted(range(len(cross_scores)), key=lambda i: (-cross_scores[i], i))
+    cross_rank = {i: r for r, i in enumerate(by_cross, start=1)}
+    return [1.0 / (k + i + 1) + 1.0 / (k + cross_rank[i]) for i in range(len(cross_scores))]
 
 
 def respond(plan: SearchPlan, hits: list[Hit], ranked: RankedWindow, trace: Trace) -> SearchResponse:
