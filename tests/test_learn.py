@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -389,6 +390,65 @@ def test_reranker_trains_from_the_encoder_and_reorders_the_top(es_settings, mode
     assert all("rerank" in h.components["scores"] for h in ranked.hits)
     assert sorted(h.id for h in ranked.hits) == sorted(h.id for h in plain.hits)
     assert [h.score for h in ranked.hits] == sorted((h.score for h in ranked.hits), reverse=True)
+
+
+def test_adapter_learns_a_hidden_rotation_of_the_query_space() -> None:
+    """Queries are their product's vector turned by a fixed rotation: the plain cosine
+    ranks them badly, the fitted adapter undoes the turn on queries it never saw."""
+    from xlsearch_es.learn.adapter import AdapterOptions, fit_adapter, validation_ndcg
+
+    rng = np.random.default_rng(0)
+    dims, n_docs = 16, 60
+    docs = rng.normal(size=(n_docs, dims)).astype(np.float32)
+    docs /= np.linalg.norm(docs, axis=1, keepdims=True)
+    rotation, _ = np.linalg.qr(rng.normal(size=(dims, dims)))
+    def queries(targets):
+        q = docs[targets] @ rotation.astype(np.float32) + 0.05 * rng.normal(size=(len(targets), dims))
+        return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+    train_t, val_t = rng.integers(0, n_docs, 600), rng.integers(0, n_docs, 100)
+    doc_ids = [f"d{i}" for i in range(n_docs)]
+    val_qrels = [{f"d{t}": 1} for t in val_t]
+    options = AdapterOptions(out=Path("unused"), learning_rate=3e-2, epochs=30, batch_size=64, patience=30)
+    weights, report = fit_adapter(docs, queries(train_t), [[int(t)] for t in train_t], queries(val_t), val_qrels,
+                                  doc_ids, options, say=lambda m: None)
+    plain = validation_ndcg(docs, queries(val_t), val_qrels, doc_ids, None)
+    adapted = validation_ndcg(docs, queries(val_t), val_qrels, doc_ids, weights)
+    assert plain < 0.3 and adapted > 0.8, (plain, adapted)
+    assert report["validation_ndcg@10"]["adapted"] >= report["validation_ndcg@10"]["plain"]
+
+
+@pytest.mark.model
+def test_query_adapter_trains_on_use_and_changes_only_query_vectors(tiny_beir, tmp_path) -> None:
+    """Real USE weights: the adapter folder loads through load_embedders, turns query
+    vectors and leaves product vectors (and the model fingerprint) as they were; an
+    adapter trained for other weights is refused."""
+    from xlsearch_es.config import Settings
+    from xlsearch_es.embed.adapter import ADAPTER_MANIFEST, adapter_fingerprint
+    from xlsearch_es.embed.base import load_embedders
+    from xlsearch_es.errors import ConfigError
+    from xlsearch_es.learn.adapter import AdapterOptions, train_query_adapters
+
+    settings = Settings(encoders=("use",), threads=1)
+    out = tmp_path / "adapter"
+    manifest = train_query_adapters(settings, load_beir(tiny_beir),
+                                    AdapterOptions(out=out, split=POLICY, epochs=3, min_gain=-1.0), say=lambda m: None)
+    assert set(manifest["adapters"]) == {"use"} and (out / "use.npy").is_file()
+    plain = load_embedders(settings)["embedding_use"]
+    adapted = load_embedders(settings.replace(query_adapter=str(out)))["embedding_use"]
+    assert adapted.fingerprint == plain.fingerprint and adapted.meta() == plain.meta()
+    texts = ["garden hose", "Gartenschlauch"]
+    assert np.allclose(adapted.encode(texts, role="passage"), plain.encode(texts, role="passage"))
+    turned = adapted.encode(texts, role="query")
+    assert not np.allclose(turned, plain.encode(texts, role="query"))
+    assert np.allclose(np.linalg.norm(turned, axis=1), 1.0, atol=1e-5)
+    assert adapter_fingerprint(out) == adapter_fingerprint(out) is not None
+    data = json.loads((out / ADAPTER_MANIFEST).read_text())
+    data["adapters"]["use"]["base_fingerprint"] = "0" * 16
+    (out / ADAPTER_MANIFEST).write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="trained on model"):
+        load_embedders(settings.replace(query_adapter=str(out)))
+    with pytest.raises(ConfigError, match="no adapter.json"):
+        load_embedders(settings.replace(query_adapter=str(tmp_path)))
 
 
 def test_blended_rerank_needs_both_orders_to_move_a_product() -> None:

@@ -91,6 +91,9 @@ class Settings:
     batch_size: int = 64
     translator: str = "lexicon"
     translator_model: str | None = None
+    # A folder from 'xlsearch train --adapter': learnt corrections of query vectors, one per
+    # encoder kind (embed/adapter.py); product vectors and the index stay as they are.
+    query_adapter: str | None = None
     reranker: str | None = None  # a cross-encoder folder from 'xlsearch train --reranker'; None = no reranking
     # True: the reranked top is ordered by the reciprocal ranks of the fused list and the
     # cross-encoder together (a weak reranker cannot undo good retrieval); False: by the
@@ -219,6 +222,7 @@ ENV_VARS: dict[str, str] = {
     "translator": "XLSEARCH_TRANSLATOR",
     "translator_model": "XLSEARCH_TRANSLATOR_MODEL",
     "reranker": "XLSEARCH_RERANKER",
+    "query_adapter": "XLSEARCH_QUERY_ADAPTER",
     "rerank_blend": "XLSEARCH_RERANK_BLEND",
     "synonyms": "XLSEARCH_SYNONYMS",
     "api_key": "XLSEARCH_API_KEY",

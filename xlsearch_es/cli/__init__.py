@@ -52,6 +52,7 @@ class _Group(click.Group):
     type=NameChoice("encoder", many=True),
     help="Encoders of a new index, one vector field each, e.g. transformers,use (XLSEARCH_ENCODERS).",
 )
+@click.option("--query-adapter", help="Query adapter folder from 'xlsearch train --adapter' (XLSEARCH_QUERY_ADAPTER).")
 @click.option("--reranker", help="Cross-encoder folder from 'xlsearch train --reranker' (XLSEARCH_RERANKER).")
 @click.option("--synonyms", help="Solr-format synonyms file expanded into every query (XLSEARCH_SYNONYMS).")
 @click.option(

@@ -96,6 +96,12 @@ def eval_cmd(
     is_flag=True,
     help="Train a cross-encoder reranker (from the encoder's weights) instead of the encoder.",
 )
+@click.option(
+    "--adapter",
+    type=NameChoice("encoder", many=True),
+    help="Train query adapters for these encoder kinds (e.g. use) instead of the encoder: no re-embedding; "
+    "search with --query-adapter OUT.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def train_cmd(
@@ -109,34 +115,24 @@ def train_cmd(
     validation: float,
     dead_letter: str | None,
     as_reranker: bool,
+    adapter: str | None,
     as_json: bool,
     **opts: Any,
 ) -> None:
-    """Fine-tune the encoder (or a reranker) on judgments (a BEIR folder, a click log, or
-    with --from-index what the service recorded)."""
-    from ..learn.rerank import RerankOptions, train_reranker
+    """Fine-tune the encoder (or train a reranker, or query adapters) on judgments (a BEIR
+    folder, a click log, or with --from-index what the service recorded)."""
     from ..learn.train import TrainOptions, train_encoder
 
     settings = settings_of(ctx)
     judgments = _judgments(ctx, data, catalog, index_name, dead_letter, from_index)
+    if as_reranker and adapter:
+        raise click.UsageError("--reranker and --adapter train different things; pick one")
     if as_reranker:
-        rerank_opts = RerankOptions(
-            out=Path(out_dir),
-            split=split_policy(holdout, validation),
-            seed=opts["seed"],
-            force=opts["force"],
-            epochs=min(opts["epochs"], 1),
-            max_steps=opts["max_steps"] or RerankOptions.max_steps,
-        )
-        manifest = train_reranker(settings, judgments, rerank_opts, say=say)
-        emit(
-            manifest,
-            as_json,
-            lambda d: (
-                f"{d['name']} written to {d['path']}: validation "
-                f"{d['training']['validation_ndcg@10_top20']}; use it with --reranker {d['path']}"
-            ),
-        )
+        _train_reranker(settings, judgments, Path(out_dir), split_policy(holdout, validation), opts, as_json)
+        return
+    if adapter:
+        kinds = tuple(adapter.split(","))
+        _train_adapters(settings, judgments, Path(out_dir), split_policy(holdout, validation), kinds, opts, as_json)
         return
     options = TrainOptions(out=Path(out_dir), index=index_name, split=split_policy(holdout, validation), **opts)
     manifest = train_encoder(settings, judgments, options, say=say)
@@ -149,6 +145,49 @@ def train_cmd(
             f"after {d['training']['best_step']} of {d['training']['steps']} steps"
         ),
     )
+
+
+def _train_reranker(settings: Any, judgments: Any, out: Path, split: Any, opts: dict[str, Any], as_json: bool) -> None:
+    from ..learn.rerank import RerankOptions, train_reranker
+
+    rerank_opts = RerankOptions(
+        out=out,
+        split=split,
+        seed=opts["seed"],
+        force=opts["force"],
+        epochs=min(opts["epochs"], 1),
+        max_steps=opts["max_steps"] or RerankOptions.max_steps,
+    )
+    manifest = train_reranker(settings, judgments, rerank_opts, say=say)
+    emit(
+        manifest,
+        as_json,
+        lambda d: (
+            f"{d['name']} written to {d['path']}: validation "
+            f"{d['training']['validation_ndcg@10_top20']}; use it with --reranker {d['path']}"
+        ),
+    )
+
+
+def _train_adapters(
+    settings: Any, judgments: Any, out: Path, split: Any, kinds: tuple[str, ...], opts: dict[str, Any], as_json: bool
+) -> None:
+    from ..learn.adapter import AdapterOptions, train_query_adapters
+
+    options = AdapterOptions(out=out, encoders=kinds, split=split, seed=opts["seed"], force=opts["force"])
+    manifest = train_query_adapters(settings, judgments, options, say=say)
+
+    def text(d: dict[str, Any]) -> str:
+        lines = [
+            f"{kind}: validation nDCG@10 {a['validation_ndcg@10']['plain']} -> {a['validation_ndcg@10']['adapted']}"
+            for kind, a in d["adapters"].items()
+        ]
+        lines += [f"{kind}: no gain on validation, not written" for kind in d["not_written"]]
+        if d["adapters"]:
+            lines.append(f"written to {d['path']}; search with --query-adapter {d['path']}")
+        return "\n".join(lines)
+
+    emit(manifest, as_json, text)
 
 
 @click.command("tune")

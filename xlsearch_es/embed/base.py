@@ -63,8 +63,14 @@ def encoder_kinds(settings: Settings) -> list[EncoderKind]:
 
 
 def load_embedders(settings: Settings) -> dict[str, Embedder]:
-    """vector field -> loaded embedder, for every configured encoder."""
-    return {kind.vector_field: kind.load(settings) for kind in encoder_kinds(settings)}
+    """vector field -> loaded embedder, for every configured encoder (its query vectors
+    through the configured query adapter, where that has one for its kind)."""
+    if not settings.query_adapter:
+        return {kind.vector_field: kind.load(settings) for kind in encoder_kinds(settings)}
+    from .adapter import adapt, load_query_adapters
+
+    adapters = load_query_adapters(settings.query_adapter)
+    return {kind.vector_field: adapt(kind.load(settings), kind.name, adapters) for kind in encoder_kinds(settings)}
 
 
 def describe_embedders(settings: Settings) -> dict[str, ModelMeta]:

@@ -44,7 +44,8 @@ def _overview(report: dict[str, Any]) -> list[str]:
             f" Fine-tuned from {report['base_model']}: `ft-` rows use the fine-tuned model, the others its base."
             if report.get("base_model")
             else ""
-        ),
+        )
+        + (f" Query vectors through the adapter {report['query_adapter']}." if report.get("query_adapter") else ""),
         "",
         "| variant | nDCG@10 | recall@100 | MRR@10 | p50 ms | p95 ms | what it is |",
         "|---|---|---|---|---|---|---|",

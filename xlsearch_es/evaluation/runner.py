@@ -260,6 +260,7 @@ def _report(
         "model": info["model"],
         "base_model": (training or {}).get("base_model"),
         "translator": info["translator"],
+        "query_adapter": info.get("query_adapter"),
         "top_k": TOP_K,
         "tuning": info["tuning"],
         "notes": notes,
@@ -320,6 +321,7 @@ def _evaluate_model(
         "model": meta.as_dict(),
         "models": {f: e.meta().as_dict() for f, e in embedders.items()},
         "translator": translator.name,
+        "query_adapter": settings.query_adapter,
         "tuning": tuning,
         "leave_one_language_out": _loo(searcher("configured"), dataset_dir, dataset, policy, progress) if loo else None,
     }
@@ -391,6 +393,7 @@ def _tuning(
 ) -> dict[str, Any]:
     """Tune the eval index on this set's validation split, or reuse a tuning it
     already holds for the same set, split and vectors."""
+    from ..embed.adapter import adapter_fingerprint
     from ..learn.tune import TUNER_VERSION, store, tune
     from ..relevance.judgments import load_beir
 
@@ -400,6 +403,7 @@ def _tuning(
         and current.data_hash == beir_hash(dataset_dir)
         and current.validation.get("split", SplitPolicy().as_dict()) == policy.as_dict()
         and current.validation.get("tuner", 1) == TUNER_VERSION
+        and current.validation.get("query_adapter") == adapter_fingerprint(searcher.settings.query_adapter)
     ):
         progress(f"{prefix}reusing tuning v{current.version} stored in the index")
         return {

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ..embed.adapter import adapter_fingerprint
 from ..errors import XLSearchError
 from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..relevance.metrics import mean, ndcg_at_k
@@ -393,6 +394,7 @@ def store(
                 "ndcg@10_tuned": result["tuned"],
                 "split": (split or SplitPolicy()).as_dict(),
                 "tuner": TUNER_VERSION,
+                "query_adapter": adapter_fingerprint(client.settings.query_adapter),
             },
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
