@@ -91,7 +91,8 @@ def settings_for_index(settings: Settings, index_meta: dict[str, Any] | None, *,
     """The encoders the index holds vectors of, and (``precision``) the precision
     (fp32 or int8) its transformers vectors were made with: searches then match
     without a flag. Ingest keeps the user's precision, so a mismatch is refused."""
-    from .embed.encoder import INT8_SUFFIX, ONNX, ONNX_INT8_SUFFIX, TORCH
+    from .embed.encoder import ONNX, TORCH
+    from .embed.fingerprints import INT8_SUFFIX, ONNX_INT8_SUFFIX
 
     models = index_models(index_meta)
     if not models:
@@ -130,7 +131,8 @@ def check_compatible(
 
 
 def _check_one(recorded: dict[str, Any], meta: ModelMeta, alias: str) -> None:
-    from .embed.encoder import INT8_SUFFIX, ONNX, ONNX_INT8_SUFFIX, TORCH, base_fingerprint
+    from .embed.encoder import ONNX, TORCH
+    from .embed.fingerprints import INT8_SUFFIX, ONNX_INT8_SUFFIX, base_fingerprint
 
     fp = str(recorded.get("fingerprint"))
     if fp != meta.fingerprint and base_fingerprint(fp) == base_fingerprint(meta.fingerprint):

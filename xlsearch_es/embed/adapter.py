@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..mapping import ModelMeta
-from .encoder import base_fingerprint, file_hash
+from .fingerprints import base_fingerprint, file_hash
 
 ADAPTER_MANIFEST = "adapter.json"
 

@@ -27,6 +27,7 @@ from ..config import Settings
 from ..errors import ModelError
 from ..mapping import ModelMeta
 from .base import check_role
+from .fingerprints import INT8_SUFFIX, ONNX_INT8_SUFFIX, file_hash
 from .languages import model_languages
 from .manifest import read_manifest
 from .onnx_backend import is_exported
@@ -80,8 +81,6 @@ def spec_from_settings(settings: Settings) -> EncoderSpec:
     )
 
 
-INT8_SUFFIX = "-int8"
-ONNX_INT8_SUFFIX = "-onnx-int8"
 BACKENDS = ("auto", "torch", "onnx")  # the one list: settings, CLI choices and checks read it
 AUTO_BACKEND, TORCH, ONNX = BACKENDS
 
@@ -110,11 +109,6 @@ def with_precision(fingerprint: str, int8: bool, backend: str = TORCH) -> str:
     return fingerprint + (ONNX_INT8_SUFFIX if backend == ONNX else INT8_SUFFIX)
 
 
-def base_fingerprint(fingerprint: str) -> str:
-    """The weights' fingerprint without a precision suffix."""
-    return fingerprint.removesuffix(ONNX_INT8_SUFFIX).removesuffix(INT8_SUFFIX)
-
-
 def weights_fingerprint(folder: Path) -> str:
     """Hash of the weight files (names, sizes, contents) of a model folder."""
     manifest = read_manifest(folder)
@@ -126,17 +120,6 @@ def weights_fingerprint(folder: Path) -> str:
     if not files:
         raise ModelError(f"model folder {folder} has no weight files")
     return file_hash(files)
-
-
-def file_hash(paths: list[Path]) -> str:
-    """Short SHA-256 over files' names and contents, read in chunks."""
-    h = hashlib.sha256()
-    for path in paths:
-        h.update(path.name.encode())
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 class Encoder:

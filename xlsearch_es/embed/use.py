@@ -28,7 +28,7 @@ from ..config import Settings
 from ..errors import ModelError
 from ..mapping import ModelMeta
 from .base import EncoderKind, check_role
-from .encoder import file_hash
+from .fingerprints import file_hash
 from .languages import USE_LANGUAGES
 
 NAME = "universal-sentence-encoder-multilingual-3"

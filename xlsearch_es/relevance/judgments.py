@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..embed.encoder import file_hash
+from ..embed.fingerprints import file_hash
 from ..errors import XLSearchError
 from ..ingest.document import passage_text
 from ..ingest.records import InvalidRecord, Rejection, validate
