@@ -451,6 +451,24 @@ def test_query_adapter_trains_on_use_and_changes_only_query_vectors(tiny_beir, t
         load_embedders(settings.replace(query_adapter=str(tmp_path)))
 
 
+@pytest.mark.model
+def test_train_adapter_command(tiny_beir, tmp_path) -> None:
+    """The CLI writes the folder (or says no adapter gained) and refuses two kinds of training at once."""
+    runner = CliRunner()
+    out = tmp_path / "adapter"
+    done = runner.invoke(main, ["train", str(tiny_beir), "--adapter", "use", "--out", str(out), "--holdout", "0.25",
+                                "--validation", "0.2", "--json"])
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.output[done.output.index("{"):])
+    assert set(report["adapters"]) | set(report["not_written"]) == {"use"}
+    assert (out / "adapter.json").is_file() and (out / "use.npy").is_file() == ("use" in report["adapters"])
+    both = runner.invoke(main, ["train", str(tiny_beir), "--adapter", "use", "--reranker", "--out",
+                                str(tmp_path / "x")])
+    assert both.exit_code == 2 and "pick one" in both.output
+    unknown = runner.invoke(main, ["train", str(tiny_beir), "--adapter", "nope", "--out", str(tmp_path / "y")])
+    assert unknown.exit_code == 2
+
+
 def test_blended_rerank_needs_both_orders_to_move_a_product() -> None:
     """Blend: the reciprocal ranks of the fused order and the cross-encoder's. A product
     the cross-encoder alone loves rises but does not jump over the fused top by itself."""

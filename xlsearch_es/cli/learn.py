@@ -123,10 +123,10 @@ def train_cmd(
     folder, a click log, or with --from-index what the service recorded)."""
     from ..learn.train import TrainOptions, train_encoder
 
-    settings = settings_of(ctx)
-    judgments = _judgments(ctx, data, catalog, index_name, dead_letter, from_index)
     if as_reranker and adapter:
         raise click.UsageError("--reranker and --adapter train different things; pick one")
+    settings = settings_of(ctx)
+    judgments = _judgments(ctx, data, catalog, index_name, dead_letter, from_index)
     if as_reranker:
         _train_reranker(settings, judgments, Path(out_dir), split_policy(holdout, validation), opts, as_json)
         return
