@@ -467,6 +467,14 @@ def test_train_adapter_command(tiny_beir, tmp_path) -> None:
     assert both.exit_code == 2 and "pick one" in both.output
     unknown = runner.invoke(main, ["train", str(tiny_beir), "--adapter", "nope", "--out", str(tmp_path / "y")])
     assert unknown.exit_code == 2
+    from dataclasses import replace
+
+    from xlsearch_es.config import Settings
+    from xlsearch_es.learn.adapter import AdapterOptions, train_query_adapters
+
+    unjudged = replace(load_beir(tiny_beir), qrels={})
+    with pytest.raises(XLSearchError, match="relevant product in both"):
+        train_query_adapters(Settings(), unjudged, AdapterOptions(out=tmp_path / "z"), say=lambda m: None)
 
 
 def test_blended_rerank_needs_both_orders_to_move_a_product() -> None:

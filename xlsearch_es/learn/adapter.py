@@ -28,6 +28,7 @@ import numpy as np
 from ..config import Settings
 from ..embed.adapter import ADAPTER_MANIFEST
 from ..embed.base import ENCODERS
+from ..errors import XLSearchError
 from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..relevance.metrics import mean, ndcg_at_k
 from .rerank import _empty_folder
@@ -62,6 +63,11 @@ def train_query_adapters(
     rng = random.Random(options.seed)
     train_q = [q for q in judgments.split(options.split, "train") if judgments.relevant(q.id)]
     val_q = [q for q in judgments.split(options.split, "validation") if judgments.relevant(q.id)]
+    if not train_q or not val_q:
+        raise XLSearchError(
+            f"an adapter needs queries with a relevant product in both the train ({len(train_q)}) and the "
+            f"validation ({len(val_q)}) split; judge more queries or change --validation"
+        )
     doc_ids = _catalog_sample(judgments, train_q + val_q, rng)
     say(f"adapter: {len(train_q)} training and {len(val_q)} validation queries, {len(doc_ids)} products")
     adapters, reports = {}, {}
