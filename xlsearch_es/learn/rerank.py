@@ -163,6 +163,10 @@ def _train(
     """The optimisation loop: (steps run, loss per step)."""
     import torch
 
+    # The word embeddings stay frozen, as in encoder training: most of the weights, and
+    # every language the judgments lack; the optimizer then updates a fifth of the model.
+    for p in reranker.model.get_input_embeddings().parameters():
+        p.requires_grad_(False)
     optimizer = torch.optim.AdamW(
         [p for p in reranker.model.parameters() if p.requires_grad], lr=options.learning_rate, weight_decay=0.01
     )
@@ -211,15 +215,21 @@ def _rerank_step(
 ) -> float:
     torch = reranker._torch
     reranker.model.train()
-    losses = []
+    pair_queries, pair_passages, sizes = [], [], []
     for q in queries:
         rel = judgments.relevant(q.id)
         positive = rng.choice(sorted(rel))
         pool = negatives.get(q.id) or [d for d in judgments.passages if d not in rel][:50]
         group = [positive] + rng.sample(pool, min(len(pool), options.group - 1))
-        logits = reranker._logits(q.text, [judgments.passages[d] for d in group])
-        losses.append(torch.nn.functional.cross_entropy(logits.unsqueeze(0), torch.zeros(1, dtype=torch.long)))
-    loss = torch.stack(losses).mean()
+        pair_queries += [q.text] * len(group)
+        pair_passages += [judgments.passages[d] for d in group]
+        sizes.append(len(group))
+    # One padded forward pass for the whole step rather than one per query.
+    logits = reranker.pair_logits(pair_queries, pair_passages)
+    target = torch.zeros(1, dtype=torch.long)  # the relevant product is first in its group
+    loss = torch.stack(
+        [torch.nn.functional.cross_entropy(g.unsqueeze(0), target) for g in torch.split(logits, sizes)]
+    ).mean()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(reranker.model.parameters(), 1.0)

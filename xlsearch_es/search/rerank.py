@@ -38,8 +38,12 @@ class Reranker:
         self.fingerprint = str(self.manifest.get("fingerprint", ""))
 
     def _logits(self, query: str, passages: Sequence[str]) -> Any:
+        return self.pair_logits([query] * len(passages), passages)
+
+    def pair_logits(self, queries: Sequence[str], passages: Sequence[str]) -> Any:
+        """One forward pass over (query, passage) pairs: a logit each (gradients kept)."""
         batch = self.tokenizer(
-            [self.query_prefix + query] * len(passages),
+            [self.query_prefix + q for q in queries],
             [self.passage_prefix + p for p in passages],
             padding=True,
             truncation=True,
