@@ -374,6 +374,7 @@ def test_reranker_trains_from_the_encoder_and_reorders_the_top(es_settings, mode
     manifest = train_reranker(model_settings, load_beir(tiny_beir), RerankOptions(out=out, split=POLICY),
                               say=lambda m: None)
     assert manifest["kind"] == "reranker" and manifest["training"]["steps"] >= 3
+    assert set(manifest["training"]["validation_ndcg@10_top20"]) == {"encoder_order", "reranked", "blended"}
     reranker = Reranker(str(out))
     assert len(reranker.score("hose reel", ["garden hose reel", "led desk lamp"])) == 2
 
@@ -508,6 +509,25 @@ def test_reranker_validation_reorders_only_what_search_hands_over() -> None:
     shuffled, base = _validation_lists([_Q("q1"), _Q("q2")], candidates, random.Random(1))
     assert base["q1"] == candidates["q1"][:RERANK_DEPTH] and base["q2"] == candidates["q2"]
     assert sorted(shuffled["q1"]) == sorted(base["q1"]) and shuffled["q1"] != base["q1"]
+
+
+def test_reranker_head_starts_from_the_first_token_where_the_encoder_had_no_pooler() -> None:
+    """e5's checkpoint has no pooler: a random one would hide the encoder's first-token
+    vector from the classifier, so it starts as the identity; a trained pooler is kept."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from xlsearch_es.learn.rerank import _init_head
+
+    config = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, num_labels=1)
+    model = BertForSequenceClassification(config)
+    trained = model.bert.pooler.dense.weight.detach().clone()
+    head = _init_head(model, pooler_trained=True)
+    assert torch.equal(model.bert.pooler.dense.weight, trained)
+    assert {id(p) for p in head} == {id(p) for p in [*model.bert.pooler.parameters(), *model.classifier.parameters()]}
+    _init_head(model, pooler_trained=False)
+    assert torch.equal(model.bert.pooler.dense.weight, torch.eye(8)) and not model.bert.pooler.dense.bias.any()
 
 
 @pytest.mark.es
