@@ -45,7 +45,8 @@ class RerankOptions:
     group: int = 4  # 1 relevant + (group - 1) negatives per query
     learning_rate: float = 3e-5
     head_learning_rate: float = 1e-3  # the new head starts at random: it must move faster than the body
-    max_steps: int | None = 150  # a cross-encoder step costs as much as an encoder step; 150 = 1,200 queries
+    # One pass over the train split (340 steps, 12 min on cikm): it beat a 150-step cap on validation.
+    max_steps: int | None = None
     seed: int = 13
     split: SplitPolicy = SplitPolicy()
     force: bool = False
