@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..config import Settings
 from ..embed.encoder import weights_fingerprint
 from ..embed.manifest import MANIFEST
@@ -70,25 +68,22 @@ def validation_ndcg(
     judgments: Judgments,
     queries: list[Query],
     candidates: dict[str, list[str]],
-    base_order: dict[str, list[str]] | None = None,
+    base_order: dict[str, list[str]],
 ) -> dict[str, float]:
-    """nDCG@10 of each query's candidates ordered by the cross-encoder alone and, given the
-    encoder's own order, by the blend search serves by default (``blended_rerank_scores``)."""
-    alone, blended = [], []
+    """nDCG@10 of each query's candidates ordered by the cross-encoder alone, and of the
+    encoder's own order blended with it as search serves it (``blended_rerank_scores``)."""
+    alone, blended = {}, {}
     for q in queries:
         ids = candidates[q.id][:RERANK_DEPTH]
-        cross = reranker.score(q.text, [judgments.passages[d] for d in ids])
-        qrels = judgments.qrels.get(q.id, {})
-        alone.append(ndcg_at_k([ids[i] for i in np.argsort(-np.array(cross), kind="stable")], qrels, 10))
-        if base_order is not None:
-            order = base_order[q.id][:RERANK_DEPTH]
-            by_id = dict(zip(ids, cross))
-            scores = blended_rerank_scores([by_id[d] for d in order], RERANK_DEPTH)
-            blended.append(ndcg_at_k([order[i] for i in np.argsort(-np.array(scores), kind="stable")], qrels, 10))
-    result = {"reranked": float(mean([s for s in alone if s is not None]) or 0.0)}
-    if base_order is not None:
-        result["blended"] = float(mean([s for s in blended if s is not None]) or 0.0)
-    return result
+        cross = dict(zip(ids, reranker.score(q.text, [judgments.passages[d] for d in ids])))
+        alone[q.id] = sorted(ids, key=lambda d: -cross[d])  # stable: ties keep the candidates' order
+        order = base_order[q.id][:RERANK_DEPTH]
+        blend = dict(zip(order, blended_rerank_scores([cross[d] for d in order], RERANK_DEPTH)))
+        blended[q.id] = sorted(order, key=lambda d: -blend[d])
+    return {
+        "reranked": validation_ndcg_order(judgments, queries, alone),
+        "blended": validation_ndcg_order(judgments, queries, blended),
+    }
 
 
 def train_reranker(
@@ -184,7 +179,7 @@ def _train(
     options: RerankOptions,
     rng: random.Random,
     say: Callable[[str], None],
-    pooler_trained: bool = True,
+    pooler_trained: bool,
 ) -> tuple[int, list[float]]:
     """The optimisation loop: (steps run, loss per step)."""
     import torch
