@@ -315,6 +315,21 @@ def test_tuning_scores_the_ranking_search_returns(catalog_index):
             served = client.search(item.query.text, lang=item.query.lang, k=10, fusion=fusion, knn_weight=weight,
                                    rank_window=window, translation_weight=1.0, use_tuning=False, rerank=False)
             assert tuner.ranking(p, item)[:10] == [h.id for h in served.hits], (fusion, item.query.text)
+    # Each part alone, as the tuner's components report scores it: a vector field's part
+    # holds what a kNN request on that field alone returns (not an empty list under another name).
+    from xlsearch_es.learn.tune import DEPTH
+    from xlsearch_es.search import query_builder as qb
+    from xlsearch_es.search.request import QUERY_VECTORS
+
+    p = SearchParams(translation_weight=1.0, boosts=BM25Boosts())
+    for item in tuner.items:
+        vectors = client.retrieval.embed(item.analysis, QUERY_VECTORS[0], 1.0)
+        for field in client.runtime.vector_fields:
+            body = qb.ids_only(qb.knn_request({field: vectors[field]}, qb.SearchFilters(), k=DEPTH,
+                                              num_candidates=DEPTH))
+            alone = {qb.hit_id(h) for h in client.es.search(index=client.alias, body=body)["hits"]["hits"]}
+            part = tuner.component_ranking(p, item, field)
+            assert part and set(part) == alone, (field, item.query.text)
 
 
 SHOPPER_QUERIES = [

@@ -35,7 +35,7 @@ from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..relevance.metrics import mean, ndcg_at_k
 from ..search.client import DEFAULT_RANK_WINDOW, XLSearchClient
 from ..search.focus import focus
-from ..search.fusion import FUSIONS, RRF, ClientFusion, fuse_lists
+from ..search.fusion import FUSIONS, RRF, ClientFusion, fuse_lists, knn_list_name
 from ..search.query_builder import BM25Boosts
 from ..search.tuning import META_KEY, SearchParams, Tuning
 
@@ -136,7 +136,8 @@ class Tuner:
         if component == "bm25":
             ranked = self._bm25(item, p.boosts or BM25Boosts())
         else:
-            ranked = self._knn(item, p.translation_weight).get(component, [])
+            name = knn_list_name(component, self.fields.index(component))
+            ranked = self._knn(item, p.translation_weight)[name]
         ids = {d for d, _ in ranked}
         categories = self.client.runtime.meta.categories
         paths, agreement = self._paths(item, ids), self._agreement(item, ids)
