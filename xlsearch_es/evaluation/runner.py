@@ -65,7 +65,7 @@ _BASE_VARIANTS: tuple[Variant, ...] = (
     Variant("knn-fields", "kNN only, each vector field (encoder) alone: one row each", {"mode": "knn"}, per_field=True),
     Variant(
         "hybrid-auto",
-        "the default: z-score here (one-language catalog), kNN weight 2",
+        "the default: z-score here (one-language catalog), kNN weight 4",
         {"mode": "hybrid", "fusion": AUTO},
     ),
     Variant(
@@ -290,7 +290,7 @@ def _evaluate_model(
 
     index_langs = tuple(dict.fromkeys(["en"] + [lg for lg in dataset.languages if lg != "und"]))
     meta = model_meta(settings)
-    settings = settings.replace(index=_eval_alias(settings, dataset.name, meta.fingerprint), languages=index_langs)
+    settings = settings.replace(index=eval_alias(settings, dataset.name, meta.fingerprint), languages=index_langs)
     client = connect(settings)
     embedders = load_embedders(settings)
     translator = make_translator(settings)
@@ -354,7 +354,7 @@ def _loo(searcher: Any, dataset_dir: Path, dataset: Dataset, policy: SplitPolicy
     return leave_one_language_out(searcher, load_beir(dataset_dir), dataset, policy, progress)
 
 
-def _eval_alias(settings: Settings, dataset: str, fingerprint: str) -> str:
+def eval_alias(settings: Settings, dataset: str, fingerprint: str) -> str:
     """One eval index per set, translator, model (when not the default) and encoder set."""
     default_model = settings.model is None or settings.model_ref == settings.replace(model=None).model_ref
     suffix = "" if default_model else f"-{fingerprint[:10]}"

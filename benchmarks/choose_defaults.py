@@ -1,0 +1,195 @@
+"""Choosing the hybrid's defaults by leave-one-language-out over both shared sets.
+
+    xlsearch eval ../shared/data/xquad-r-xling --sample 2 --modes hybrid-auto   # builds the eval index (once)
+    xlsearch eval ../shared/data/cikm-qc-xling --sample 2 --modes hybrid-auto
+    python benchmarks/choose_defaults.py --out benchmarks/results/loo/choose-defaults.json
+
+A default must carry to languages nobody chose it on. For each set, a seeded sample
+of queries from the train and validation splits (never test) is searched once; every
+candidate (fusion x kNN weight x the split of that weight between e5 and USE) is then
+replayed offline by the tuner's own fuse, which is what search serves. For each
+language of either set in turn, the candidate is picked on all the other languages:
+the best mean of the two sets' nDCG@10, among candidates that keep every remaining
+language's MRR@10 within 0.01 of the same fusion with e5 alone. The language left out
+is then scored. A default is a candidate picked with every language left out.
+
+The test split, never looked at while choosing, then reports each set per language:
+the chosen default, the previous one, e5 alone, USE alone, and BM25 with translation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from common import RESULTS, SHARED
+
+from xlsearch_es.cluster.connection import connect
+from xlsearch_es.config import load_settings
+from xlsearch_es.embed.base import load_embedders
+from xlsearch_es.evaluation.loo import MRR_TOLERANCE
+from xlsearch_es.evaluation.runner import eval_alias
+from xlsearch_es.learn.tune import Tuner, defaults_for
+from xlsearch_es.relevance.judgments import SplitPolicy, load_beir
+from xlsearch_es.relevance.metrics import mrr_at_k, ndcg_at_k
+from xlsearch_es.search.client import XLSearchClient
+from xlsearch_es.search.tuning import SearchParams
+from xlsearch_es.translate.factory import make_translator
+
+SETS = ("xquad-r-xling", "cikm-qc-xling")
+FUSIONS = ("zscore", "minmax", "rrf")
+WEIGHTS = (1.0, 2.0, 4.0, 8.0)
+E5_SHARES = (1.0, 0.75, 0.6, 0.5, 0.4, 0.25, 0.0)  # e5's part of the kNN weight; USE has the rest
+PREVIOUS = ("zscore", 2.0, 0.5)  # the default before this choice
+
+Candidate = tuple[str, float, float]
+Scores = dict[str, list[tuple[float, float]]]  # language -> per query (nDCG@10, MRR@10)
+
+
+def open_set(name: str) -> tuple[Tuner, SearchParams]:
+    """A tuner over the set's eval index (built by ``xlsearch eval``), no queries yet."""
+    judgments = load_beir(SHARED / name)
+    langs = sorted({q.lang for q in judgments.queries.values()})
+    settings = load_settings({"languages": ",".join(["en"] + [lg for lg in langs if lg != "en"])})
+    settings = settings.replace(index=eval_alias(settings, name, ""))
+    client = XLSearchClient(
+        settings, client=connect(settings), encoder=load_embedders(settings), translator=make_translator(settings)
+    )
+    return Tuner(client, judgments, [], lambda _m: None), defaults_for(client)
+
+
+def sample(tuner: Tuner, splits: tuple[str, ...], per_language: int, seed: int = 7) -> None:
+    """Seeded per-language sample of the splits' queries; their lists are fetched once here."""
+    queries = [q for s in splits for q in tuner.judgments.split(SplitPolicy(), s)]
+    rng, chosen = random.Random(seed), []
+    for lang in sorted({q.lang for q in queries}):
+        mine = sorted((q for q in queries if q.lang == lang), key=lambda q: q.id)
+        rng.shuffle(mine)
+        chosen += mine[:per_language]
+    fresh = Tuner(tuner.client, tuner.judgments, chosen, lambda _m: None)
+    tuner.items = fresh.items
+
+
+def scores(tuner: Tuner, defaults: SearchParams, candidate: Candidate) -> Scores:
+    fusion, weight, e5 = candidate
+    params = replace(defaults, fusion=fusion, knn_weight=weight, knn_shares=(e5, 1.0 - e5))
+    out: Scores = defaultdict(list)
+    for item in tuner.items:
+        rels = tuner.judgments.qrels.get(item.query.id, {})
+        ranked = tuner.ranking(params, item)
+        out[item.query.lang].append((ndcg_at_k(ranked, rels, 10) or 0.0, mrr_at_k(ranked, rels, 10) or 0.0))
+    return out
+
+
+def component_scores(tuner: Tuner, defaults: SearchParams, component: str) -> Scores:
+    out: Scores = defaultdict(list)
+    for item in tuner.items:
+        rels = tuner.judgments.qrels.get(item.query.id, {})
+        ranked = tuner.component_ranking(defaults, item, component)
+        out[item.query.lang].append((ndcg_at_k(ranked, rels, 10) or 0.0, mrr_at_k(ranked, rels, 10) or 0.0))
+    return out
+
+
+def means(s: Scores) -> dict[str, tuple[float, float]]:
+    return {lg: (statistics.fmean(v[0] for v in q), statistics.fmean(v[1] for v in q)) for lg, q in s.items()}
+
+
+def overall(s: Scores) -> float:
+    return statistics.fmean(v[0] for q in s.values() for v in q)
+
+
+def pick(grid: dict[str, dict[Candidate, Scores]], left_out: tuple[str, str] | None) -> Candidate:
+    """The candidate with the best mean over sets of nDCG@10 that keeps every language
+    (but the one left out) within MRR_TOLERANCE of its fusion and weight with e5 alone."""
+
+    def value(c: Candidate) -> float:
+        total = 0.0
+        for name, by_candidate in grid.items():
+            mine = {lg: v for lg, v in by_candidate[c].items() if (name, lg) != left_out}
+            alone = means(by_candidate[(c[0], c[1], 1.0)])
+            if any(m[1] < alone[lg][1] - MRR_TOLERANCE for lg, m in means(mine).items()):
+                return float("-inf")
+            total += overall(mine)
+        return total / len(grid)
+
+    candidates = list(next(iter(grid.values())))
+    return max(candidates, key=lambda c: (value(c), c == PREVIOUS))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--choose-sample", type=int, default=150, help="train+validation queries per language")
+    parser.add_argument("--test-sample", type=int, default=200, help="test queries per language")
+    parser.add_argument("--out", default=str(RESULTS / "loo" / "choose-defaults.json"))
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    candidates = [(f, w, a) for f in FUSIONS for w in WEIGHTS for a in E5_SHARES]
+    tuners = {name: open_set(name) for name in SETS}
+    grid: dict[str, dict[Candidate, Scores]] = {}
+    for name, (tuner, defaults) in tuners.items():
+        sample(tuner, ("train", "validation"), args.choose_sample)
+        print(f"{name}: {len(tuner.items)} choosing queries", file=sys.stderr)
+        grid[name] = {c: scores(tuner, defaults, c) for c in candidates}
+    loo = {}
+    for name in SETS:
+        for lang in sorted(grid[name][PREVIOUS]):
+            chosen = pick(grid, (name, lang))
+            held = means(grid[name][chosen])[lang]
+            alone = means(grid[name][(chosen[0], chosen[1], 1.0)])[lang]
+            loo[f"{name}:{lang}"] = {
+                "chosen": list(chosen),
+                "held_out_ndcg@10": round(held[0], 4),
+                "held_out_mrr@10": round(held[1], 4),
+                "e5_alone_mrr@10": round(alone[1], 4),
+            }
+    votes = Counter(tuple(r["chosen"]) for r in loo.values())
+    default = votes.most_common(1)[0][0]
+    print(f"chosen with each language left out: {dict(votes)}", file=sys.stderr)
+    report: dict[str, Any] = {
+        "candidates": len(candidates),
+        "choose_sample_per_language": args.choose_sample,
+        "leave_one_language_out": loo,
+        "votes": {"|".join(map(str, k)): v for k, v in votes.items()},
+        "default": list(default),
+        "test": {},
+    }
+    rows = {
+        "default": default,
+        "previous default": PREVIOUS,
+        "e5 alone (default fusion)": (default[0], default[1], 1.0),
+        "e5 alone (previous fusion)": (PREVIOUS[0], PREVIOUS[1], 1.0),
+        "USE alone (default fusion)": (default[0], default[1], 0.0),
+    }
+    for name, (tuner, defaults) in tuners.items():
+        sample(tuner, ("test",), args.test_sample)
+        table = {label: scores(tuner, defaults, c) for label, c in rows.items()}
+        for label, component in (("kNN e5 only", "e5"), ("kNN USE only", "use"), ("BM25 with translation", "bm25")):
+            field = {"e5": tuner.fields[0], "use": tuner.fields[-1], "bm25": "bm25"}[component]
+            table[label] = component_scores(tuner, defaults, field)
+        report["test"][name] = {
+            label: {
+                "overall_ndcg@10": round(overall(s), 4),
+                "overall_mrr@10": round(statistics.fmean(v[1] for q in s.values() for v in q), 4),
+                "per_language": {
+                    lg: {"ndcg@10": round(m[0], 4), "mrr@10": round(m[1], 4)} for lg, m in means(s).items()
+                },
+                "queries": sum(len(q) for q in s.values()),
+            }
+            for label, s in table.items()
+        }
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(json.dumps({"default": report["default"], "votes": report["votes"]}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
