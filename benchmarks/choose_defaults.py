@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from xlsearch_es.embed.base import load_embedders
 from xlsearch_es.evaluation.loo import MRR_TOLERANCE
 from xlsearch_es.evaluation.runner import eval_alias
 from xlsearch_es.learn.tune import Tuner, defaults_for
-from xlsearch_es.relevance.judgments import SplitPolicy, load_beir
+from xlsearch_es.relevance.judgments import Judgments, SplitPolicy, load_beir
 from xlsearch_es.relevance.metrics import mrr_at_k, ndcg_at_k
 from xlsearch_es.search.client import XLSearchClient
 from xlsearch_es.search.tuning import SearchParams
@@ -54,8 +55,8 @@ Candidate = tuple[str, float, float]
 Scores = dict[str, list[tuple[float, float]]]  # language -> per query (nDCG@10, MRR@10)
 
 
-def open_set(name: str) -> tuple[Tuner, SearchParams]:
-    """A tuner over the set's eval index (built by ``xlsearch eval``), no queries yet."""
+def open_set(name: str) -> tuple[XLSearchClient, Judgments]:
+    """A client on the set's eval index (built by ``xlsearch eval``) and the set's judgments."""
     judgments = load_beir(SHARED / name)
     langs = sorted({q.lang for q in judgments.queries.values()})
     settings = load_settings({"languages": ",".join(["en"] + [lg for lg in langs if lg != "en"])})
@@ -63,47 +64,52 @@ def open_set(name: str) -> tuple[Tuner, SearchParams]:
     client = XLSearchClient(
         settings, client=connect(settings), encoder=load_embedders(settings), translator=make_translator(settings)
     )
-    return Tuner(client, judgments, [], lambda _m: None), defaults_for(client)
+    return client, judgments
 
 
-def sample(tuner: Tuner, splits: tuple[str, ...], per_language: int, seed: int = 7) -> None:
-    """Seeded per-language sample of the splits' queries; their lists are fetched once here."""
-    queries = [q for s in splits for q in tuner.judgments.split(SplitPolicy(), s)]
-    rng, chosen = random.Random(seed), []
+def sampled(client: XLSearchClient, judgments: Judgments, splits: tuple[str, ...], per_language: int) -> Tuner:
+    """A tuner over a seeded per-language sample of the splits' queries (their lists are fetched once)."""
+    queries = [q for s in splits for q in judgments.split(SplitPolicy(), s)]
+    rng, chosen = random.Random(7), []
     for lang in sorted({q.lang for q in queries}):
         mine = sorted((q for q in queries if q.lang == lang), key=lambda q: q.id)
         rng.shuffle(mine)
         chosen += mine[:per_language]
-    fresh = Tuner(tuner.client, tuner.judgments, chosen, lambda _m: None)
-    tuner.items = fresh.items
+    return Tuner(client, judgments, chosen, lambda _m: None)
 
 
-def scores(tuner: Tuner, defaults: SearchParams, candidate: Candidate) -> Scores:
+def scores(tuner: Tuner, rank: Callable[[Any], list[str]]) -> Scores:
+    """Per language, each query's (nDCG@10, MRR@10) of the ranking ``rank`` gives its cached lists."""
+    out: Scores = defaultdict(list)
+    for item in tuner.items:
+        rels, ranked = tuner.judgments.qrels.get(item.query.id, {}), rank(item)
+        out[item.query.lang].append((ndcg_at_k(ranked, rels, 10) or 0.0, mrr_at_k(ranked, rels, 10) or 0.0))
+    return out
+
+
+def hybrid_scores(tuner: Tuner, defaults: SearchParams, candidate: Candidate) -> Scores:
     fusion, weight, e5 = candidate
     params = replace(defaults, fusion=fusion, knn_weight=weight, knn_shares=(e5, 1.0 - e5))
-    out: Scores = defaultdict(list)
-    for item in tuner.items:
-        rels = tuner.judgments.qrels.get(item.query.id, {})
-        ranked = tuner.ranking(params, item)
-        out[item.query.lang].append((ndcg_at_k(ranked, rels, 10) or 0.0, mrr_at_k(ranked, rels, 10) or 0.0))
-    return out
+    return scores(tuner, lambda item: tuner.ranking(params, item))
 
 
-def component_scores(tuner: Tuner, defaults: SearchParams, component: str) -> Scores:
-    out: Scores = defaultdict(list)
-    for item in tuner.items:
-        rels = tuner.judgments.qrels.get(item.query.id, {})
-        ranked = tuner.component_ranking(defaults, item, component)
-        out[item.query.lang].append((ndcg_at_k(ranked, rels, 10) or 0.0, mrr_at_k(ranked, rels, 10) or 0.0))
-    return out
+def part_scores(tuner: Tuner, defaults: SearchParams, part: str) -> Scores:
+    """One list alone (``bm25`` or a vector field), focused as search focuses."""
+    return scores(tuner, lambda item: tuner.component_ranking(defaults, item, part))
+
+
+def e5_alone(c: Candidate) -> Candidate:
+    """The same fusion and kNN weight with e5 alone: the line a candidate is held to."""
+    return (c[0], c[1], 1.0)
 
 
 def means(s: Scores) -> dict[str, tuple[float, float]]:
     return {lg: (statistics.fmean(v[0] for v in q), statistics.fmean(v[1] for v in q)) for lg, q in s.items()}
 
 
-def overall(s: Scores) -> float:
-    return statistics.fmean(v[0] for q in s.values() for v in q)
+def overall(s: Scores, metric: int = 0) -> float:
+    """Mean over every query of nDCG@10 (``metric`` 0) or MRR@10 (1)."""
+    return statistics.fmean(v[metric] for q in s.values() for v in q)
 
 
 def pick(grid: dict[str, dict[Candidate, Scores]], left_out: tuple[str, str] | None) -> Candidate:
@@ -114,7 +120,7 @@ def pick(grid: dict[str, dict[Candidate, Scores]], left_out: tuple[str, str] | N
         total = 0.0
         for name, by_candidate in grid.items():
             mine = {lg: v for lg, v in by_candidate[c].items() if (name, lg) != left_out}
-            alone = means(by_candidate[(c[0], c[1], 1.0)])
+            alone = means(by_candidate[e5_alone(c)])
             if any(m[1] < alone[lg][1] - MRR_TOLERANCE for lg, m in means(mine).items()):
                 return float("-inf")
             total += overall(mine)
@@ -132,18 +138,18 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     candidates = [(f, w, a) for f in FUSIONS for w in WEIGHTS for a in E5_SHARES]
-    tuners = {name: open_set(name) for name in SETS}
+    sets = {name: open_set(name) for name in SETS}
     grid: dict[str, dict[Candidate, Scores]] = {}
-    for name, (tuner, defaults) in tuners.items():
-        sample(tuner, ("train", "validation"), args.choose_sample)
+    for name, (client, judgments) in sets.items():
+        tuner = sampled(client, judgments, ("train", "validation"), args.choose_sample)
         print(f"{name}: {len(tuner.items)} choosing queries", file=sys.stderr)
-        grid[name] = {c: scores(tuner, defaults, c) for c in candidates}
+        grid[name] = {c: hybrid_scores(tuner, defaults_for(client), c) for c in candidates}
     loo = {}
     for name in SETS:
         for lang in sorted(grid[name][PREVIOUS]):
             chosen = pick(grid, (name, lang))
             held = means(grid[name][chosen])[lang]
-            alone = means(grid[name][(chosen[0], chosen[1], 1.0)])[lang]
+            alone = means(grid[name][e5_alone(chosen)])[lang]
             loo[f"{name}:{lang}"] = {
                 "chosen": list(chosen),
                 "held_out_ndcg@10": round(held[0], 4),
@@ -164,20 +170,20 @@ def main() -> None:
     rows = {
         "default": default,
         "previous default": PREVIOUS,
-        "e5 alone (default fusion)": (default[0], default[1], 1.0),
-        "e5 alone (previous fusion)": (PREVIOUS[0], PREVIOUS[1], 1.0),
+        "e5 alone (default fusion)": e5_alone(default),
+        "e5 alone (previous fusion)": e5_alone(PREVIOUS),
         "USE alone (default fusion)": (default[0], default[1], 0.0),
     }
-    for name, (tuner, defaults) in tuners.items():
-        sample(tuner, ("test",), args.test_sample)
-        table = {label: scores(tuner, defaults, c) for label, c in rows.items()}
-        for label, component in (("kNN e5 only", "e5"), ("kNN USE only", "use"), ("BM25 with translation", "bm25")):
-            field = {"e5": tuner.fields[0], "use": tuner.fields[-1], "bm25": "bm25"}[component]
-            table[label] = component_scores(tuner, defaults, field)
+    for name, (client, judgments) in sets.items():
+        tuner, defaults = sampled(client, judgments, ("test",), args.test_sample), defaults_for(client)
+        table = {label: hybrid_scores(tuner, defaults, c) for label, c in rows.items()}
+        parts = {"kNN e5 only": tuner.fields[0], "kNN USE only": tuner.fields[-1], "BM25 with translation": "bm25"}
+        for label, part in parts.items():
+            table[label] = part_scores(tuner, defaults, part)
         report["test"][name] = {
             label: {
                 "overall_ndcg@10": round(overall(s), 4),
-                "overall_mrr@10": round(statistics.fmean(v[1] for q in s.values() for v in q), 4),
+                "overall_mrr@10": round(overall(s, metric=1), 4),
                 "per_language": {
                     lg: {"ndcg@10": round(m[0], 4), "mrr@10": round(m[1], 4)} for lg, m in means(s).items()
                 },
