@@ -89,7 +89,8 @@ def scores(tuner: Tuner, rank: Callable[[Any], list[str]]) -> Scores:
 
 def hybrid_scores(tuner: Tuner, defaults: SearchParams, candidate: Candidate) -> Scores:
     fusion, weight, e5 = candidate
-    params = replace(defaults, fusion=fusion, knn_weight=weight, knn_shares=(e5, 1.0 - e5))
+    # judged vectors (if the index holds any) were learnt from train queries, which choosing replays
+    params = replace(defaults, fusion=fusion, knn_weight=weight, knn_shares=(e5, 1.0 - e5), judged_weight=0.0)
     return scores(tuner, lambda item: tuner.ranking(params, item))
 
 

@@ -552,3 +552,100 @@ def test_leave_one_language_out_tunes_without_each_language(es_settings, model_s
         assert row["defaults"] == row["widest_encoder_alone"]
     assert loo["rule"]["defaults"]["holds"]
     assert any("held out" in m for m in said) and "| held out |" in "\n".join(render_loo(loo))
+
+
+def test_judged_centroids_weigh_grades_and_skip_what_says_nothing() -> None:
+    from xlsearch_es.learn.judged import judged_centroids
+
+    vectors = {"q1": np.array([2.0, 0.0]), "q2": np.array([0.0, 1.0]), "q3": np.array([-1.0, 0.0])}
+    grades = {"q1": {"a": 1, "b": 2, "z": 0}, "q2": {"a": 3}, "q3": {"b": 2}, "gone": {"a": 5}}
+    out = judged_centroids(vectors, grades)
+    assert set(out) == {"a"}  # z: judged not relevant; b: two opposite queries cancel out, no direction left
+    assert np.allclose(out["a"], np.array([1.0, 3.0]) / np.sqrt(10.0))  # unit query vectors, weighted 1 and 3
+    assert out["a"].dtype == np.float32
+
+
+def test_eval_refuses_to_report_on_queries_judged_vectors_came_from(tiny_beir) -> None:
+    from xlsearch_es.learn.judged import check_judged
+    from xlsearch_es.relevance.judgments import beir_hash
+
+    record = {"data_hash": beir_hash(tiny_beir), "split": SplitPolicy().as_dict(), "data": "tiny-shop"}
+    assert check_judged({"judged": record}, beir_hash(tiny_beir), "tiny-shop", "test", SplitPolicy())["data"] == "tiny-shop"
+    assert check_judged({"judged": record}, beir_hash(tiny_beir), "tiny-shop", "validation", SplitPolicy()) is not None
+    assert check_judged({}, beir_hash(tiny_beir), "tiny-shop", "all", SplitPolicy()) is None
+    for split, policy in (("all", SplitPolicy()), ("train", SplitPolicy()), ("test", POLICY)):
+        with pytest.raises(XLSearchError, match="judged vectors were learnt"):
+            check_judged({"judged": record}, beir_hash(tiny_beir), "tiny-shop", split, policy)
+    other = {**record, "data_hash": "another set"}
+    assert check_judged({"judged": other}, beir_hash(tiny_beir), "tiny-shop", "all", SplitPolicy()) is not None
+
+
+@pytest.mark.es
+@pytest.mark.model
+def test_judged_vectors_are_learnt_searched_relearnt_and_forgotten(es_settings, model_settings, encoder, tiny_beir,
+                                                                    index_name, tmp_path) -> None:
+    """``learn-vectors``: each judged product gets the centroid of its train queries in a
+    field beside its own vector; search fuses one more kNN list on it (left out at weight
+    0); a new run replaces what the last one wrote; --forget leaves search as before."""
+    from xlsearch_es.cluster.indices import read_meta
+    from xlsearch_es.search.client import XLSearchClient
+
+    settings_, es, translator, client = _tiny_shop_index(es_settings, model_settings, encoder, tiny_beir, index_name,
+                                                         tmp_path)
+    assert client.runtime.knn_fields == ["embedding"]
+    runner = CliRunner()
+    base = ["--url", es_settings.es_url]
+    learnt = runner.invoke(main, base + ["learn-vectors", str(tiny_beir), "--index", index_name, "--holdout", "0.25",
+                                         "--validation", "0.2", "--json"])
+    assert learnt.exit_code == 0, learnt.output
+    report = json.loads(learnt.stdout)
+    train = load_beir(tiny_beir).split(POLICY, "train")
+    assert report["queries"] == len(train) and report["fields"] == {"embedding_judged": "embedding"}
+    judged_products = {d for q in train for d in load_beir(tiny_beir).relevant(q.id)}
+    assert report["products"] == len(judged_products) and report["not_in_index"] == 0
+
+    def holding() -> set[str]:
+        body = {"query": {"exists": {"field": "embedding_judged"}}, "size": 50, "_source": False}
+        return {h["_id"] for h in es.search(index=index_name, **body)["hits"]["hits"]}
+
+    assert holding() == judged_products
+    mapping = next(iter(es.indices.get_mapping(index=index_name).values()))["mappings"]
+    assert mapping["properties"]["embedding_judged"] == mapping["properties"]["embedding"]  # same dims and index
+    assert read_meta(es, index_name)["judged"]["split"] == POLICY.as_dict()
+    # The product's judged vector is the mean of its train queries' vectors.
+    c1 = [q.text for q in train if "c1" in load_beir(tiny_beir).relevant(q.id)]
+    expected = encoder.encode(c1, role="query").mean(axis=0)
+    stored = np.array(es.get(index=index_name, id="c1", source_includes=["embedding_judged"])["_source"][
+        "embedding_judged"])
+    assert float(np.dot(stored, expected / np.linalg.norm(expected))) > 0.999
+
+    fresh = XLSearchClient(settings_, client=es, encoder=encoder, translator=translator)
+    assert fresh.runtime.knn_fields == ["embedding", "embedding_judged"]
+    resp = fresh.search(c1[0], k=3, explain=True)
+    assert resp.hits[0].id == "c1" and "knn:embedding_judged" in resp.hits[0].components["ranks"]
+    off = fresh.search(c1[0], k=3, explain=True, judged_weight=0)
+    assert "knn:embedding_judged" not in off.hits[0].components["ranks"]
+    with pytest.raises(XLSearchError, match="judged_weight"):
+        fresh.search(c1[0], judged_weight=-1)
+
+    # Judgments that no longer name c1..c5 (only c6, and a product the index lacks): the
+    # others are cleared, the missing one counted, not failed.
+    only = tmp_path / "only-c6"
+    (only / "qrels").mkdir(parents=True)
+    (only / "corpus.jsonl").write_text(json.dumps({"_id": "c6", "title": "led desk lamp"}) + "\n"
+                                       + json.dumps({"_id": "gone", "title": "a product since removed"}) + "\n")
+    (only / "queries.jsonl").write_text(json.dumps({"_id": "x1", "text": "lampe", "lang": "de"}) + "\n"
+                                        + json.dumps({"_id": "x2", "text": "old thing", "lang": "en"}) + "\n")
+    (only / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nx1\tc6\t1\nx2\tgone\t1\n")
+    again = runner.invoke(main, base + ["learn-vectors", str(only), "--index", index_name, "--holdout", "0",
+                                        "--validation", "0.01", "--json"])
+    assert again.exit_code == 0, again.output
+    redo = json.loads(again.stdout)
+    assert (redo["products"], redo["not_in_index"], redo["cleared"]) == (1, 1, len(judged_products - {"c6"}))
+    assert holding() == {"c6"}
+
+    forgot = runner.invoke(main, base + ["learn-vectors", "--forget", "--index", index_name, "--json"])
+    assert forgot.exit_code == 0, forgot.output
+    assert holding() == set() and "judged" not in read_meta(es, index_name)
+    assert XLSearchClient(settings_, client=es, encoder=encoder, translator=translator).runtime.knn_fields == [
+        "embedding"]

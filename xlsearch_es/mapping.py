@@ -208,6 +208,30 @@ def _meta(
     }
 
 
+JUDGED_META_KEY = "judged"  # what ``xlsearch learn-vectors`` recorded (learn/judged.py)
+
+
+def judged_field_name(vector_field: str) -> str:
+    """The field beside an encoder's vector field holding a product's judged-query centroid."""
+    return f"{vector_field}_judged"
+
+
+def judged_fields(index_meta: Mapping[str, Any] | None) -> dict[str, str]:
+    """judged field -> the encoder field whose query vector searches it, as ``_meta`` records
+    them (only for encoder fields the index still has, and with the fingerprint it recorded)."""
+    meta = index_meta or {}
+    record = meta.get(JUDGED_META_KEY)
+    if not isinstance(record, dict) or not isinstance(record.get("fields"), dict):
+        return {}
+    models = index_models(meta)
+    prints = record.get("model_fingerprints") or {}
+    return {
+        str(j): str(src)
+        for j, src in record["fields"].items()
+        if src in models and prints.get(src, "") == str(models[src].get("fingerprint", ""))
+    }
+
+
 def recorded_encoder(model: Mapping[str, Any]) -> str:
     """The encoder kind a recorded model names (older records name none)."""
     return str(model.get("encoder") or DEFAULT_ENCODER)

@@ -23,7 +23,7 @@ from .config import Settings
 from .embed.base import Embedder, as_embedders, load_embedders
 from .embed.languages import covers
 from .errors import XLSearchError
-from .mapping import index_models, recorded_encoder
+from .mapping import index_models, judged_fields, recorded_encoder
 from .service import check_compatible, settings_for_index
 from .translate.base import Translator
 from .translate.factory import make_translator
@@ -41,6 +41,7 @@ class IndexMeta:
     tuning: Mapping[str, Any] | None = None  # what ``xlsearch tune`` stored (search/tuning.py reads it)
     categories: CategoryMap = field(default_factory=CategoryMap)  # one key per category across languages
     shards: int = 1  # primary shards, as the index recorded its layout (older indices: 1)
+    judged: Mapping[str, str] = field(default_factory=dict)  # judged field -> its encoder field (learn/judged.py)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -55,6 +56,7 @@ class IndexMeta:
             tuning=meta.get("tuning") if isinstance(meta.get("tuning"), dict) else None,
             categories=CategoryMap.parse(meta.get(CATEGORY_KEY)),
             shards=int((meta.get("layout") or {}).get("shards") or 1),
+            judged=judged_fields(meta),
             raw=dict(meta),
         )
 
@@ -132,6 +134,17 @@ class IndexRuntime:
     @property
     def vector_fields(self) -> list[str]:
         return list(self.embedders)
+
+    @property
+    def knn_fields(self) -> list[str]:
+        """Every field a kNN list is searched on, in list order: the encoder fields, then
+        the judged fields of those encoders (their position names their lists)."""
+        judged = [j for j, source in self.meta.judged.items() if source in self.embedders]
+        return self.vector_fields + judged
+
+    def query_field_of(self, knn_field: str) -> str:
+        """The encoder field whose query vector searches ``knn_field`` (itself, for an encoder field)."""
+        return self.meta.judged.get(knn_field, knn_field)
 
     @property
     def dfs(self) -> bool:

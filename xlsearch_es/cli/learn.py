@@ -259,6 +259,64 @@ def tune_cmd(
     )
 
 
+@click.command("learn-vectors")
+@click.argument("data", required=False, type=click.Path(exists=True))
+@click.option(
+    "--from-index",
+    "from_index",
+    is_flag=True,
+    help="Judgments from the searches and clicks xlsearch serve recorded for the index (instead of DATA).",
+)
+@index_option
+@click.option(
+    "--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file)."
+)
+@holdout_option
+@validation_option
+@click.option("--forget", is_flag=True, help="Clear the index's judged vectors (search as before learning).")
+@click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def learn_vectors_cmd(
+    ctx: click.Context,
+    data: str | None,
+    from_index: bool,
+    catalog: str | None,
+    holdout: float,
+    validation: float,
+    forget: bool,
+    dead_letter: str | None,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Give each judged product a second vector: the mean of the train-split queries that
+    found it (one field per encoder, searched and fused beside its own vectors)."""
+    from ..cluster.connection import cluster_errors, connect
+    from ..learn.judged import forget_judged_vectors, learn_judged_vectors
+    from ..runtime import IndexRuntime
+
+    settings = settings_of(ctx, **flags)
+    es = connect(settings)
+    runtime = IndexRuntime.open(settings, es)
+    if forget:
+        if data or from_index:
+            raise click.UsageError("--forget takes no judgments")
+        with cluster_errors(settings):
+            emit(forget_judged_vectors(es, runtime, say=say), as_json, lambda d: f"cleared {d['cleared']} products")
+        return
+    judgments = _judgments(ctx, data, catalog, settings.index, dead_letter, from_index)
+    with cluster_errors(settings):
+        report = learn_judged_vectors(es, runtime, judgments, split_policy(holdout, validation), say=say)
+    emit(
+        report,
+        as_json,
+        lambda d: (
+            f"{d['products']} products in {d['index']} hold judged vectors ({', '.join(d['fields'])}) "
+            f"from {d['queries']} train queries of {d['data']}"
+        ),
+    )
+
+
 def _components_text(components: dict[str, Any] | None) -> str:
     """The served hybrid beside each of its parts alone, per language (validation nDCG@10)."""
     if not components or not components.get("per_language"):
@@ -311,4 +369,4 @@ def _judgments(
     return judgments
 
 
-COMMANDS = (eval_cmd, train_cmd, tune_cmd)
+COMMANDS = (eval_cmd, train_cmd, tune_cmd, learn_vectors_cmd)

@@ -25,101 +25,10 @@ from ..errors import XLSearchError
 from ..mapping import DEFAULT_ENCODER
 from ..relevance.judgments import SplitPolicy, beir_hash
 from ..relevance.metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k
-from ..search.fusion import AUTO, FUSIONS
 from .dataset import SPLITS, Dataset, corpus_as_catalog, load_dataset
+from .variants import Variant, all_variants, per_field, runs_here
 
 TOP_K = 100
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    description: str
-    search: dict[str, Any]
-    translator: str = "configured"  # or "none"
-    tuned: bool = False  # apply the parameters ``xlsearch tune`` learnt on the validation split
-    rerank: bool = False  # rerank the top with the configured cross-encoder
-    per_field: bool = False  # one row per vector field, that field alone (indices with several)
-
-
-_BASE_VARIANTS: tuple[Variant, ...] = (
-    Variant(
-        "bm25-plain",
-        "a default Elasticsearch setup: OR match, fuzziness AUTO, over the original text",
-        {"mode": "bm25", "translate_query": False, "query_languages": [], "lexical": "plain"},
-    ),
-    Variant(
-        "bm25-original",
-        "our BM25 clauses on the original text only (no translation)",
-        {"mode": "bm25", "translate_query": False, "query_languages": []},
-    ),
-    Variant("bm25+qt", "BM25, query translated into the catalog language", {"mode": "bm25", "query_languages": ["en"]}),
-    Variant(
-        "bm25+dt",
-        "BM25 over documents translated into the query's language",
-        {"mode": "bm25", "translate_query": False},
-    ),
-    Variant("bm25+qt+dt", "BM25 with query and document translation", {"mode": "bm25"}),
-    Variant("knn", "kNN only, query embedded alone", {"mode": "knn", "query_vector": "original"}),
-    Variant("knn-mean", "kNN only, query vector blended with its translations", {"mode": "knn"}),
-    Variant("knn-fields", "kNN only, each vector field (encoder) alone: one row each", {"mode": "knn"}, per_field=True),
-    Variant(
-        "hybrid-auto",
-        "the default: z-score here (one-language catalog), kNN weight 4",
-        {"mode": "hybrid", "fusion": AUTO},
-    ),
-    Variant(
-        "hybrid-rrf-notranslate",
-        "hybrid rrf with translation off (BM25 original + kNN alone)",
-        {
-            "mode": "hybrid",
-            "fusion": "rrf",
-            "query_vector": "original",
-            "translate_query": False,
-            "query_languages": [],
-        },
-    ),
-    Variant(
-        "hybrid-tuned",
-        "hybrid with the parameters xlsearch tune learnt on the validation split",
-        {"mode": "hybrid"},
-        tuned=True,
-    ),
-    Variant(
-        "hybrid-tuned-rerank",
-        "hybrid-tuned, top 20 ordered by the cross-encoder alone (--reranker)",
-        {"mode": "hybrid", "rerank_blend": False},
-        tuned=True,
-        rerank=True,
-    ),
-    Variant(
-        "hybrid-tuned-rerank-blend",
-        "hybrid-tuned, top 20 ordered by the fused and the cross-encoder's ranks together",
-        {"mode": "hybrid", "rerank_blend": True},
-        tuned=True,
-        rerank=True,
-    ),
-)
-
-
-def fusion_variants() -> list[Variant]:
-    """One hybrid row per registered fusion (``hybrid-NAME``)."""
-
-    return [
-        Variant(f"hybrid-{name}", f"BM25 (qt+dt) + kNN-mean, {fusion.description}", {"mode": "hybrid", "fusion": name})
-        for name, fusion in FUSIONS.items()
-        if name != AUTO  # the default has its own row, hybrid-auto
-    ]
-
-
-def all_variants() -> list[Variant]:
-    """The fixed rows, with the fusion rows (read from the registry) after hybrid-auto."""
-    at = next(i for i, v in enumerate(_BASE_VARIANTS) if v.name == "hybrid-auto") + 1
-    return [*_BASE_VARIANTS[:at], *fusion_variants(), *_BASE_VARIANTS[at:]]
-
-
-# What a fine-tuned model's base is measured with, beside the fine-tuned rows.
-BASELINE_VARIANTS = ("knn-mean", "hybrid-auto", "hybrid-tuned")
 
 
 @dataclass
@@ -187,13 +96,17 @@ def run_eval(
     rows: list[VariantResult] = []
     base_path = (training or {}).get("base_model_path")
     if training and base_path and Path(base_path).is_dir():
-        base = _evaluate_model(settings.replace(model=base_path), dataset, dataset_dir, chosen, "", policy, progress)
+        base = _evaluate_model(
+            settings.replace(model=base_path), dataset, dataset_dir, chosen, "", policy, progress, split=split
+        )
         model_dependent = [v for v in chosen if v.search.get("mode") != "bm25"]
-        tuned = _evaluate_model(settings, dataset, dataset_dir, model_dependent, "ft-", policy, progress)
+        tuned = _evaluate_model(settings, dataset, dataset_dir, model_dependent, "ft-", policy, progress, split=split)
         rows = base["results"] + tuned["results"]
         info = tuned
     else:
-        info = _evaluate_model(settings, dataset, dataset_dir, chosen, "", policy, progress, loo=leave_one_out)
+        info = _evaluate_model(
+            settings, dataset, dataset_dir, chosen, "", policy, progress, loo=leave_one_out, split=split
+        )
         rows = info["results"]
     report = _report(dataset, sample, split, policy, info, training, notes, rows)
     if info.get("leave_one_language_out"):
@@ -261,6 +174,7 @@ def _report(
         "base_model": (training or {}).get("base_model"),
         "translator": info["translator"],
         "query_adapter": info.get("query_adapter"),
+        "judged": info.get("judged"),
         "top_k": TOP_K,
         "tuning": info["tuning"],
         "notes": notes,
@@ -279,11 +193,13 @@ def _evaluate_model(
     policy: SplitPolicy,
     progress: Callable[[str], None],
     loo: bool = False,
+    split: str = "test",
 ) -> dict[str, Any]:
     """Index the corpus with ``settings``' model, tune if a variant wants it, run the variants
     (and, with ``loo``, the leave-one-language-out protocol)."""
     from ..cluster.connection import connect
     from ..embed.base import load_embedders
+    from ..learn.judged import check_judged
     from ..search.client import XLSearchClient
     from ..service import model_meta
     from ..translate.factory import make_translator
@@ -303,14 +219,14 @@ def _evaluate_model(
             searchers[key] = XLSearchClient(settings, client=client, encoder=embedders, translator=tr)
         return searchers[key]
 
+    configured = searcher("configured")
+    judged = check_judged(configured.runtime.meta.raw, beir_hash(dataset_dir), dataset_dir.name, split, policy)
     tuning = (
         _tuning(searcher("configured"), dataset_dir, policy, prefix, progress)
         if any(v.tuned for v in variants)
         else None
     )
-    runnable = [
-        v for v in _per_field(variants, searcher("configured")) if _runs_here(v, searcher("configured"), progress)
-    ]
+    runnable = [v for v in per_field(variants, configured) if runs_here(v, configured, progress)]
     results = [_run_variant(searcher(v.translator), dataset, v, prefix, progress) for v in runnable]
     return {
         "results": results,
@@ -322,6 +238,7 @@ def _evaluate_model(
         "models": {f: e.meta().as_dict() for f, e in embedders.items()},
         "translator": translator.name,
         "query_adapter": settings.query_adapter,
+        "judged": judged,
         "tuning": tuning,
         "leave_one_language_out": _loo(searcher("configured"), dataset_dir, dataset, policy, progress) if loo else None,
     }
@@ -361,31 +278,6 @@ def eval_alias(settings: Settings, dataset: str, fingerprint: str) -> str:
     if settings.encoders != (DEFAULT_ENCODER,):
         suffix += "-" + "-".join(settings.encoders)
     return f"eval-{dataset}-{settings.translator}{suffix}".lower()
-
-
-def _per_field(variants: list[Variant], searcher: Any) -> list[Variant]:
-    """``knn-fields`` as one row per vector field (``knn-FIELD``, the others given no
-    weight); nothing with a single field, where ``knn-mean`` is that row already."""
-    fields = list(searcher.runtime.vector_fields)
-    out = []
-    for v in variants:
-        if not v.per_field:
-            out.append(v)
-            continue
-        for f in fields if len(fields) > 1 else []:
-            shares = tuple(1.0 if g == f else 0.0 for g in fields)
-            out.append(Variant(f"knn-{f}", f"kNN only, {f} alone", {**v.search, "knn_shares": shares}))
-    return out
-
-
-def _runs_here(variant: Variant, searcher: Any, progress: Callable[[str], None]) -> bool:
-    """A fusion row the cluster cannot run would only repeat its fallback's row: left out."""
-
-    name = variant.search.get("fusion")
-    if not name or FUSIONS.get(name).fallback(searcher.caps) is None:
-        return True
-    progress(f"{variant.name}: left out (this cluster cannot run {name})")
-    return False
 
 
 def _tuning(

@@ -54,9 +54,10 @@ BOOST_GRID = (
     BM25Boosts(title=2.0, category=2.0),
 )
 # Bumped when the search space changes (2: the kNN weight's split between vector
-# fields; 3: the grid's ends, per-language field splits); a stored tuning from an
-# older tuner is not reused by evaluation.
-TUNER_VERSION = 3
+# fields; 3: the grid's ends, per-language field splits; 4: the judged fields' weight);
+# a stored tuning from an older tuner is not reused by evaluation.
+TUNER_VERSION = 4
+JUDGED_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)  # judged fields' share of their encoder field's (0: left out)
 MIN_GAIN = 0.002  # below this a tuned value is noise: keep the defaults
 MIN_LANGUAGE_QUERIES = 30
 MIN_LANGUAGE_GAIN = 0.02
@@ -83,7 +84,8 @@ class _Lists:
 class Tuner:
     def __init__(self, client: XLSearchClient, judgments: Judgments, queries: list[Query], say: Callable[[str], None]):
         self.client, self.judgments, self.say = client, judgments, say
-        self.fields: list[str] = list(client.runtime.vector_fields)
+        self.fields: list[str] = list(client.runtime.vector_fields)  # what the split divides
+        self.parts: list[str] = list(client.runtime.knn_fields)  # every kNN list, judged fields too
         self.items = [
             _Lists(q, client.understand(q.text, q.lang if q.lang != "und" else None), {}, {}) for q in queries
         ]
@@ -110,8 +112,8 @@ class Tuner:
         fusion = FUSIONS.get(p.fusion) if p.fusion else RRF
         assert isinstance(fusion, ClientFusion)
         planner = self.client.planner
-        shares = planner.field_shares(item.analysis, p.knn_shares)
-        order = self.client.runtime.vector_fields
+        shares = planner.field_shares(item.analysis, p.knn_shares, p.judged_weight)
+        order = self.client.runtime.knn_fields
         listed = {d for ranked in lists.values() for d, _ in ranked}
         agreement = self._agreement(item, listed)
         fused = fuse_lists(fusion, lists, p.knn_weight or 1.0, shares, order, agreement)
@@ -136,7 +138,7 @@ class Tuner:
         if component == "bm25":
             ranked = self._bm25(item, p.boosts or BM25Boosts())
         else:
-            name = knn_list_name(component, self.fields.index(component))
+            name = knn_list_name(component, self.parts.index(component))
             ranked = self._knn(item, p.translation_weight)[name]
         ids = {d for d, _ in ranked}
         categories = self.client.runtime.meta.categories
@@ -146,7 +148,7 @@ class Tuner:
     def components(self, p: SearchParams, items: list[_Lists] | None = None) -> dict[str, float]:
         """Mean nDCG@10 of each part alone (BM25, each vector field) under ``p``'s lists."""
         out = {}
-        for component in ["bm25", *self.fields]:
+        for component in ["bm25", *self.parts]:
             values = [
                 ndcg_at_k(self.component_ranking(p, item, component), self.judgments.qrels.get(item.query.id, {}), 10)
                 for item in (items if items is not None else self.items)
@@ -305,11 +307,14 @@ def out_of_fold(tuner: Tuner, defaults: SearchParams, say: Callable[[str], None]
 
 def search_global(tuner: Tuner, start: SearchParams, items: list[_Lists] | None = None) -> tuple[SearchParams, float]:
     """Coordinate ascent from ``start`` on ``items`` (all the tuner's by default): fusion x kNN
-    weight x window, translation blend, BM25 boosts, the vector fields' split, fusion again."""
+    weight x window, translation blend, BM25 boosts, the vector fields' split, the judged
+    fields' weight (where the index has them), fusion again."""
     best, _ = tuner.best_fusion(start, items)
     best, _ = tuner.best_of([best] + [replace(best, translation_weight=t) for t in TRANSLATION_GRID], items)
     best, _ = tuner.best_of([best] + [replace(best, boosts=b) for b in BOOST_GRID], items)
     best, _ = tuner.best_of([best] + [replace(best, knn_shares=s) for s in share_grid(tuner.fields)], items)
+    if len(tuner.parts) > len(tuner.fields):
+        best, _ = tuner.best_of([best] + [replace(best, judged_weight=w) for w in JUDGED_GRID], items)
     return tuner.best_fusion(best, items)
 
 

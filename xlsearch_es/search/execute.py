@@ -97,7 +97,7 @@ class Retrieval:
         """One kNN request per vector field, all in flight at once; responses named as fusion
         names the lists. Hits carry ids (and the named doc values), no sources."""
         futures = {}
-        order = self.runtime.vector_fields
+        order = self.runtime.knn_fields
         for field_name, vector in vectors.items():
             body = qb.ids_only(
                 qb.knn_request({field_name: vector}, filters, k=k, num_candidates=num_candidates), docvalue_fields
@@ -131,7 +131,8 @@ class Retrieval:
         ``translation_weight``). A multilingual encoder still prefers texts in
         the query's own language; the blend cancels much of that pull, so a
         product written in another language can rank first. "original" embeds
-        the query alone.
+        the query alone. ``fields`` are kNN fields: a judged field gets its encoder
+        field's vector (each encoder runs once).
         """
         weight = 0.0
         if query_vector == QUERY_VECTORS[0]:
@@ -140,7 +141,10 @@ class Retrieval:
         if weight > 0:  # embed translations only when they count
             texts += [t for t in dict.fromkeys(analysis.translations.values()) if t and t != analysis.text]
         # The encoders run side by side (ONNX Runtime and numpy release the GIL).
-        embedders = {f: e for f, e in self.runtime.embedders.items() if fields is None or f in fields}
+        runtime = self.runtime
+        wanted = runtime.knn_fields if fields is None else fields
+        sources = {runtime.query_field_of(f) for f in wanted}
+        embedders = {f: e for f, e in runtime.embedders.items() if f in sources}
         futures = {f: self.pool.submit(e.encode, texts, role="query") for f, e in embedders.items()}
         out = {}
         for field_name, future in futures.items():
@@ -150,7 +154,7 @@ class Retrieval:
                 vec += weight * vectors[1:].mean(axis=0)
             vec /= max(float(np.linalg.norm(vec)), 1e-12)
             out[field_name] = vec.tolist()
-        return out
+        return {f: out[runtime.query_field_of(f)] for f in wanted if runtime.query_field_of(f) in out}
 
 
 class _HybridSearch:
@@ -177,7 +181,7 @@ class _HybridSearch:
             num_candidates=p.num_candidates,
             knn_weight=p.knn_weight,
             field_shares=p.field_shares,
-            field_order=tuple(self.retrieval.runtime.vector_fields),
+            field_order=tuple(self.retrieval.runtime.knn_fields),
         )
 
     def send_bm25(self) -> None:

@@ -17,6 +17,7 @@ from .fusion import FUSIONS, Catalog, FusionStrategy
 from .request import (
     AUTO_FUSION,
     BM25,
+    DEFAULT_JUDGED_WEIGHT,
     DEFAULT_RANK_WINDOW,
     HYBRID,
     KNN_MAX_CANDIDATES,
@@ -112,6 +113,7 @@ class Planner:
             translation_weight=request.translation_weight,
             boosts=request.boosts,
             knn_shares=request.knn_shares,
+            judged_weight=request.judged_weight,
         )
         params, tuning = self.params(explicit, analysis.lang, request.use_tuning)
         rank_window = params.rank_window or DEFAULT_RANK_WINDOW
@@ -132,7 +134,7 @@ class Planner:
             num_candidates=knn_candidates(window),
             tuning=tuning,
             attributes=attributes,
-            field_shares=self.field_shares(analysis, params.knn_shares),
+            field_shares=self.field_shares(analysis, params.knn_shares, params.judged_weight),
             filters=self.filters(request.filters),
             categories=self.runtime.meta.categories,
         )
@@ -182,17 +184,23 @@ class Planner:
             attributes=self.query_attributes(analysis) if attributes is None else attributes,
         )
 
-    def field_shares(self, analysis: QueryAnalysis, tuned: tuple[float, ...] | None = None) -> dict[str, float]:
-        """Each vector field's part of the kNN weight for this query: the tuned split (even by
+    def field_shares(
+        self, analysis: QueryAnalysis, tuned: tuple[float, ...] | None = None, judged_weight: float | None = None
+    ) -> dict[str, float]:
+        """Each kNN field's part of the kNN weight for this query: the tuned split (even by
         default) times the probability that the query is in a language the field's encoder
         knows. No field knows it: the encoder that declares the most languages (or none,
-        trusting itself with all) takes the whole weight. Fields with no part are left out."""
+        trusting itself with all) takes the whole weight. A judged field (learn/judged.py)
+        takes ``judged_weight`` times its encoder field's part. Fields with no part are left out."""
         runtime, fields = self.runtime, self.runtime.vector_fields
         base = list(tuned) if tuned and len(tuned) == len(fields) and sum(tuned) > 0 else [1.0] * len(fields)
         probs = analysis.lang_scores or {analysis.lang: 1.0}
         shares = {f: s * sum(p for lg, p in probs.items() if runtime.covers(f, lg)) for f, s in zip(fields, base)}
         if sum(shares.values()) <= 0:
             shares = {runtime.widest_field(): 1.0}
+        weight = DEFAULT_JUDGED_WEIGHT if judged_weight is None else judged_weight
+        for judged in runtime.knn_fields[len(fields) :]:
+            shares[judged] = weight * shares.get(runtime.query_field_of(judged), 0.0)
         return {f: round(v, 6) for f, v in shares.items() if v > 0}
 
     def query_attributes(self, analysis: QueryAnalysis) -> dict[str, list[str]]:

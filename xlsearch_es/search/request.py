@@ -31,6 +31,9 @@ LEXICAL = ("xlsearch", "plain")
 OURS, PLAIN = LEXICAL
 AUTO_FUSION = "auto"  # resolved per catalog (search/fusion.py registers it)
 DEFAULT_RANK_WINDOW = 100
+# A judged field's kNN share, relative to its encoder field's (learn/judged.py;
+# picked on cikm's validation split with each language left out: benchmarks/bench_judged.py).
+DEFAULT_JUDGED_WEIGHT = 1.0
 # Elasticsearch caps a kNN search's num_candidates (and so k) at 10,000.
 KNN_MAX_CANDIDATES = 10_000
 MAX_K = 1000
@@ -102,6 +105,7 @@ class SearchRequest:
     translation_weight: float | None = None
     boosts: qb.BM25Boosts | None = None
     knn_shares: tuple[float, ...] | None = None  # the kNN weight's split between vector fields (index order)
+    judged_weight: float | None = None  # judged fields' share of their encoder field's; 0 leaves them out
     use_tuning: bool = True
     rerank: bool = True
     rerank_blend: bool | None = None  # None: the settings' choice (see Settings.rerank_blend)
@@ -126,6 +130,8 @@ class SearchRequest:
             raise XLSearchError(f"lexical must be one of {', '.join(LEXICAL)}")
         if self.query_vector not in QUERY_VECTORS:
             raise XLSearchError(f"query_vector must be one of {', '.join(QUERY_VECTORS)}")
+        if self.judged_weight is not None and not 0 <= self.judged_weight <= 100:
+            raise XLSearchError("judged_weight must be between 0 and 100")
         if self.fusion not in fusions:
             raise XLSearchError(f"unknown fusion {self.fusion!r}; use one of {', '.join(fusions)}")
 

@@ -25,6 +25,7 @@ class SearchParams:
     translation_weight: float | None = None
     boosts: BM25Boosts | None = None
     knn_shares: tuple[float, ...] | None = None  # the kNN weight's split between vector fields (index order)
+    judged_weight: float | None = None  # a judged field's share, of its encoder field's (learn/judged.py)
 
     def over(self, base: SearchParams) -> SearchParams:
         """These values where set, ``base``'s elsewhere."""

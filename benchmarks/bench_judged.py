@@ -1,0 +1,98 @@
+"""Judged vectors (learn/judged.py): their weight chosen so it carries, and what they add.
+
+    xlsearch eval ../shared/data/cikm-qc-xling --sample 2 --modes hybrid-auto   # builds the eval index (once)
+    python benchmarks/bench_judged.py --out benchmarks/results/learn3/judged-cikm.json
+
+On cikm-qc-xling's eval index: the judged vectors are learnt from the train split
+(as ``xlsearch learn-vectors`` does), the validation split picks their weight with
+each language left out in turn (the best mean nDCG@10 over the other languages),
+and the test split, never looked at, reports the default hybrid with the chosen
+weight beside the same hybrid without judged vectors and each part alone, per
+language. The vectors are cleared again at the end (``--keep`` leaves them), so
+the eval index serves the other benchmarks as before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from choose_defaults import means, open_set, overall, part_scores, sampled, scores
+from common import RESULTS
+
+from xlsearch_es.learn.judged import forget_judged_vectors, learn_judged_vectors
+from xlsearch_es.learn.tune import JUDGED_GRID, Tuner, defaults_for
+from xlsearch_es.relevance.judgments import SplitPolicy
+from xlsearch_es.search.request import DEFAULT_JUDGED_WEIGHT
+
+
+def weight_scores(tuner: Tuner, weight: float) -> dict:
+    params = replace(defaults_for(tuner.client), judged_weight=weight)
+    return scores(tuner, lambda item: tuner.ranking(params, item))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", default="cikm-qc-xling")
+    parser.add_argument("--test-sample", type=int, default=10_000, help="test queries per language")
+    parser.add_argument("--keep", action="store_true", help="leave the judged vectors in the eval index")
+    parser.add_argument("--out", default=str(RESULTS / "learn3" / "judged-cikm.json"))
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    client, judgments = open_set(args.set)
+    learnt = learn_judged_vectors(client.es, client.runtime, judgments, SplitPolicy(), say=print)
+    client, _ = open_set(args.set)  # its runtime now lists the judged fields
+    try:
+        validation = sampled(client, judgments, ("validation",), 10_000)
+        by_weight = {w: weight_scores(validation, w) for w in JUDGED_GRID}
+        grid = {w: means(s) for w, s in by_weight.items()}
+        languages = sorted(grid[0.0])
+
+        def others(w: float, left_out: str) -> float:
+            return statistics.fmean(grid[w][lg][0] for lg in languages if lg != left_out)
+
+        loo = {}
+        for lg in languages:
+            picked = max(JUDGED_GRID, key=lambda w: (others(w, lg), w == DEFAULT_JUDGED_WEIGHT))
+            loo[lg] = {
+                "picked": picked,
+                "ndcg@10_left_out": round(grid[picked][lg][0], 4),
+                "ndcg@10_without_judged": round(grid[0.0][lg][0], 4),
+            }
+            print(lg, loo[lg], flush=True)
+        test = sampled(client, judgments, ("test",), args.test_sample)
+        rows = {
+            f"hybrid, judged weight {DEFAULT_JUDGED_WEIGHT} (default)": weight_scores(test, DEFAULT_JUDGED_WEIGHT),
+            "hybrid without judged vectors": weight_scores(test, 0.0),
+            **{f"{part} alone": part_scores(test, defaults_for(client), part) for part in ["bm25", *test.parts]},
+        }
+        report = {
+            "set": args.set,
+            "learnt": {k: learnt[k] for k in ("queries", "products", "not_in_index", "fields")},
+            "validation_ndcg@10_by_weight": {str(w): round(overall(s), 4) for w, s in by_weight.items()},
+            "leave_one_language_out": loo,
+            "test": {
+                name: {
+                    "ndcg@10": round(overall(s), 4),
+                    "mrr@10": round(overall(s, 1), 4),
+                    "per_language": {lg: [round(v[0], 4), round(v[1], 4)] for lg, v in sorted(means(s).items())},
+                }
+                for name, s in rows.items()
+            },
+            "test_queries": len(test.items),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+    finally:
+        if not args.keep:
+            forget_judged_vectors(client.es, client.runtime, say=print)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps({k: (v["ndcg@10"], v["mrr@10"]) for k, v in report["test"].items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
