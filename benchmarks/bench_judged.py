@@ -9,7 +9,11 @@ each language left out in turn (the best mean nDCG@10 over the other languages),
 and the test split, never looked at, reports the default hybrid with the chosen
 weight beside the same hybrid without judged vectors and each part alone, per
 language. The vectors are cleared again at the end (``--keep`` leaves them), so
-the eval index serves the other benchmarks as before.
+the eval index serves the other benchmarks as before. With XLSEARCH_MODEL (and
+XLSEARCH_QUERY_ADAPTER) set, the same runs on that model's eval index:
+
+    XLSEARCH_MODEL=models/e5-cikm XLSEARCH_QUERY_ADAPTER=models/use-cikm \
+        python benchmarks/bench_judged.py --out benchmarks/results/learn3/judged-cikm-learnt.json
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from common import RESULTS
 from xlsearch_es.learn.judged import forget_judged_vectors, learn_judged_vectors
 from xlsearch_es.learn.tune import JUDGED_GRID, Tuner, defaults_for
 from xlsearch_es.relevance.judgments import SplitPolicy
+from xlsearch_es.relevance.metrics import percentile
 from xlsearch_es.search.request import DEFAULT_JUDGED_WEIGHT
 
 
@@ -35,10 +40,24 @@ def weight_scores(tuner: Tuner, weight: float) -> dict:
     return scores(tuner, lambda item: tuner.ranking(params, item))
 
 
+def latency(client, queries: list, rounds: int = 2) -> dict:
+    """p50/p95 ms of the whole search (k=10, a page's fields included), with and without the
+    judged lists, interleaved query by query so both see the same caches and load."""
+    took: dict[str, list[float]] = {"with judged vectors": [], "without": []}
+    for _ in range(rounds):
+        for q in queries:
+            for name, weight in (("with judged vectors", None), ("without", 0.0)):
+                t0 = time.perf_counter()
+                client.search(q.text, lang=q.lang, k=10, judged_weight=weight)
+                took[name].append(1000 * (time.perf_counter() - t0))
+    return {n: {"p50_ms": round(percentile(v, 50), 1), "p95_ms": round(percentile(v, 95), 1)} for n, v in took.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", default="cikm-qc-xling")
     parser.add_argument("--test-sample", type=int, default=10_000, help="test queries per language")
+    parser.add_argument("--latency-queries", type=int, default=200, help="test queries timed both ways")
     parser.add_argument("--keep", action="store_true", help="leave the judged vectors in the eval index")
     parser.add_argument("--out", default=str(RESULTS / "learn3" / "judged-cikm.json"))
     args = parser.parse_args()
@@ -84,6 +103,9 @@ def main() -> None:
                 for name, s in rows.items()
             },
             "test_queries": len(test.items),
+            "latency": latency(
+                client, [item.query for item in test.items[:: max(1, len(test.items) // args.latency_queries)]]
+            ),
             "seconds": round(time.perf_counter() - t0, 1),
         }
     finally:

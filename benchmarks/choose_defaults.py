@@ -43,6 +43,7 @@ from xlsearch_es.relevance.judgments import Judgments, SplitPolicy, load_beir
 from xlsearch_es.relevance.metrics import mrr_at_k, ndcg_at_k
 from xlsearch_es.search.client import XLSearchClient
 from xlsearch_es.search.tuning import SearchParams
+from xlsearch_es.service import model_meta
 from xlsearch_es.translate.factory import make_translator
 
 SETS = ("xquad-r-xling", "cikm-qc-xling")
@@ -56,11 +57,13 @@ Scores = dict[str, list[tuple[float, float]]]  # language -> per query (nDCG@10,
 
 
 def open_set(name: str) -> tuple[XLSearchClient, Judgments]:
-    """A client on the set's eval index (built by ``xlsearch eval``) and the set's judgments."""
+    """A client on the set's eval index (built by ``xlsearch eval``) and the set's judgments.
+    The model and query adapter are the environment's (XLSEARCH_MODEL, XLSEARCH_QUERY_ADAPTER)."""
     judgments = load_beir(SHARED / name)
     langs = sorted({q.lang for q in judgments.queries.values()})
     settings = load_settings({"languages": ",".join(["en"] + [lg for lg in langs if lg != "en"])})
-    settings = settings.replace(index=eval_alias(settings, name, ""))
+    # XLSEARCH_MODEL (a fine-tuned e5) picks that model's eval index, as xlsearch eval names it
+    settings = settings.replace(index=eval_alias(settings, name, model_meta(settings).fingerprint))
     client = XLSearchClient(
         settings, client=connect(settings), encoder=load_embedders(settings), translator=make_translator(settings)
     )

@@ -619,6 +619,18 @@ def test_judged_vectors_are_learnt_searched_relearnt_and_forgotten(es_settings, 
         "embedding_judged"])
     assert float(np.dot(stored, expected / np.linalg.norm(expected))) > 0.999
 
+    # A product re-ingested with changes keeps its judged vector (the queries still name it).
+    from xlsearch_es.ingest.pipeline import IngestOptions, IngestPipeline
+
+    catalog = tmp_path / "catalog.jsonl"
+    rows = [json.loads(line) for line in catalog.read_text().splitlines()]
+    changed = [{**r, "title": "garden hose reel, 30 m"} if r["id"] == "c1" else r for r in rows]
+    catalog.write_text("".join(json.dumps(r) + "\n" for r in changed))
+    summary = IngestPipeline(settings_, es, encoder, translator, IngestOptions(path=str(catalog))).run()
+    assert summary.indexed == 1 and summary.unchanged == len(rows) - 1
+    doc = es.get(index=index_name, id="c1", source_includes=["title", "embedding_judged"])["_source"]
+    assert "30 m" in str(doc["title"]) and np.allclose(doc["embedding_judged"], stored)
+
     fresh = XLSearchClient(settings_, client=es, encoder=encoder, translator=translator)
     assert fresh.runtime.knn_fields == ["embedding", "embedding_judged"]
     resp = fresh.search(c1[0], k=3, explain=True)

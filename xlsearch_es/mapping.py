@@ -216,6 +216,9 @@ def judged_field_name(vector_field: str) -> str:
     return f"{vector_field}_judged"
 
 
+JUDGED_PATTERN = "*_judged"  # every judged field, as a _source include pattern
+
+
 def judged_fields(index_meta: Mapping[str, Any] | None) -> dict[str, str]:
     """judged field -> the encoder field whose query vector searches it, as ``_meta`` records
     them (only for encoder fields the index still has, and with the fingerprint it recorded)."""

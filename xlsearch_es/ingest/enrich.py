@@ -1,8 +1,8 @@
 """Enrich: one batch of products into index actions (detect, translate, embed, build).
 
 A batch function with no cluster I/O: what the index already holds comes in as
-``existing`` (content hash and creation time by id), so the same step runs in
-this process's pipeline or on a distributed engine's workers.
+``existing`` (content hash, creation time and judged vectors by id), so the same
+step runs in this process's pipeline or on a distributed engine's workers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..embed.base import Embedder
-from ..mapping import TEXT_FIELDS
+from ..mapping import JUDGED_PATTERN, TEXT_FIELDS
 from ..runtime import IndexRuntime
 from ..text.attributes import product_attributes
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
@@ -26,6 +26,9 @@ from .records import Product, Rejection
 from .sink import Action, index_action
 
 log = logging.getLogger(__name__)
+# What is read of a product the index holds: whether it changed, when it was created, and
+# its judged vectors (learn/judged.py), which a changed product keeps until the next learn.
+EXISTING_FIELDS = ["content_hash", "created_at", JUDGED_PATTERN]
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ def enrich(products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]
             words=_words(translations[p.id], ctx),
             attributes=_attributes(p, lang, translations[p.id], ctx),
         )
+        doc.update({k: v for k, v in existing.get(p.id, {}).items() if k.endswith(JUDGED_PATTERN[1:])})
         out.actions.append((index_action(p.id), doc))
     return out
 

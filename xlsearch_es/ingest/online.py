@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 
 from ..cluster.connection import cluster_errors, describe_error
 from ..config import Settings
-from .enrich import EnrichContext, enrich_safely
+from .enrich import EXISTING_FIELDS, EnrichContext, enrich_safely
 from .records import RawRecord
 from .sink import BulkPolicy, send_bulk
 from .source import validated
@@ -57,9 +57,7 @@ def index_records(
         products.append(product)
     if products:
         with cluster_errors(settings):
-            docs = client.mget(
-                index=alias, ids=[p.id for p in products], source_includes=["content_hash", "created_at"]
-            )["docs"]
+            docs = client.mget(index=alias, ids=[p.id for p in products], source_includes=EXISTING_FIELDS)["docs"]
         existing = {d["_id"]: d.get("_source", {}) for d in docs if d.get("found")}
         enriched = enrich_safely(products, existing, context)
         for rej in enriched.rejections:

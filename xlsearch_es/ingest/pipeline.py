@@ -39,6 +39,7 @@ from ..translate.base import Translator
 from .categories import record_categories
 from .checkpoint import Checkpoint
 from .engine import ENGINES, Engine
+from .enrich import EXISTING_FIELDS
 from .options import IngestOptions
 from .progress import IngestInterrupted, ReadProgress, StopSignals
 from .prune import CatalogIds, delete_missing
@@ -212,14 +213,14 @@ class IngestPipeline:
 
     # -- batches -----------------------------------------------------------------
     def _existing(self, target: str, ids: list[str]) -> dict[str, dict]:
-        """Content hash and creation time of the products the index already holds."""
+        """Content hash, creation time and judged vectors of the products the index already holds."""
         if not ids:
             return {}
         t0 = time.perf_counter()
         hint = self.checkpoint.resume_hint()
         try:
             with cluster_errors(self.settings, ClusterUnavailable, "cannot read existing documents: ", hint):
-                resp = self.client.mget(index=target, ids=ids, source_includes=["content_hash", "created_at"])
+                resp = self.client.mget(index=target, ids=ids, source_includes=EXISTING_FIELDS)
         finally:
             self._timings["lookup"] += time.perf_counter() - t0
         return {d["_id"]: d.get("_source", {}) for d in resp["docs"] if d.get("found")}

@@ -13,9 +13,9 @@ Only the train split is used (``SplitPolicy``), so tuning on validation and
 evaluating on test stay honest; ``--holdout 0`` uses nearly everything once
 measured. The index ``_meta`` records what was learnt (``judged``); a
 rebuild starts without it (the new index has no such fields), as it drops a
-tuning. Writes are partial updates: a product re-ingested later loses its
-judged vector until this runs again, and a product no longer judged has it
-cleared, so the field always holds this run's judgments and nothing older.
+tuning. Writes are partial updates; a product re-ingested with changes keeps
+its judged vector (ingest carries it over), and a product no longer judged has
+it cleared, so the field holds this run's judgments and nothing older.
 """
 
 from __future__ import annotations
