@@ -22,6 +22,7 @@ import argparse
 import json
 import statistics
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -84,8 +85,15 @@ def main() -> None:
             }
             print(lg, loo[lg], flush=True)
         test = sampled(client, judgments, ("test",), args.test_sample)
+        # the weight most languages picked when left out, where it is not the default
+        picked = Counter(v["picked"] for v in loo.values()).most_common(1)[0][0]
         rows = {
             f"hybrid, judged weight {DEFAULT_JUDGED_WEIGHT} (default)": weight_scores(test, DEFAULT_JUDGED_WEIGHT),
+            **(
+                {f"hybrid, judged weight {picked} (picked on validation)": weight_scores(test, picked)}
+                if picked != DEFAULT_JUDGED_WEIGHT
+                else {}
+            ),
             "hybrid without judged vectors": weight_scores(test, 0.0),
             **{f"{part} alone": part_scores(test, defaults_for(client), part) for part in ["bm25", *test.parts]},
         }

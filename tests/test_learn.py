@@ -661,3 +661,40 @@ def test_judged_vectors_are_learnt_searched_relearnt_and_forgotten(es_settings, 
     assert holding() == set() and "judged" not in read_meta(es, index_name)
     assert XLSearchClient(settings_, client=es, encoder=encoder, translator=translator).runtime.knn_fields == [
         "embedding"]
+
+
+class _JudgedTuner:
+    """Scores that depend only on the judged fields' weight; each query prefers its own."""
+
+    fields, parts = ["vector"], ["vector", "vector_judged"]
+
+    def __init__(self, preferred: dict[str, float]):
+        self.preferred = preferred
+        self.items = _items("de", 60) + _items("fr", 60)
+
+    def score(self, p, items):
+        import math
+
+        w = 1.0 if p.judged_weight is None else p.judged_weight
+        return float(np.mean([1 - abs(math.log2(w + 1e-3) - math.log2(self.preferred[i.query.id])) / 10
+                              for i in items]))
+
+    def best_of(self, candidates, items):
+        return max(((p, self.score(p, items)) for p in candidates), key=lambda ps: ps[1])
+
+
+def test_a_new_models_judged_weight_is_tuned_alone_when_the_whole_search_does_not_carry() -> None:
+    """Fewer free parameters: the judged weight alone, out of fold, is kept where it wins
+    beyond its noise, and left at the default where the default is already what queries want."""
+    from xlsearch_es.learn.tune import _fit_judged, carries, out_of_fold
+    from xlsearch_es.search.tuning import SearchParams
+
+    rng = np.random.default_rng(3)
+    ids = [i.query.id for i in _JudgedTuner({}).items]
+    wants_half = _JudgedTuner({q: float(rng.choice([0.25, 0.5, 0.5, 1.0])) for q in ids})
+    defaults = SearchParams(fusion="zscore", knn_weight=4.0)
+    check = out_of_fold(wants_half, defaults, lambda _m: None, fit=_fit_judged)
+    assert check["gain"] > 0 and carries(check)
+    assert _fit_judged(wants_half, defaults, wants_half.items, lambda _m: None)[0].judged_weight == 0.5
+    content = _JudgedTuner(dict.fromkeys(ids, 1.0))
+    assert not carries(out_of_fold(content, defaults, lambda _m: None, fit=_fit_judged))

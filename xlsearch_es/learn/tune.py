@@ -229,11 +229,19 @@ def tune(
     if carry is None:
         improved = overall >= base_score + MIN_GAIN
     else:
-        improved = carry["gain"] > max(MIN_GAIN, NOISE_Z * carry["stderr"])
+        improved = carries(carry)
         say(
             f"tune: out of fold ({FOLDS} folds) {carry['gain']:+.4f} ± {carry['stderr']:.4f}: "
             + ("kept" if improved else "within noise, defaults kept")
         )
+        if not improved and len(tuner.parts) > len(tuner.fields):
+            # fewer free parameters: the judged fields' weight alone, checked the same way
+            narrow = out_of_fold(tuner, defaults, say, fit=_fit_judged)
+            if narrow is not None and carries(narrow):
+                best, per_language = _fit_judged(tuner, defaults, tuner.items, say)
+                overall, carry, improved = tuner.score(best), {**narrow, "only": "judged_weight"}, True
+            if narrow is not None:
+                say(f"tune: the judged weight alone out of fold {narrow['gain']:+.4f} ± {narrow['stderr']:.4f}")
     return {
         "queries": len(queries),
         "defaults": round(base_score, 4),
@@ -269,14 +277,31 @@ def _fit(
     return best, _per_language(tuner, best, items, say)
 
 
+def _fit_judged(
+    tuner: Tuner, defaults: SearchParams, items: list[_Lists], say: Callable[[str], None]
+) -> tuple[SearchParams, dict[str, SearchParams]]:
+    """One free parameter, the judged fields' weight: what is tried when the whole procedure
+    does not carry (a new model's judged vectors may want another weight than the default)."""
+    best, _ = tuner.best_of([defaults] + [replace(defaults, judged_weight=w) for w in JUDGED_GRID], items)
+    return best, {}
+
+
+def carries(check: dict[str, Any]) -> bool:
+    """Whether an out-of-fold gain is above the noise (and worth a change at all)."""
+    return bool(check["gain"] > max(MIN_GAIN, NOISE_Z * check["stderr"]))
+
+
 def fold_of(item: _Lists, folds: int = FOLDS) -> int:
     """A query's fold, by a hash of its id: stable across runs and machines."""
     return int(hashlib.sha256(item.query.id.encode()).hexdigest()[:8], 16) % folds
 
 
-def out_of_fold(tuner: Tuner, defaults: SearchParams, say: Callable[[str], None]) -> dict[str, Any] | None:
-    """Tune on k-1 folds, score the fold left out against the defaults; per query the
-    gain in nDCG@10. Mean gain, its standard error, and the mean per language."""
+def out_of_fold(
+    tuner: Tuner, defaults: SearchParams, say: Callable[[str], None], fit: Callable[..., Any] | None = None
+) -> dict[str, Any] | None:
+    """Tune on k-1 folds (``fit``: the whole procedure by default), score the fold left out
+    against the defaults; per query the gain in nDCG@10. Mean gain, its standard error,
+    and the mean per language."""
     if len(tuner.items) < MIN_FOLD_QUERIES:
         return None
     gains: list[tuple[str, float]] = []
@@ -286,7 +311,7 @@ def out_of_fold(tuner: Tuner, defaults: SearchParams, say: Callable[[str], None]
         rest = [i for i in tuner.items if fold_of(i) != k]
         if not held or not rest:
             continue
-        best, per_language = _fit(tuner, defaults, rest, quiet)
+        best, per_language = (fit or _fit)(tuner, defaults, rest, quiet)
         for item in held:
             tuned = per_language[item.query.lang].over(best) if item.query.lang in per_language else best
             gains.append((item.query.lang, tuner.score(tuned, [item]) - tuner.score(defaults, [item])))
