@@ -573,9 +573,15 @@ def test_eval_refuses_to_report_on_queries_judged_vectors_came_from(tiny_beir) -
     assert check_judged({"judged": record}, beir_hash(tiny_beir), "tiny-shop", "test", SplitPolicy())["data"] == "tiny-shop"
     assert check_judged({"judged": record}, beir_hash(tiny_beir), "tiny-shop", "validation", SplitPolicy()) is not None
     assert check_judged({}, beir_hash(tiny_beir), "tiny-shop", "all", SplitPolicy()) is None
-    for split, policy in (("all", SplitPolicy()), ("train", SplitPolicy()), ("test", POLICY)):
+    # Learnt from train and validation (holdout 0.5 kept): the default test split is still unseen.
+    wide = {**record, "split": SplitPolicy(holdout=0.5, validation=0.01).as_dict()}
+    assert check_judged({"judged": wide}, beir_hash(tiny_beir), "tiny-shop", "test", SplitPolicy()) is not None
+    for split, policy, rec in (("all", SplitPolicy(), record), ("train", SplitPolicy(), record),
+                               ("test", SplitPolicy(holdout=0.7, validation=0.1), record),
+                               ("validation", SplitPolicy(), wide),
+                               ("test", SplitPolicy(salt="other"), record)):
         with pytest.raises(XLSearchError, match="judged vectors were learnt"):
-            check_judged({"judged": record}, beir_hash(tiny_beir), "tiny-shop", split, policy)
+            check_judged({"judged": rec}, beir_hash(tiny_beir), "tiny-shop", split, policy)
     other = {**record, "data_hash": "another set"}
     assert check_judged({"judged": other}, beir_hash(tiny_beir), "tiny-shop", "all", SplitPolicy()) is not None
 

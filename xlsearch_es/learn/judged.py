@@ -150,18 +150,29 @@ def check_judged(
     meta: Mapping[str, Any], data_hash: str, data_name: str, split: str, policy: SplitPolicy
 ) -> dict[str, Any] | None:
     """What ``xlsearch learn-vectors`` recorded in the index; refuses to report on queries
-    its judged vectors were learnt from (they come from the train split of one split policy)."""
+    its judged vectors may have been learnt from. A split is a band of one hash: the
+    vectors came from the band at or above the recorded holdout + validation, so an eval
+    split whose band ends at or below it (same salt) shares no query with them."""
     record = meta.get(JUDGED_META_KEY)
     if not isinstance(record, dict):
         return None
-    same_set = record.get("data_hash") == data_hash
-    if same_set and (split not in ("test", "validation") or record.get("split") != policy.as_dict()):
+    if record.get("data_hash") == data_hash and not _disjoint(record.get("split") or {}, split, policy):
         raise XLSearchError(
             f"the index's judged vectors were learnt from the train queries of {data_name} "
-            f"(split {record.get('split')}); report on --split test or validation with that split, or clear them "
-            "with 'xlsearch learn-vectors --forget'"
+            f"(split {record.get('split')}), which {split!r} under {policy.as_dict()} may share; report on a split "
+            "they did not see, or clear them with 'xlsearch learn-vectors --forget'"
         )
     return {k: record.get(k) for k in ("data", "queries", "products", "split", "created_at")}
+
+
+def _disjoint(learnt: Mapping[str, Any], split: str, policy: SplitPolicy) -> bool:
+    """Whether ``split`` under ``policy`` lies wholly below the band the vectors were learnt from."""
+    try:
+        start = float(learnt["holdout"]) + float(learnt["validation"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    end = {"test": policy.holdout, "validation": policy.holdout + policy.validation}.get(split)
+    return learnt.get("salt") == policy.salt and end is not None and end <= start
 
 
 def _add_fields(es: Elasticsearch, target: str, fields: Mapping[str, str]) -> None:
