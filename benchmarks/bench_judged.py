@@ -118,7 +118,7 @@ def main() -> None:
         }
     finally:
         if not args.keep:
-            forget_judged_vectors(client.es, client.runtime, say=print)
+            forget_judged_vectors(client.es, client.alias, say=print)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps({k: (v["ndcg@10"], v["mrr@10"]) for k, v in report["test"].items()}, indent=1))

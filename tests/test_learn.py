@@ -662,6 +662,10 @@ def test_judged_vectors_are_learnt_searched_relearnt_and_forgotten(es_settings, 
     assert (redo["products"], redo["not_in_index"], redo["cleared"]) == (1, 1, len(judged_products - {"c6"}))
     assert holding() == {"c6"}
 
+    es.indices.create(index=f"{index_name}-theirs")  # an index somebody else made is never written to
+    theirs = runner.invoke(main, base + ["learn-vectors", "--forget", "--index", f"{index_name}-theirs"])
+    assert theirs.exit_code != 0 and "not an index xlsearch manages" in theirs.output
+    assert "_meta" not in next(iter(es.indices.get_mapping(index=f"{index_name}-theirs").values()))["mappings"]
     forgot = runner.invoke(main, base + ["learn-vectors", "--forget", "--index", index_name, "--json"])
     assert forgot.exit_code == 0, forgot.output
     assert holding() == set() and "judged" not in read_meta(es, index_name)

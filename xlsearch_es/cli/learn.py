@@ -297,13 +297,14 @@ def learn_vectors_cmd(
 
     settings = settings_of(ctx, **flags)
     es = connect(settings)
-    runtime = IndexRuntime.open(settings, es)
     if forget:
         if data or from_index:
             raise click.UsageError("--forget takes no judgments")
         with cluster_errors(settings):
-            emit(forget_judged_vectors(es, runtime, say=say), as_json, lambda d: f"cleared {d['cleared']} products")
+            done = forget_judged_vectors(es, settings.index, say=say)
+        emit(done, as_json, lambda d: f"cleared {d['cleared']} products")
         return
+    runtime = IndexRuntime.open(settings, es)
     judgments = _judgments(ctx, data, catalog, settings.index, dead_letter, from_index)
     with cluster_errors(settings):
         report = learn_judged_vectors(es, runtime, judgments, split_policy(holdout, validation), say=say)

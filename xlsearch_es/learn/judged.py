@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 from elasticsearch import Elasticsearch, helpers
 
-from ..cluster.indices import index_meta, resolve_alias
+from ..cluster.indices import index_meta, is_xlsearch_meta, read_meta, resolve_alias
 from ..embed.adapter import adapter_fingerprint
 from ..errors import XLSearchError
 from ..ingest.sink import Action, send_bulk
-from ..mapping import JUDGED_META_KEY, judged_field_name
+from ..mapping import JUDGED_META_KEY, index_models, judged_field_name
 from ..relevance.judgments import Judgments, SplitPolicy
 from ..runtime import IndexRuntime
 
@@ -124,12 +124,15 @@ def learn_judged_vectors(
 
 
 def forget_judged_vectors(
-    es: Elasticsearch, runtime: IndexRuntime, say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
+    es: Elasticsearch, alias: str, say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
 ) -> dict[str, Any]:
-    """Clear every judged vector and the ``_meta`` record: search is as before learning."""
-    target = resolve_alias(es, runtime.alias) or runtime.alias
-    fields = {judged_field_name(f): f for f in runtime.vector_fields}
+    """Clear every judged vector and the ``_meta`` record: search is as before learning.
+    Reads only the index (no model loads: the encoder that made them need not be at hand)."""
+    if not is_xlsearch_meta(read_meta(es, alias)):
+        raise XLSearchError(f"{alias!r} is not an index xlsearch manages; nothing was changed")
+    target = resolve_alias(es, alias) or alias
     meta = index_meta(es, target)
+    fields = {judged_field_name(f): f for f in index_models(meta)}
     # _meta first: search stops asking for the fields before they empty
     meta.pop(JUDGED_META_KEY, None)
     es.indices.put_mapping(index=target, meta=meta)
@@ -142,8 +145,8 @@ def forget_judged_vectors(
     if failed:
         raise XLSearchError(f"{len(failed)} of {len(holding)} products kept their judged vectors: {failed[0][1]}")
     es.indices.refresh(index=target)
-    say(f"cleared the judged vectors of {len(holding)} products in {runtime.alias}")
-    return {"index": runtime.alias, "cleared": len(holding)}
+    say(f"cleared the judged vectors of {len(holding)} products in {alias}")
+    return {"index": alias, "cleared": len(holding)}
 
 
 def check_judged(
