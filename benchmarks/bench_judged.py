@@ -33,6 +33,7 @@ from xlsearch_es.learn.judged import forget_judged_vectors, learn_judged_vectors
 from xlsearch_es.learn.tune import JUDGED_GRID, Tuner, defaults_for
 from xlsearch_es.relevance.judgments import Judgments, SplitPolicy
 from xlsearch_es.relevance.metrics import percentile
+from xlsearch_es.search.client import XLSearchClient
 from xlsearch_es.search.request import DEFAULT_JUDGED_WEIGHT
 
 
@@ -79,7 +80,9 @@ def main() -> None:
     t0 = time.perf_counter()
     client, judgments = open_set(args.set)
     learnt = learn_judged_vectors(client.es, client.runtime, judgments, SplitPolicy(), say=print)
-    client, _ = open_set(args.set)  # its runtime now lists the judged fields
+    # a client whose runtime lists the judged fields, on the models already loaded
+    runtime = client.runtime
+    client = XLSearchClient(client.settings, client=client.es, encoder=runtime.embedders, translator=runtime.translator)
     try:
         validation = sampled(client, judgments, ("validation",), 10_000)
         by_weight = {w: weight_scores(validation, w) for w in JUDGED_GRID}

@@ -209,14 +209,13 @@ def _meta(
 
 
 JUDGED_META_KEY = "judged"  # what ``xlsearch learn-vectors`` recorded (learn/judged.py)
+JUDGED_SUFFIX = "_judged"
+JUDGED_PATTERN = f"*{JUDGED_SUFFIX}"  # every judged field, as a _source include pattern
 
 
 def judged_field_name(vector_field: str) -> str:
     """The field beside an encoder's vector field holding a product's judged-query centroid."""
-    return f"{vector_field}_judged"
-
-
-JUDGED_PATTERN = "*_judged"  # every judged field, as a _source include pattern
+    return f"{vector_field}{JUDGED_SUFFIX}"
 
 
 def judged_fields(index_meta: Mapping[str, Any] | None) -> dict[str, str]:

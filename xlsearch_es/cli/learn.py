@@ -190,23 +190,37 @@ def _train_adapters(
     emit(manifest, as_json, text)
 
 
+def index_judgments_options(fn: Any) -> Any:
+    """DATA or --from-index, on an --index: the judgments of the commands that learn into an
+    index (tune, learn-vectors), with their split and where unusable lines go."""
+    for option in reversed(
+        [
+            click.argument("data", required=False, type=click.Path(exists=True)),
+            click.option(
+                "--from-index",
+                "from_index",
+                is_flag=True,
+                help="Judgments from the searches and clicks xlsearch serve recorded for the index (instead of DATA).",
+            ),
+            index_option,
+            click.option(
+                "--catalog",
+                type=click.Path(exists=True, dir_okay=False),
+                help="Products of a click log (a catalog file).",
+            ),
+            holdout_option,
+            validation_option,
+            click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go."),
+            click.option("--json", "as_json", is_flag=True),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
 @click.command("tune")
-@click.argument("data", required=False, type=click.Path(exists=True))
-@click.option(
-    "--from-index",
-    "from_index",
-    is_flag=True,
-    help="Judgments from the searches and clicks xlsearch serve recorded for the index (instead of DATA).",
-)
-@index_option
-@click.option(
-    "--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file)."
-)
-@holdout_option
-@validation_option
+@index_judgments_options
 @click.option("--dry-run", is_flag=True, help="Measure, but leave the index's parameters as they are.")
-@click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go.")
-@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def tune_cmd(
     ctx: click.Context,
@@ -260,22 +274,8 @@ def tune_cmd(
 
 
 @click.command("learn-vectors")
-@click.argument("data", required=False, type=click.Path(exists=True))
-@click.option(
-    "--from-index",
-    "from_index",
-    is_flag=True,
-    help="Judgments from the searches and clicks xlsearch serve recorded for the index (instead of DATA).",
-)
-@index_option
-@click.option(
-    "--catalog", type=click.Path(exists=True, dir_okay=False), help="Products of a click log (a catalog file)."
-)
-@holdout_option
-@validation_option
+@index_judgments_options
 @click.option("--forget", is_flag=True, help="Clear the index's judged vectors (search as before learning).")
-@click.option("--dead-letter", type=click.Path(dir_okay=False), help="Where unusable judgment lines go.")
-@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def learn_vectors_cmd(
     ctx: click.Context,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..embed.base import Embedder
-from ..mapping import JUDGED_PATTERN, TEXT_FIELDS
+from ..mapping import JUDGED_PATTERN, JUDGED_SUFFIX, TEXT_FIELDS
 from ..runtime import IndexRuntime
 from ..text.attributes import product_attributes
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
@@ -123,7 +123,7 @@ def enrich(products: Sequence[Product], existing: Mapping[str, Mapping[str, Any]
             words=_words(translations[p.id], ctx),
             attributes=_attributes(p, lang, translations[p.id], ctx),
         )
-        doc.update({k: v for k, v in existing.get(p.id, {}).items() if k.endswith(JUDGED_PATTERN[1:])})
+        doc.update({k: v for k, v in existing.get(p.id, {}).items() if k.endswith(JUDGED_SUFFIX)})
         out.actions.append((index_action(p.id), doc))
     return out
 
