@@ -7,6 +7,7 @@ real node.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -708,3 +709,116 @@ def test_a_new_models_judged_weight_is_tuned_alone_when_the_whole_search_does_no
     assert _fit_judged(wants_half, defaults, wants_half.items, lambda _m: None)[0].judged_weight == 0.5
     content = _JudgedTuner(dict.fromkeys(ids, 1.0))
     assert not carries(out_of_fold(content, defaults, lambda _m: None, fit=_fit_judged))
+
+
+class _HashEmbedder:
+    """A fixed unit vector per text (what an encoder is to the cross-fit: a function of the text)."""
+
+    def encode(self, texts, role="query"):
+        seeds = [int(hashlib.sha256(t.encode()).hexdigest()[:8], 16) for t in texts]
+        rows = [np.random.default_rng(seed).normal(size=8) for seed in seeds]
+        return np.array([r / np.linalg.norm(r) for r in rows], dtype=np.float32)
+
+
+def test_cross_fit_learns_each_folds_centroids_without_its_queries_and_ranks_by_cosine() -> None:
+    """Tuning's judged lists: a query's own judgments never shape the centroids it is ranked
+    against, products the index lacks are left out, and the list is Elasticsearch's cosine."""
+    from types import SimpleNamespace
+
+    from xlsearch_es.learn.crossfit import build_cross_fit, text_fold
+    from xlsearch_es.relevance.judgments import Judgments, Query
+
+    assert text_fold(Query("a", "Rote  Schuhe", "de")) == text_fold(Query("b", "rote schuhe", "de"))
+    queries = [Query(f"q{i}", f"query number {i}", "en") for i in range(40)]
+    by_fold: dict[int, list[Query]] = {}
+    for q in queries:
+        by_fold.setdefault(text_fold(q), []).append(q)
+    mine, other = (by_fold[k][0] for k in sorted(by_fold)[:2])
+    qrels = {q.id: {"common": 1} for q in queries}
+    qrels[mine.id].update({"own": 2, "gone": 1})  # "own": judged by this query alone
+    qrels[other.id]["shared"] = 1
+    qrels[mine.id]["shared"] = 1
+    judgments = Judgments("t", {q.id: q for q in queries}, dict.fromkeys(["common", "own", "gone", "shared"], ""),
+                          qrels, "h")
+    runtime = SimpleNamespace(meta=SimpleNamespace(judged={"v_judged": "v"}), embedders={"v": _HashEmbedder()},
+                              knn_fields=["v", "v_judged"])
+    fit = build_cross_fit(runtime, judgments, queries, held={"common", "own", "shared"})
+    assert fit.list_names == {"v_judged": "knn:v_judged"} and fit.learnt_from == 40
+    own_fold = fit.by_fold[text_fold(mine)]["v_judged"]
+    assert "own" not in own_fold.ids and "gone" not in own_fold.ids
+    assert all("own" in fit.by_fold[k]["v_judged"].ids for k in fit.by_fold if k != text_fold(mine))
+    # "shared" in mine's fold is the other query's vector alone: mine ranks it by their cosine.
+    vec = {"v": _HashEmbedder().encode([mine.text])[0]}
+    ranked = dict(fit.lists(mine, vec, depth=10)["knn:v_judged"])
+    cosine = float(np.dot(vec["v"], _HashEmbedder().encode([other.text])[0]))
+    assert ranked["shared"] == pytest.approx((1 + cosine) / 2, abs=1e-5)
+    assert fit.lists(mine, vec, depth=1)["knn:v_judged"] == [max(ranked.items(), key=lambda kv: kv[1])]
+
+
+@pytest.mark.es
+@pytest.mark.model
+def test_tuning_cross_fits_judged_lists_the_way_elasticsearch_ranks_them(es_settings, model_settings, encoder,
+                                                                          tiny_beir, index_name, tmp_path) -> None:
+    """The cross-fit's simulation, given every learning query, is the index's own judged list
+    (same products, same cosine scores); tuning's lists for a learning query come from it."""
+    from xlsearch_es.learn.crossfit import CrossFit, _Centroids, for_tuning
+    from xlsearch_es.learn.judged import embed_queries, judged_centroids
+    from xlsearch_es.learn.tune import DEPTH, Tuner, tune
+    from xlsearch_es.search.client import XLSearchClient
+
+    settings_, es, translator, _ = _tiny_shop_index(es_settings, model_settings, encoder, tiny_beir, index_name,
+                                                    tmp_path)
+    learnt = CliRunner().invoke(main, ["--url", es_settings.es_url, "learn-vectors", str(tiny_beir), "--index",
+                                       index_name, "--holdout", "0.25", "--validation", "0.2"])
+    assert learnt.exit_code == 0, learnt.output
+    client = XLSearchClient(settings_, client=es, encoder=encoder, translator=translator)
+    judgments = load_beir(tiny_beir)
+    fit, pool = for_tuning(client, judgments, POLICY)
+    train, validation = judgments.split(POLICY, "train"), judgments.split(POLICY, "validation")
+    assert fit is not None and fit.learnt_from == len(train)
+    assert sorted(q.id for q in pool) == sorted(q.id for q in train + validation)
+
+    vectors = embed_queries(client.runtime, train, ["embedding"])["embedding"]
+    full = judged_centroids(vectors, {q.id: judgments.relevant(q.id) for q in train})
+    ids = sorted(full)
+    every_fold = {k: {"embedding_judged": _Centroids(ids, np.stack([full[d] for d in ids]))} for k in range(5)}
+    whole = CrossFit(fit.fields, fit.list_names, every_fold, len(train))
+    for query in judgments.split(POLICY, "test")[:4]:
+        analysis = client.understand(query.text, query.lang)
+        query_vectors = client.query_vectors(analysis)
+        served = client.knn_lists(analysis, 6, vectors=query_vectors)["knn:embedding_judged"]
+        simulated = whole.lists(query, query_vectors, 6)["knn:embedding_judged"]
+        assert {d for d, _ in served} == {d for d, _ in simulated}
+        assert dict(served) == pytest.approx(dict(simulated), abs=0.01)
+
+    tuner = Tuner(client, judgments, train[:2], lambda _m: None, fit)
+    item = tuner.items[0]
+    own = fit.lists(item.query, client.query_vectors(item.analysis), DEPTH)
+    assert tuner._knn(item, None)["knn:embedding_judged"] == own["knn:embedding_judged"]
+    assert "knn" in tuner._knn(item, None)  # the encoder's own list still comes from the index
+    # A validation split that overlaps the learning band: its judged lists are cross-fitted too.
+    wider = SplitPolicy(holdout=0.25, validation=0.4)
+    report = tune(client, judgments, wider, say=lambda _m: None)
+    assert report["queries"] == len(judgments.split(wider, "validation")) >= 10
+
+
+def test_queries_the_served_encoders_trained_on_cannot_measure_the_judged_weight(tmp_path: Path) -> None:
+    """The model's and the query adapter's manifests say which split of which judgments they
+    learnt from; those train queries are left out of the judged weight's measurement."""
+    from xlsearch_es.config import Settings
+    from xlsearch_es.learn.crossfit import encoders_trained_on
+    from xlsearch_es.relevance.judgments import Judgments
+
+    judgments = Judgments("t", {}, {}, {}, "hash-a")
+    model, adapter = tmp_path / "model", tmp_path / "adapter"
+    model.mkdir()
+    adapter.mkdir()
+    split = {"holdout": 0.5, "validation": 0.1, "salt": "s"}
+    (model / "xlsearch_manifest.json").write_text(json.dumps({"training": {"data_hash": "hash-a", "split": split}}))
+    (adapter / "adapter.json").write_text(json.dumps({"adapters": {}, "training": {"data_hash": "hash-b"}}))
+    settings_ = Settings(model=str(model), query_adapter=str(adapter))
+    assert encoders_trained_on(settings_, judgments) == [SplitPolicy(**split)]  # the adapter learnt other data
+    (adapter / "adapter.json").write_text(json.dumps({"adapters": {}, "training": {"data_hash": "hash-a"}}))
+    unknown = encoders_trained_on(settings_, judgments)[1]  # its split unrecorded: every query counts as seen
+    assert sum(unknown.split_of("en", f"q{i}") == "train" for i in range(200)) == 200
+    assert encoders_trained_on(Settings(model=str(tmp_path / "none")), judgments) == []

@@ -89,6 +89,17 @@ def load_query_adapters(folder: str | Path) -> dict[str, QueryAdapter]:
     return out
 
 
+def adapter_training(folder: str | Path | None) -> dict[str, Any] | None:
+    """What an adapter folder's manifest records of its training (data, hash, split)."""
+    if not folder:
+        return None
+    try:
+        training = json.loads((Path(folder) / ADAPTER_MANIFEST).read_text(encoding="utf-8")).get("training")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{folder} has no readable {ADAPTER_MANIFEST}") from exc
+    return training if isinstance(training, dict) else None
+
+
 def adapter_fingerprint(folder: str | Path | None) -> str | None:
     """The configured adapter folder's fingerprint (None without one): a tuning learnt
     through one adapter is not reused for another."""

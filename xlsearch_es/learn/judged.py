@@ -33,7 +33,7 @@ from ..embed.adapter import adapter_fingerprint
 from ..errors import XLSearchError
 from ..ingest.sink import Action, send_bulk
 from ..mapping import JUDGED_META_KEY, index_models, judged_field_name
-from ..relevance.judgments import Judgments, SplitPolicy
+from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..runtime import IndexRuntime
 
 MISSING = "(404)"  # how send_bulk reports an update of a product the index does not hold
@@ -61,6 +61,20 @@ def judged_centroids(
     return out
 
 
+def embed_queries(runtime: IndexRuntime, queries: list[Query], fields: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Encoder field -> query id -> the query's vector as that field's encoder (and query
+    adapter) embeds it: what a judged centroid is the mean of."""
+    texts = [q.text for q in queries]
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for source in fields:
+        if not texts:
+            out[source] = {}
+            continue
+        vectors = runtime.embedders[source].encode(texts, role="query")
+        out[source] = {q.id: np.asarray(v) for q, v in zip(queries, vectors)}
+    return out
+
+
 def learn_judged_vectors(
     es: Elasticsearch,
     runtime: IndexRuntime,
@@ -78,16 +92,13 @@ def learn_judged_vectors(
         )
     target = resolve_alias(es, runtime.alias) or runtime.alias
     grades = {q.id: judgments.relevant(q.id) for q in queries}
-    texts = [q.text for q in queries]
     fields = {judged_field_name(f): f for f in runtime.vector_fields}
-    centroids: dict[str, dict[str, np.ndarray]] = {}
-    for judged, source in fields.items():
-        say(f"embedding {len(texts)} train queries for {source}")
-        vectors = runtime.embedders[source].encode(texts, role="query")
-        centroids[judged] = judged_centroids(dict(zip([q.id for q in queries], vectors)), grades)
+    say(f"embedding {len(queries)} train queries for {', '.join(fields.values())}")
+    vectors = embed_queries(runtime, queries, list(fields.values()))
+    centroids = {judged: judged_centroids(vectors[source], grades) for judged, source in fields.items()}
     products = sorted({d for c in centroids.values() for d in c})
     _add_fields(es, target, fields)
-    stale = sorted(_holding(es, target, next(iter(fields))) - set(products))
+    stale = sorted(holding_ids(es, target, next(iter(fields))) - set(products))
     actions: list[Action] = [
         ({"update": {"_id": d}}, {"doc": {j: c[d].tolist() for j, c in centroids.items() if d in c}}) for d in products
     ]
@@ -138,7 +149,7 @@ def forget_judged_vectors(
     es.indices.put_mapping(index=target, meta=meta)
     mapped = es.indices.get_mapping(index=target)[target]["mappings"].get("properties", {})
     present = [j for j in fields if j in mapped]
-    holding = sorted(set().union(*(_holding(es, target, j) for j in present))) if present else []
+    holding = sorted(set().union(*(holding_ids(es, target, j) for j in present))) if present else []
     clears: list[Action] = [({"update": {"_id": d}}, {"doc": dict.fromkeys(present)}) for d in holding]
     result = send_bulk(es, target, clears)
     failed = [(i, why) for i, why in result.failed if MISSING not in why]
@@ -187,7 +198,7 @@ def _add_fields(es: Elasticsearch, target: str, fields: Mapping[str, str]) -> No
     es.indices.put_mapping(index=target, properties={j: dict(properties[src]) for j, src in fields.items()})
 
 
-def _holding(es: Elasticsearch, target: str, field: str) -> set[str]:
+def holding_ids(es: Elasticsearch, target: str, field: str) -> set[str]:
     """Ids of the products that hold a value in ``field``."""
     query = {"query": {"exists": {"field": field}}}
     return {h["_id"] for h in helpers.scan(es, index=target, query=query, _source=False, size=1000)}

@@ -12,6 +12,10 @@ language a single split's winner is mostly noise, so the whole procedure is
 also run k-fold: tuned on k-1 folds, scored against the defaults on the fold
 it did not see. The tuned parameters are kept only when that out-of-fold gain
 beats its own noise (NOISE_Z standard errors); otherwise the defaults stay.
+When the whole procedure does not carry and the index has judged vectors, the
+judged weight alone is tried the same way, on every query outside the test
+split whose judged lists can be cross-fitted (learn/crossfit.py): thousands of
+queries where validation has hundreds.
 The result is stored, versioned, in the index ``_meta``; the client applies it
 without flags.
 """
@@ -38,6 +42,7 @@ from ..search.focus import focus
 from ..search.fusion import FUSIONS, RRF, ClientFusion, fuse_lists, knn_list_name
 from ..search.query_builder import BM25Boosts
 from ..search.tuning import META_KEY, SearchParams, Tuning
+from .crossfit import CrossFit, for_tuning
 
 DEPTH = 200
 # From BM25 nearly alone (1/16) to kNN nearly alone (64, where BM25 only breaks ties):
@@ -82,8 +87,15 @@ class _Lists:
 
 
 class Tuner:
-    def __init__(self, client: XLSearchClient, judgments: Judgments, queries: list[Query], say: Callable[[str], None]):
-        self.client, self.judgments, self.say = client, judgments, say
+    def __init__(
+        self,
+        client: XLSearchClient,
+        judgments: Judgments,
+        queries: list[Query],
+        say: Callable[[str], None],
+        cross_fit: CrossFit | None = None,
+    ):
+        self.client, self.judgments, self.say, self.cross_fit = client, judgments, say, cross_fit
         self.fields: list[str] = list(client.runtime.vector_fields)  # what the split divides
         self.parts: list[str] = list(client.runtime.knn_fields)  # every kNN list, judged fields too
         self.items = [
@@ -97,7 +109,13 @@ class Tuner:
 
     def _knn(self, item: _Lists, weight: float | None) -> dict[str, list[tuple[str, float]]]:
         if weight not in item.knn:
-            item.knn[weight] = self.client.knn_lists(item.analysis, DEPTH, weight)
+            if self.cross_fit is None:
+                item.knn[weight] = self.client.knn_lists(item.analysis, DEPTH, weight)
+            else:  # the judged lists from centroids learnt without this query (learn/crossfit.py)
+                vectors = self.client.query_vectors(item.analysis, weight)
+                own = {f: v for f, v in vectors.items() if f not in self.cross_fit.fields}
+                lists = self.client.knn_lists(item.analysis, DEPTH, weight, own)
+                item.knn[weight] = {**lists, **self.cross_fit.lists(item.query, vectors, DEPTH)}
         return item.knn[weight]
 
     def ranking(self, p: SearchParams, item: _Lists) -> list[str]:
@@ -218,7 +236,10 @@ def tune(
     if len(queries) < 10:
         raise XLSearchError(f"only {len(queries)} validation queries with a relevant product; tuning needs 10 or more")
     t0 = time.perf_counter()
-    tuner = Tuner(client, judgments, queries, say)
+    cross_fit, pool = for_tuning(client, judgments, split)
+    if cross_fit is not None:
+        say(f"tune: judged lists cross-fitted over {cross_fit.learnt_from} learning queries ({len(pool)} can score)")
+    tuner = Tuner(client, judgments, queries, say, cross_fit)
     defaults = defaults_for(client)
     base_score = tuner.score(defaults)
     say(f"tune: {len(queries)} validation queries; defaults score nDCG@10 {base_score:.4f}")
@@ -235,13 +256,20 @@ def tune(
             + ("kept" if improved else "within noise, defaults kept")
         )
         if not improved and len(tuner.parts) > len(tuner.fields):
-            # fewer free parameters: the judged fields' weight alone, checked the same way
-            narrow = out_of_fold(tuner, defaults, say, fit=_fit_judged)
-            if narrow is not None and carries(narrow):
-                best, per_language = _fit_judged(tuner, defaults, tuner.items, say)
-                overall, carry, improved = tuner.score(best), {**narrow, "only": "judged_weight"}, True
+            # fewer free parameters: the judged fields' weight alone, checked the same way, on
+            # every query that can measure it without leaking (validation alone without a cross-fit)
+            wide = tuner if cross_fit is None else Tuner(client, judgments, pool, say, cross_fit)
+            narrow = out_of_fold(wide, defaults, say, fit=_fit_judged)
             if narrow is not None:
-                say(f"tune: the judged weight alone out of fold {narrow['gain']:+.4f} ± {narrow['stderr']:.4f}")
+                narrow["queries_scored"] = len(wide.items)
+                narrow["by_weight"] = {w: round(wide.score(replace(defaults, judged_weight=w)), 4) for w in JUDGED_GRID}
+                say(
+                    f"tune: the judged weight alone out of fold {narrow['gain']:+.4f} ± {narrow['stderr']:.4f} "
+                    f"({len(wide.items)} queries; by weight {narrow['by_weight']})"
+                )
+            if narrow is not None and carries(narrow):
+                best, per_language = _fit_judged(wide, defaults, wide.items, say)
+                overall, carry, improved = tuner.score(best), {**narrow, "only": "judged_weight"}, True
     return {
         "queries": len(queries),
         "defaults": round(base_score, 4),

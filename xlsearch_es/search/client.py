@@ -216,11 +216,20 @@ class XLSearchClient:
         hits = self._guarded(lambda: self.retrieval.search(body))["hits"]["hits"]
         return [(qb.hit_id(h), h["_score"]) for h in hits]
 
+    def query_vectors(self, analysis: QueryAnalysis, translation_weight: float | None = None) -> dict[str, list[float]]:
+        """The query vector hybrid search sends to each kNN field (judged fields too)."""
+        return self.retrieval.embed(analysis, QUERY_VECTORS[0], translation_weight)
+
     def knn_lists(
-        self, analysis: QueryAnalysis, depth: int, translation_weight: float | None = None
+        self,
+        analysis: QueryAnalysis,
+        depth: int,
+        translation_weight: float | None = None,
+        vectors: Mapping[str, list[float]] | None = None,
     ) -> dict[str, list[tuple[str, float]]]:
-        """The kNN lists hybrid search fuses (one per vector field, named as in fusion), ``depth`` deep."""
-        vectors = self.retrieval.embed(analysis, QUERY_VECTORS[0], translation_weight)
+        """The kNN lists hybrid search fuses (one per kNN field, named as in fusion), ``depth``
+        deep; ``vectors`` (from ``query_vectors``) to search only some fields or embed once."""
+        vectors = self.query_vectors(analysis, translation_weight) if vectors is None else vectors
         resps = self._guarded(
             lambda: self.retrieval.knn_per_field(vectors, qb.SearchFilters(), depth, knn_candidates(depth))
         )
