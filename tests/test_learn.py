@@ -610,6 +610,7 @@ def test_judged_vectors_are_learnt_searched_relearnt_and_forgotten(es_settings, 
     assert report["queries"] == len(train) and report["fields"] == {"embedding_judged": "embedding"}
     judged_products = {d for q in train for d in load_beir(tiny_beir).relevant(q.id)}
     assert report["products"] == len(judged_products) and report["not_in_index"] == 0
+    assert report["default_judged_weight"] == 1.0  # the zero-shot encoder never saw these judgments
 
     def holding() -> set[str]:
         body = {"query": {"exists": {"field": "embedding_judged"}}, "size": 50, "_source": False}
@@ -822,3 +823,33 @@ def test_queries_the_served_encoders_trained_on_cannot_measure_the_judged_weight
     unknown = encoders_trained_on(settings_, judgments)[1]  # its split unrecorded: every query counts as seen
     assert sum(unknown.split_of("en", f"q{i}") == "train" for i in range(200)) == 200
     assert encoders_trained_on(Settings(model=str(tmp_path / "none")), judgments) == []
+
+
+def test_judged_lists_weigh_half_by_default_where_the_encoder_learnt_the_same_judgments(tmp_path: Path) -> None:
+    """A model fine-tuned on the judgments the judged vectors came from already carries their
+    evidence: the default judged weight halves; other judgments (or a zero-shot model) keep 1."""
+    from types import SimpleNamespace
+
+    from xlsearch_es.config import Settings
+    from xlsearch_es.runtime import IndexMeta, IndexRuntime
+    from xlsearch_es.search.plan import Planner
+    from xlsearch_es.search.understand import QueryAnalysis
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "xlsearch_manifest.json").write_text(json.dumps({"training": {"data_hash": "clicks-1"}}))
+
+    def runtime(settings_: Settings, learnt_from: str) -> IndexRuntime:
+        meta = {"models": {"embedding": {"fingerprint": "f1", "encoder": "transformers", "languages": ["de"]}},
+                "vector_fields": ["embedding"],
+                "judged": {"fields": {"embedding_judged": "embedding"}, "model_fingerprints": {"embedding": "f1"},
+                           "data_hash": learnt_from}}
+        return IndexRuntime("shop", settings_, IndexMeta.parse(meta), {"embedding": object()}, None)
+
+    analysis = QueryAnalysis("rote schuhe", "rote schuhe", "de", False, [], {})
+    shares = lambda rt, w=None: Planner.field_shares(SimpleNamespace(runtime=rt), analysis, None, w)  # noqa: E731
+    tuned = runtime(Settings(model=str(model)), "clicks-1")
+    assert tuned.judged_redundant and shares(tuned) == {"embedding": 1.0, "embedding_judged": 0.5}
+    assert shares(tuned, 2.0) == {"embedding": 1.0, "embedding_judged": 2.0}  # an explicit weight wins
+    assert shares(runtime(Settings(model=str(model)), "clicks-2"))["embedding_judged"] == 1.0
+    assert shares(runtime(Settings(model=str(tmp_path / "zero-shot")), "clicks-1"))["embedding_judged"] == 1.0

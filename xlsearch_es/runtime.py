@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -22,8 +23,9 @@ from .cluster.indices import is_xlsearch_meta, read_meta
 from .config import Settings
 from .embed.base import Embedder, as_embedders, load_embedders
 from .embed.languages import covers
+from .embed.manifest import training_records
 from .errors import XLSearchError
-from .mapping import index_models, judged_fields, recorded_encoder
+from .mapping import JUDGED_META_KEY, index_models, judged_fields, recorded_encoder
 from .service import check_compatible, settings_for_index
 from .translate.base import Translator
 from .translate.factory import make_translator
@@ -141,6 +143,18 @@ class IndexRuntime:
         the judged fields of those encoders (their position names their lists)."""
         judged = [j for j, source in self.meta.judged.items() if source in self.embedders]
         return self.vector_fields + judged
+
+    @cached_property
+    def judged_redundant(self) -> bool:
+        """Whether the served model or query adapter was trained on the judgments the index's
+        judged vectors came from (their manifests' data hash): the two then carry the same
+        evidence, and search gives the judged lists less weight by default."""
+        learnt = self.meta.raw.get(JUDGED_META_KEY)
+        source = learnt.get("data_hash") if isinstance(learnt, Mapping) else None
+        if not source or not self.meta.judged:
+            return False
+        trained = training_records(self.settings.model_ref, self.settings.query_adapter)
+        return any(r.get("data_hash") == source for r in trained)
 
     def query_field_of(self, knn_field: str) -> str:
         """The encoder field whose query vector searches ``knn_field`` (itself, for an encoder field)."""

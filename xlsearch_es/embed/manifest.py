@@ -20,3 +20,12 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ModelError(f"model manifest {path} is corrupt: {exc}") from exc
+
+
+def training_records(model_ref: str, query_adapter: str | None) -> list[dict[str, Any]]:
+    """What the served model's and query adapter's manifests record of their training
+    (data, data_hash, split), for the ones trained by ``xlsearch train``."""
+    from .adapter import adapter_training  # the adapter module reads manifests of its own kind
+
+    records = [(read_manifest(Path(model_ref)) or {}).get("training"), adapter_training(query_adapter)]
+    return [r for r in records if isinstance(r, dict)]

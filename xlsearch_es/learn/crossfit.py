@@ -22,15 +22,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..cluster.indices import read_meta, resolve_alias
 from ..config import Settings
-from ..embed.adapter import adapter_training
-from ..embed.manifest import read_manifest
+from ..embed.manifest import training_records
 from ..mapping import JUDGED_META_KEY
 from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..runtime import IndexRuntime
@@ -138,11 +136,9 @@ def encoders_trained_on(settings: Settings, judgments: Judgments) -> list[SplitP
     """The splits whose train queries of these judgments the served model or query adapter
     learnt from: on those queries the encoder's own lists are better than on any a shopper
     will type, so they cannot measure how much the judged lists should add."""
-    records = [(read_manifest(Path(settings.model_ref)) or {}).get("training")]
-    records.append(adapter_training(settings.query_adapter))
     out = []
-    for record in records:
-        if isinstance(record, dict) and record.get("data_hash") == judgments.data_hash:
+    for record in training_records(settings.model_ref, settings.query_adapter):
+        if record.get("data_hash") == judgments.data_hash:
             try:
                 out.append(SplitPolicy(**record["split"]))
             except (KeyError, TypeError):

@@ -30,11 +30,13 @@ from elasticsearch import Elasticsearch, helpers
 
 from ..cluster.indices import index_meta, is_xlsearch_meta, read_meta, resolve_alias
 from ..embed.adapter import adapter_fingerprint
+from ..embed.manifest import training_records
 from ..errors import XLSearchError
 from ..ingest.sink import Action, send_bulk
 from ..mapping import JUDGED_META_KEY, index_models, judged_field_name
 from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..runtime import IndexRuntime
+from ..search.request import DEFAULT_JUDGED_WEIGHT, REDUNDANT_JUDGED_WEIGHT
 
 MISSING = "(404)"  # how send_bulk reports an update of a product the index does not hold
 
@@ -96,20 +98,7 @@ def learn_judged_vectors(
     say(f"embedding {len(queries)} train queries for {', '.join(fields.values())}")
     vectors = embed_queries(runtime, queries, list(fields.values()))
     centroids = {judged: judged_centroids(vectors[source], grades) for judged, source in fields.items()}
-    products = sorted({d for c in centroids.values() for d in c})
-    _add_fields(es, target, fields)
-    stale = sorted(holding_ids(es, target, next(iter(fields))) - set(products))
-    actions: list[Action] = [
-        ({"update": {"_id": d}}, {"doc": {j: c[d].tolist() for j, c in centroids.items() if d in c}}) for d in products
-    ]
-    actions += [({"update": {"_id": d}}, {"doc": dict.fromkeys(fields)}) for d in stale]
-    result = send_bulk(es, target, actions)
-    missing = sorted(i for i, why in result.failed if MISSING in why)
-    failed = [(i, why) for i, why in result.failed if MISSING not in why]
-    if failed:
-        shown = "; ".join(f"{i}: {why}" for i, why in failed[:3])
-        raise XLSearchError(f"{len(failed)} of {len(actions)} product updates failed ({shown}); _meta left as it was")
-    es.indices.refresh(index=target)
+    products, missing, stale = _write(es, target, fields, centroids)
     record = {
         "fields": fields,
         "data": judgments.name,
@@ -126,12 +115,52 @@ def learn_judged_vectors(
     meta = index_meta(es, target)
     meta[JUDGED_META_KEY] = record
     es.indices.put_mapping(index=target, meta=meta)
+    weight = default_weight(runtime, judgments)
     say(
         f"{record['products']} products got judged vectors from {len(queries)} train queries"
         + (f"; {len(missing)} judged products are not in the index" if missing else "")
         + (f"; cleared {len(stale)} no longer judged" if stale else "")
+        + f"; search weighs them {weight} by default"
+        + (" (the served encoders learnt from these judgments too)" if weight != DEFAULT_JUDGED_WEIGHT else "")
     )
-    return {"index": runtime.alias, "physical_index": target, **record, "missing_ids": missing[:20]}
+    return {
+        "index": runtime.alias,
+        "physical_index": target,
+        **record,
+        "default_judged_weight": weight,
+        "missing_ids": missing[:20],
+    }
+
+
+def _write(
+    es: Elasticsearch, target: str, fields: Mapping[str, str], centroids: Mapping[str, Mapping[str, np.ndarray]]
+) -> tuple[list[str], list[str], list[str]]:
+    """Each product's centroids by partial update, cleared where a product is no longer judged:
+    (products written to, judged products the index lacks, products cleared). Any other
+    refused write raises before ``_meta`` is touched."""
+    products = sorted({d for c in centroids.values() for d in c})
+    _add_fields(es, target, fields)
+    stale = sorted(holding_ids(es, target, next(iter(fields))) - set(products))
+    actions: list[Action] = [
+        ({"update": {"_id": d}}, {"doc": {j: c[d].tolist() for j, c in centroids.items() if d in c}}) for d in products
+    ]
+    actions += [({"update": {"_id": d}}, {"doc": dict.fromkeys(fields)}) for d in stale]
+    result = send_bulk(es, target, actions)
+    missing = sorted(i for i, why in result.failed if MISSING in why)
+    failed = [(i, why) for i, why in result.failed if MISSING not in why]
+    if failed:
+        shown = "; ".join(f"{i}: {why}" for i, why in failed[:3])
+        raise XLSearchError(f"{len(failed)} of {len(actions)} product updates failed ({shown}); _meta left as it was")
+    es.indices.refresh(index=target)
+    return products, missing, stale
+
+
+def default_weight(runtime: IndexRuntime, judgments: Judgments) -> float:
+    """The judged weight search will use untuned: less where the served model or query
+    adapter learnt from these same judgments (``IndexRuntime.judged_redundant``)."""
+    trained = training_records(runtime.settings.model_ref, runtime.settings.query_adapter)
+    redundant = any(r.get("data_hash") == judgments.data_hash for r in trained)
+    return REDUNDANT_JUDGED_WEIGHT if redundant else DEFAULT_JUDGED_WEIGHT
 
 
 def forget_judged_vectors(

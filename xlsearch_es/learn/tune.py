@@ -58,10 +58,11 @@ BOOST_GRID = (
     BM25Boosts(description=0.5),
     BM25Boosts(title=2.0, category=2.0),
 )
-# Bumped when the search space changes (2: the kNN weight's split between vector
-# fields; 3: the grid's ends, per-language field splits; 4: the judged fields' weight);
+# Bumped when the search space or its measurement changes (2: the kNN weight's split
+# between vector fields; 3: the grid's ends, per-language field splits; 4: the judged
+# fields' weight; 5: judged lists cross-fitted, the judged weight's default by redundancy);
 # a stored tuning from an older tuner is not reused by evaluation.
-TUNER_VERSION = 4
+TUNER_VERSION = 5
 JUDGED_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)  # judged fields' share of their encoder field's (0: left out)
 MIN_GAIN = 0.002  # below this a tuned value is noise: keep the defaults
 MIN_LANGUAGE_QUERIES = 30

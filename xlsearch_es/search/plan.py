@@ -22,6 +22,7 @@ from .request import (
     HYBRID,
     KNN_MAX_CANDIDATES,
     PLAIN,
+    REDUNDANT_JUDGED_WEIGHT,
     SearchPlan,
     SearchRequest,
     Trace,
@@ -191,14 +192,18 @@ class Planner:
         default) times the probability that the query is in a language the field's encoder
         knows. No field knows it: the encoder that declares the most languages (or none,
         trusting itself with all) takes the whole weight. A judged field (learn/judged.py)
-        takes ``judged_weight`` times its encoder field's part. Fields with no part are left out."""
+        takes ``judged_weight`` times its encoder field's part (by default 1, or 0.5 where the
+        encoders learnt from the judgments the judged vectors came from). Fields with no part are left out."""
         runtime, fields = self.runtime, self.runtime.vector_fields
         base = list(tuned) if tuned and len(tuned) == len(fields) and sum(tuned) > 0 else [1.0] * len(fields)
         probs = analysis.lang_scores or {analysis.lang: 1.0}
         shares = {f: s * sum(p for lg, p in probs.items() if runtime.covers(f, lg)) for f, s in zip(fields, base)}
         if sum(shares.values()) <= 0:
             shares = {runtime.widest_field(): 1.0}
-        weight = DEFAULT_JUDGED_WEIGHT if judged_weight is None else judged_weight
+        if judged_weight is None:
+            weight = REDUNDANT_JUDGED_WEIGHT if runtime.judged_redundant else DEFAULT_JUDGED_WEIGHT
+        else:
+            weight = judged_weight
         for judged in runtime.knn_fields[len(fields) :]:
             shares[judged] = weight * shares.get(runtime.query_field_of(judged), 0.0)
         return {f: round(v, 6) for f, v in shares.items() if v > 0}

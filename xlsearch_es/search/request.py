@@ -34,6 +34,11 @@ DEFAULT_RANK_WINDOW = 100
 # A judged field's kNN share, relative to its encoder field's (learn/judged.py;
 # picked on cikm's validation split with each language left out: benchmarks/bench_judged.py).
 DEFAULT_JUDGED_WEIGHT = 1.0
+# ... and where the encoder that searches them learnt from the same judgments (a model
+# fine-tuned or a query adapter trained on them), half that: both carry the same clicks,
+# so at full weight they count them twice. Validation picked 0.5 for such a configuration
+# with 9 of 10 languages left out, and test agreed (benchmarks/results/learn3/).
+REDUNDANT_JUDGED_WEIGHT = 0.5
 # Elasticsearch caps a kNN search's num_candidates (and so k) at 10,000.
 KNN_MAX_CANDIDATES = 10_000
 MAX_K = 1000
