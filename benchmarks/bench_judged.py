@@ -34,7 +34,7 @@ from xlsearch_es.learn.tune import JUDGED_GRID, Tuner, defaults_for
 from xlsearch_es.relevance.judgments import Judgments, SplitPolicy
 from xlsearch_es.relevance.metrics import percentile
 from xlsearch_es.search.client import XLSearchClient
-from xlsearch_es.search.request import DEFAULT_JUDGED_WEIGHT
+from xlsearch_es.search.request import default_judged_weight
 
 
 def weight_scores(tuner: Tuner, weight: float) -> dict:
@@ -61,10 +61,11 @@ def language_left_out(client, judgments: Judgments, test: Tuner, lang: str) -> d
     others = replace(judgments, queries={k: q for k, q in judgments.queries.items() if q.lang != lang})
     learn_judged_vectors(client.es, client.runtime, others, SplitPolicy(), say=lambda _m: None)
     mine = Tuner(client, judgments, [i.query for i in test.items if i.query.lang == lang], lambda _m: None)
-    at = {w: means(weight_scores(mine, w))[lang] for w in (0.0, DEFAULT_JUDGED_WEIGHT)}
+    default = default_judged_weight(client.runtime.judged_redundant)
+    at = {w: means(weight_scores(mine, w))[lang] for w in (0.0, default)}
     return {
         "without_judged": [round(v, 4) for v in at[0.0]],  # nDCG@10, MRR@10
-        "judged_learnt_without_it": [round(v, 4) for v in at[DEFAULT_JUDGED_WEIGHT]],
+        "judged_learnt_without_it": [round(v, 4) for v in at[default]],
     }
 
 
@@ -83,6 +84,7 @@ def main() -> None:
     # a client whose runtime lists the judged fields, on the models already loaded
     runtime = client.runtime
     client = XLSearchClient(client.settings, client=client.es, encoder=runtime.embedders, translator=runtime.translator)
+    default = default_judged_weight(client.runtime.judged_redundant)  # 0.5 where the encoders learnt these judgments
     try:
         validation = sampled(client, judgments, ("validation",), 10_000)
         by_weight = {w: weight_scores(validation, w) for w in JUDGED_GRID}
@@ -94,7 +96,7 @@ def main() -> None:
 
         loo = {}
         for lg in languages:
-            picked = max(JUDGED_GRID, key=lambda w: (others(w, lg), w == DEFAULT_JUDGED_WEIGHT))
+            picked = max(JUDGED_GRID, key=lambda w: (others(w, lg), w == default))
             loo[lg] = {
                 "picked": picked,
                 "ndcg@10_left_out": round(grid[picked][lg][0], 4),
@@ -105,10 +107,10 @@ def main() -> None:
         # the weight most languages picked when left out, where it is not the default
         picked = Counter(v["picked"] for v in loo.values()).most_common(1)[0][0]
         rows = {
-            f"hybrid, judged weight {DEFAULT_JUDGED_WEIGHT} (default)": weight_scores(test, DEFAULT_JUDGED_WEIGHT),
+            f"hybrid, judged weight {default} (default)": weight_scores(test, default),
             **(
                 {f"hybrid, judged weight {picked} (picked on validation)": weight_scores(test, picked)}
-                if picked != DEFAULT_JUDGED_WEIGHT
+                if picked != default
                 else {}
             ),
             "hybrid without judged vectors": weight_scores(test, 0.0),

@@ -36,7 +36,7 @@ from ..ingest.sink import Action, send_bulk
 from ..mapping import JUDGED_META_KEY, index_models, judged_field_name
 from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..runtime import IndexRuntime
-from ..search.request import DEFAULT_JUDGED_WEIGHT, REDUNDANT_JUDGED_WEIGHT
+from ..search.request import DEFAULT_JUDGED_WEIGHT, default_judged_weight
 
 MISSING = "(404)"  # how send_bulk reports an update of a product the index does not hold
 
@@ -159,8 +159,7 @@ def default_weight(runtime: IndexRuntime, judgments: Judgments) -> float:
     """The judged weight search will use untuned: less where the served model or query
     adapter learnt from these same judgments (``IndexRuntime.judged_redundant``)."""
     trained = training_records(runtime.settings.model_ref, runtime.settings.query_adapter)
-    redundant = any(r.get("data_hash") == judgments.data_hash for r in trained)
-    return REDUNDANT_JUDGED_WEIGHT if redundant else DEFAULT_JUDGED_WEIGHT
+    return default_judged_weight(any(r.get("data_hash") == judgments.data_hash for r in trained))
 
 
 def forget_judged_vectors(

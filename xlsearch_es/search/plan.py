@@ -17,15 +17,14 @@ from .fusion import FUSIONS, Catalog, FusionStrategy
 from .request import (
     AUTO_FUSION,
     BM25,
-    DEFAULT_JUDGED_WEIGHT,
     DEFAULT_RANK_WINDOW,
     HYBRID,
     KNN_MAX_CANDIDATES,
     PLAIN,
-    REDUNDANT_JUDGED_WEIGHT,
     SearchPlan,
     SearchRequest,
     Trace,
+    default_judged_weight,
 )
 from .senses import CatalogTerms, QuerySenses, ReadingVectors
 from .synonyms import Synonyms
@@ -200,10 +199,7 @@ class Planner:
         shares = {f: s * sum(p for lg, p in probs.items() if runtime.covers(f, lg)) for f, s in zip(fields, base)}
         if sum(shares.values()) <= 0:
             shares = {runtime.widest_field(): 1.0}
-        if judged_weight is None:
-            weight = REDUNDANT_JUDGED_WEIGHT if runtime.judged_redundant else DEFAULT_JUDGED_WEIGHT
-        else:
-            weight = judged_weight
+        weight = default_judged_weight(runtime.judged_redundant) if judged_weight is None else judged_weight
         for judged in runtime.knn_fields[len(fields) :]:
             shares[judged] = weight * shares.get(runtime.query_field_of(judged), 0.0)
         return {f: round(v, 6) for f, v in shares.items() if v > 0}

@@ -39,6 +39,13 @@ DEFAULT_JUDGED_WEIGHT = 1.0
 # so at full weight they count them twice. Validation picked 0.5 for such a configuration
 # with 9 of 10 languages left out, and test agreed (benchmarks/results/learn3/).
 REDUNDANT_JUDGED_WEIGHT = 0.5
+
+
+def default_judged_weight(redundant: bool) -> float:
+    """The judged weight an untuned search uses (``IndexRuntime.judged_redundant``)."""
+    return REDUNDANT_JUDGED_WEIGHT if redundant else DEFAULT_JUDGED_WEIGHT
+
+
 # Elasticsearch caps a kNN search's num_candidates (and so k) at 10,000.
 KNN_MAX_CANDIDATES = 10_000
 MAX_K = 1000
