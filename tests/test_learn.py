@@ -853,3 +853,17 @@ def test_judged_lists_weigh_half_by_default_where_the_encoder_learnt_the_same_ju
     assert shares(tuned, 2.0) == {"embedding": 1.0, "embedding_judged": 2.0}  # an explicit weight wins
     assert shares(runtime(Settings(model=str(model)), "clicks-2"))["embedding_judged"] == 1.0
     assert shares(runtime(Settings(model=str(tmp_path / "zero-shot")), "clicks-1"))["embedding_judged"] == 1.0
+
+
+def test_cross_fit_learns_only_from_the_judgments_the_vectors_came_from(tiny_beir) -> None:
+    """Vectors learnt from other judgments (another log, an edited set) leave nothing to
+    cross-fit; a record without a readable split neither; a match gives its train split."""
+    from xlsearch_es.learn.crossfit import learning_queries
+
+    judgments = load_beir(tiny_beir)
+    record = {"data_hash": judgments.data_hash, "split": POLICY.as_dict()}
+    assert [q.id for q in learning_queries(judgments, record)] == [q.id for q in judgments.split(POLICY, "train")]
+    assert learning_queries(judgments, {**record, "data_hash": "another-log"}) == []
+    assert learning_queries(judgments, {"data_hash": judgments.data_hash, "split": {"holdout": "x"}}) == []
+    assert learning_queries(judgments, {"data_hash": judgments.data_hash}) == []
+    assert learning_queries(judgments, {"data_hash": judgments.data_hash, "split": {"holdout": 2.0}}) == []

@@ -29,6 +29,7 @@ import numpy as np
 from ..cluster.indices import read_meta, resolve_alias
 from ..config import Settings
 from ..embed.manifest import training_records
+from ..errors import XLSearchError
 from ..mapping import JUDGED_META_KEY
 from ..relevance.judgments import Judgments, Query, SplitPolicy
 from ..runtime import IndexRuntime
@@ -84,7 +85,7 @@ def learning_queries(judgments: Judgments, record: Mapping[str, Any]) -> list[Qu
         return []
     try:
         policy = SplitPolicy(**record["split"])
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, XLSearchError):  # a record this version cannot read: nothing to fit
         return []
     return judgments.split(policy, "train")
 
@@ -145,6 +146,6 @@ def encoders_trained_on(settings: Settings, judgments: Judgments) -> list[SplitP
         if record.get("data_hash") == judgments.data_hash:
             try:
                 out.append(SplitPolicy(**record["split"]))
-            except (KeyError, TypeError):
+            except (KeyError, TypeError, XLSearchError):
                 out.append(SplitPolicy(holdout=0.0, validation=1e-9))  # split unknown: take every query as seen
     return out
