@@ -18,13 +18,12 @@ import json
 import statistics
 from pathlib import Path
 
-import numpy as np
 from choose_defaults import open_set
 from common import RESULTS
 
 from xlsearch_es.cluster.indices import resolve_alias
-from xlsearch_es.learn.crossfit import CrossFit, _Centroids
-from xlsearch_es.learn.judged import embed_queries, holding_ids, judged_centroids
+from xlsearch_es.learn.crossfit import CrossFit, centroids_of
+from xlsearch_es.learn.judged import embed_queries, holding_ids
 from xlsearch_es.relevance.judgments import SplitPolicy
 from xlsearch_es.search.fusion import knn_list_name
 
@@ -44,12 +43,7 @@ def main() -> None:
     held = holding_ids(client.es, target, next(iter(runtime.meta.judged)))
     names = {j: knn_list_name(j, runtime.knn_fields.index(j)) for j in runtime.meta.judged}
     vectors = embed_queries(runtime, train, sorted(set(runtime.meta.judged.values())))
-    grades = {q.id: judgments.relevant(q.id) for q in train}
-    every: dict[str, _Centroids] = {}
-    for judged, source in runtime.meta.judged.items():
-        full = judged_centroids(vectors[source], grades)
-        ids = sorted(d for d in full if d in held)
-        every[judged] = _Centroids(ids, np.stack([full[d] for d in ids]))
+    every = centroids_of(runtime.meta.judged, vectors, {q.id: judgments.relevant(q.id) for q in train}, held)
     whole = CrossFit(dict(runtime.meta.judged), names, dict.fromkeys(range(5), every), len(train))
     overlap: dict[str, list[float]] = {n: [] for n in names.values()}
     gap: dict[str, float] = dict.fromkeys(names.values(), 0.0)

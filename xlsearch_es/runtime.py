@@ -23,7 +23,7 @@ from .cluster.indices import is_xlsearch_meta, read_meta
 from .config import Settings
 from .embed.base import Embedder, as_embedders, load_embedders
 from .embed.languages import covers
-from .embed.manifest import training_records
+from .embed.manifest import trained_on
 from .errors import XLSearchError
 from .mapping import JUDGED_META_KEY, index_models, judged_fields, recorded_encoder
 from .service import check_compatible, settings_for_index
@@ -153,8 +153,7 @@ class IndexRuntime:
         source = learnt.get("data_hash") if isinstance(learnt, Mapping) else None
         if not source or not self.meta.judged:
             return False
-        trained = training_records(self.settings.model_ref, self.settings.query_adapter)
-        return any(r.get("data_hash") == source for r in trained)
+        return bool(trained_on(self.settings.model_ref, self.settings.query_adapter, source))
 
     def query_field_of(self, knn_field: str) -> str:
         """The encoder field whose query vector searches ``knn_field`` (itself, for an encoder field)."""

@@ -22,10 +22,10 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         raise ModelError(f"model manifest {path} is corrupt: {exc}") from exc
 
 
-def training_records(model_ref: str, query_adapter: str | None) -> list[dict[str, Any]]:
-    """What the served model's and query adapter's manifests record of their training
-    (data, data_hash, split), for the ones trained by ``xlsearch train``."""
+def trained_on(model_ref: str, query_adapter: str | None, data_hash: str) -> list[dict[str, Any]]:
+    """The training records (data, data_hash, split) of the served model and query adapter
+    that ``xlsearch train`` made from the judgments with this hash; [] for the others."""
     from .adapter import adapter_training  # the adapter module reads manifests of its own kind
 
     records = [(read_manifest(Path(model_ref)) or {}).get("training"), adapter_training(query_adapter)]
-    return [r for r in records if isinstance(r, dict)]
+    return [r for r in records if isinstance(r, dict) and r.get("data_hash") == data_hash]

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..cluster.indices import read_meta, resolve_alias
 from ..config import Settings
-from ..embed.manifest import training_records
+from ..embed.manifest import trained_on
 from ..errors import XLSearchError
 from ..mapping import JUDGED_META_KEY
 from ..relevance.judgments import Judgments, Query, SplitPolicy
@@ -90,6 +90,23 @@ def learning_queries(judgments: Judgments, record: Mapping[str, Any]) -> list[Qu
     return judgments.split(policy, "train")
 
 
+def centroids_of(
+    fields: Mapping[str, str],
+    vectors: Mapping[str, Mapping[str, np.ndarray]],
+    grades: Mapping[str, Mapping[str, int]],
+    held: set[str],
+) -> dict[str, _Centroids]:
+    """Per judged field, the centroids ``learn-vectors`` would write from these queries'
+    vectors and grades, for the products in ``held`` (those the index has vectors for)."""
+    out = {}
+    for judged, source in fields.items():
+        centroids = judged_centroids(vectors[source], grades)
+        ids = sorted(d for d in centroids if d in held)
+        matrix = np.stack([centroids[d] for d in ids]) if ids else np.zeros((0, 1), dtype=np.float32)
+        out[judged] = _Centroids(ids, matrix)
+    return out
+
+
 def build_cross_fit(
     runtime: IndexRuntime, judgments: Judgments, queries: list[Query], held: set[str], folds: int = FOLDS
 ) -> CrossFit:
@@ -99,15 +116,11 @@ def build_cross_fit(
     order = runtime.knn_fields
     names = {j: knn_list_name(j, order.index(j)) for j in fields}
     vectors = embed_queries(runtime, queries, sorted(set(fields.values())))
-    by_fold: dict[int, dict[str, _Centroids]] = {}
-    for k in range(folds):
-        grades = {q.id: judgments.relevant(q.id) for q in queries if text_fold(q, folds) != k}
-        by_fold[k] = {}
-        for judged, source in fields.items():
-            centroids = judged_centroids(vectors[source], grades)
-            ids = sorted(d for d in centroids if d in held)
-            matrix = np.stack([centroids[d] for d in ids]) if ids else np.zeros((0, 1), dtype=np.float32)
-            by_fold[k][judged] = _Centroids(ids, matrix)
+    grades = {q.id: judgments.relevant(q.id) for q in queries}
+    by_fold = {
+        k: centroids_of(fields, vectors, {q.id: grades[q.id] for q in queries if text_fold(q, folds) != k}, held)
+        for k in range(folds)
+    }
     return CrossFit(fields, names, by_fold, len(queries))
 
 
@@ -142,10 +155,9 @@ def encoders_trained_on(settings: Settings, judgments: Judgments) -> list[SplitP
     learnt from: on those queries the encoder's own lists are better than on any a shopper
     will type, so they cannot measure how much the judged lists should add."""
     out = []
-    for record in training_records(settings.model_ref, settings.query_adapter):
-        if record.get("data_hash") == judgments.data_hash:
-            try:
-                out.append(SplitPolicy(**record["split"]))
-            except (KeyError, TypeError, XLSearchError):
-                out.append(SplitPolicy(holdout=0.0, validation=1e-9))  # split unknown: take every query as seen
+    for record in trained_on(settings.model_ref, settings.query_adapter, judgments.data_hash):
+        try:
+            out.append(SplitPolicy(**record["split"]))
+        except (KeyError, TypeError, XLSearchError):
+            out.append(SplitPolicy(holdout=0.0, validation=1e-9))  # split unknown: take every query as seen
     return out

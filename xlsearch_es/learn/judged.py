@@ -30,7 +30,7 @@ from elasticsearch import Elasticsearch, helpers
 
 from ..cluster.indices import index_meta, is_xlsearch_meta, read_meta, resolve_alias
 from ..embed.adapter import adapter_fingerprint
-from ..embed.manifest import training_records
+from ..embed.manifest import trained_on
 from ..errors import XLSearchError
 from ..ingest.sink import Action, send_bulk
 from ..mapping import JUDGED_META_KEY, index_models, judged_field_name
@@ -158,8 +158,8 @@ def _write(
 def default_weight(runtime: IndexRuntime, judgments: Judgments) -> float:
     """The judged weight search will use untuned: less where the served model or query
     adapter learnt from these same judgments (``IndexRuntime.judged_redundant``)."""
-    trained = training_records(runtime.settings.model_ref, runtime.settings.query_adapter)
-    return default_judged_weight(any(r.get("data_hash") == judgments.data_hash for r in trained))
+    settings = runtime.settings
+    return default_judged_weight(bool(trained_on(settings.model_ref, settings.query_adapter, judgments.data_hash)))
 
 
 def forget_judged_vectors(
