@@ -306,7 +306,8 @@ def test_tuning_scores_the_ranking_search_returns(catalog_index):
     from xlsearch_es.search.tuning import SearchParams
 
     _, client = catalog_index
-    queries = [Query("q1", "red dress", "en"), Query("q2", "zapatillas negras", "es"), Query("q3", "grüne Jacke", "de")]
+    queries = [Query("q1", "red dress", "en"), Query("q2", "zapatillas negras", "es"), Query("q3", "grüne Jacke", "de"),
+               Query("q4", "which laptop is the lightest?", "en")]  # a question (text/question.py)
     tuner = Tuner(client, Judgments("toy", {q.id: q for q in queries}, {}, {}, ""), queries, say=lambda m: None)
     for fusion, weight, window in (("rrf", 1.0, 50), ("zscore", 2.0, 100), ("minmax", 4.0, 50)):
         p = SearchParams(fusion=fusion, knn_weight=weight, rank_window=window, translation_weight=1.0,

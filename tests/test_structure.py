@@ -195,6 +195,17 @@ def test_two_vector_fields_e5_and_use(es_settings, model_settings, es_client, en
     assert client.planner.field_shares(client.understand("robe rouge", "fr")) == {"embedding": 1.0, "embedding_use": 1.0}
     unsure = QueryAnalysis("x", "x", "fr", False, [], {}, lang_scores={"fr": 0.5, "el": 0.5})
     assert client.planner.field_shares(unsure) == {"embedding": 1.0, "embedding_use": 0.5}
+    # A question leans on the widest encoder (e5): an even split becomes 70/30, and its kNN
+    # side weighs twice what a keyword query's does; a Greek question (e5 alone) keeps both.
+    question = client.understand("¿qué vestido es rojo?", "es")
+    both = client.planner.field_shares(question)
+    assert both == {"embedding": round(7 / 3, 6), "embedding_use": 1.0}
+    assert client.planner.knn_weight_for(question, 4.0, both) == 8.0
+    keywords = client.understand("vestido rojo", "es")
+    assert client.planner.knn_weight_for(keywords, 4.0, client.planner.field_shares(keywords)) == 4.0
+    greek = client.understand("ποιο φόρεμα είναι κόκκινο;", "el")
+    assert client.planner.field_shares(greek) == {"embedding": 1.0}
+    assert client.planner.knn_weight_for(greek, 4.0, {"embedding": 1.0}) == 4.0
     # A language declared uncovered (to test the routing) drops USE's list from the fusion.
     routed = XLSearchClient(settings.replace(uncovered_languages=("use:fr",)), client=es_client, encoder=embedders,
                             translator=translator)

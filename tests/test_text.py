@@ -110,3 +110,40 @@ def test_segmenter_cuts_chinese_and_japanese_words():
     assert seg.segment("青いノートパソコン、軽量モデル", "ja").split()[:3] == ["青い", "ノート", "パソコン"]
     assert seg.segment("", "zh") == "" and seg.segment("   ", "ja") == ""
     assert seg.segment("Rote  Schuhe", "de") == "rote schuhe"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("How many points did the Panthers give up?", True),
+        ("¿qué vestido es rojo", True),  # Spanish opens the question
+        ("哪款笔记本最轻？", True),  # full-width mark
+        ("ما هو أخف حاسوب؟", True),  # Arabic mark
+        ("ποιο φόρεμα είναι κόκκινο;", True),  # Greek writes the question mark as ";"
+        ("ποιο φόρεμα είναι κόκκινο\u037e", True),
+        ('is it "waterproof?"', True),  # a closing quote after the mark
+        ("red running shoes", False),
+        ("iphone 13 pro max", False),
+        ("what", False),  # a bare interrogative word is a keyword query: no mark
+        ("", False),
+        ("???", True),
+        ("c++ book", False),
+    ],
+)
+def test_question_form_is_read_in_every_script(text, expected):
+    from xlsearch_es.text.question import is_question
+
+    assert is_question(text) is expected
+
+
+def test_question_marks_separate_the_shared_sets_questions_from_shop_queries(shared_data):
+    """The rule the question profile rests on: xquad-r's questions carry a mark, cikm's
+    shop queries never do."""
+    from xlsearch_es.text.question import is_question
+
+    def share(name: str) -> float:
+        rows = [json.loads(line) for line in (shared_data / name / "queries.jsonl").open(encoding="utf-8")]
+        return sum(is_question(r["text"]) for r in rows) / len(rows)
+
+    assert share("xquad-r-xling") > 0.97
+    assert share("cikm-qc-xling") == 0.0

@@ -135,7 +135,8 @@ class Tuner:
         order = self.client.runtime.knn_fields
         listed = {d for ranked in lists.values() for d, _ in ranked}
         agreement = self._agreement(item, listed)
-        fused = fuse_lists(fusion, lists, p.knn_weight or 1.0, shares, order, agreement)
+        weight = planner.knn_weight_for(item.analysis, p.knn_weight or 1.0, shares)
+        fused = fuse_lists(fusion, lists, weight, shares, order, agreement)
         # the query's product type first, as search serves it (the floor only counts: no reorder)
         categories = self.client.runtime.meta.categories
         return focus([f.id for f in fused], {}, self._paths(item, listed), categories, agreement=agreement).ids

@@ -4,6 +4,7 @@ build the BM25 query. Each runs once per search."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -11,6 +12,7 @@ from ..errors import XLSearchError
 from ..runtime import IndexRuntime
 from ..text.attributes import extract as extract_attributes
 from ..text.langid import DEFAULT_CANDIDATES, LanguageDetector
+from ..text.question import is_question
 from ..text.segment import Segmenter
 from . import query_builder as qb
 from .fusion import FUSIONS, Catalog, FusionStrategy
@@ -21,6 +23,8 @@ from .request import (
     HYBRID,
     KNN_MAX_CANDIDATES,
     PLAIN,
+    QUESTION_KNN_FACTOR,
+    QUESTION_WIDEST_ODDS,
     SearchPlan,
     SearchRequest,
     Trace,
@@ -76,6 +80,8 @@ class Planner:
     segmenter: Segmenter
     catalog_terms: CatalogTerms | None = None  # None: a word's readings in the dictionary's order
     reading_vectors: ReadingVectors = field(default_factory=ReadingVectors)
+    question_knn_factor: float = QUESTION_KNN_FACTOR  # 1 and 1: questions weighed as keywords
+    question_widest_odds: float = QUESTION_WIDEST_ODDS
 
     def analyze(
         self, query: str, lang: str | None, translate: bool = True, query_languages: tuple[str, ...] | None = None
@@ -120,6 +126,7 @@ class Planner:
         check_depth(request.mode, request.k, request.page, rank_window, self.max_result_window)
         strategy = self.strategy(params.fusion or AUTO_FUSION, trace.notes) if request.mode == HYBRID else None
         knn_weight = params.knn_weight if params.knn_weight is not None else (strategy.knn_weight if strategy else 1.0)
+        field_shares = self.field_shares(analysis, params.knn_shares, params.judged_weight)
         window = max(rank_window, request.offset + request.k)
         plain = request.lexical == PLAIN
         attributes = {} if plain else self.query_attributes(analysis)
@@ -129,12 +136,12 @@ class Planner:
             params=params,
             bm25=qb.plain_query(analysis.text) if plain else self.bm25_query(analysis, params.boosts, attributes),
             strategy=strategy,
-            knn_weight=knn_weight,
+            knn_weight=self.knn_weight_for(analysis, knn_weight, field_shares),
             window=window,
             num_candidates=knn_candidates(window),
             tuning=tuning,
             attributes=attributes,
-            field_shares=self.field_shares(analysis, params.knn_shares, params.judged_weight),
+            field_shares=field_shares,
             filters=self.filters(request.filters),
             categories=self.runtime.meta.categories,
         )
@@ -190,7 +197,8 @@ class Planner:
         """Each kNN field's part of the kNN weight for this query: the tuned split (even by
         default) times the probability that the query is in a language the field's encoder
         knows. No field knows it: the encoder that declares the most languages (or none,
-        trusting itself with all) takes the whole weight. A judged field (learn/judged.py)
+        trusting itself with all) takes the whole weight. A question (text/question.py) multiplies
+        the widest encoder's share by ``question_widest_odds``. A judged field (learn/judged.py)
         takes ``judged_weight`` times its encoder field's part (by default 1, or 0.5 where the
         encoders learnt from the judgments the judged vectors came from). Fields with no part are left out."""
         runtime, fields = self.runtime, self.runtime.vector_fields
@@ -199,10 +207,21 @@ class Planner:
         shares = {f: s * sum(p for lg, p in probs.items() if runtime.covers(f, lg)) for f, s in zip(fields, base)}
         if sum(shares.values()) <= 0:
             shares = {runtime.widest_field(): 1.0}
+        elif is_question(analysis.original) and sum(v > 0 for v in shares.values()) > 1:
+            widest = runtime.widest_field()  # the odds only move a split between encoders
+            shares[widest] = shares.get(widest, 0.0) * self.question_widest_odds
         weight = default_judged_weight(runtime.judged_redundant) if judged_weight is None else judged_weight
         for judged in runtime.knn_fields[len(fields) :]:
             shares[judged] = weight * shares.get(runtime.query_field_of(judged), 0.0)
         return {f: round(v, 6) for f, v in shares.items() if v > 0}
+
+    def knn_weight_for(self, analysis: QueryAnalysis, weight: float, shares: Mapping[str, float]) -> float:
+        """The kNN side's weight for this query: a question searched by more than one encoder
+        weighs it ``question_knn_factor`` times the keyword weight (tuned or default), so tuning
+        moves both together. With one encoder (or one that knows the language) it stays: the
+        factor was chosen with the split, and e5 alone on questions is better at 4:1 than 8:1."""
+        encoders = sum(shares.get(f, 0.0) > 0 for f in self.runtime.vector_fields)
+        return weight * self.question_knn_factor if encoders > 1 and is_question(analysis.original) else weight
 
     def query_attributes(self, analysis: QueryAnalysis) -> dict[str, list[str]]:
         """Colours and materials the query names, read from its English form."""

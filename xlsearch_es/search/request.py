@@ -46,6 +46,15 @@ def default_judged_weight(redundant: bool) -> float:
     return REDUNDANT_JUDGED_WEIGHT if redundant else DEFAULT_JUDGED_WEIGHT
 
 
+# A question (text/question.py) leans on the kNN side and on the widest-coverage encoder
+# (e5): BM25 over a word-by-word translated question adds little, and on questions e5
+# ranks answers better than USE, where on shop keywords USE is the stronger one. Chosen on
+# xquad-r's train and validation questions with each language left out (z-score, kNN 4:1,
+# even split for keywords -> 8:1 and 70/30 for questions; benchmarks/choose_defaults.py).
+QUESTION_KNN_FACTOR = 2.0
+QUESTION_WIDEST_ODDS = 7 / 3  # the widest encoder's share odds times this: an even split becomes 70/30
+
+
 # Elasticsearch caps a kNN search's num_candidates (and so k) at 10,000.
 KNN_MAX_CANDIDATES = 10_000
 MAX_K = 1000
