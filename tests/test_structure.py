@@ -206,6 +206,8 @@ def test_two_vector_fields_e5_and_use(es_settings, model_settings, es_client, en
     greek = client.understand("ποιο φόρεμα είναι κόκκινο;", "el")
     assert client.planner.field_shares(greek) == {"embedding": 1.0}
     assert client.planner.knn_weight_for(greek, 4.0, {"embedding": 1.0}) == 4.0
+    asked = client.search("¿qué vestido es rojo?", lang="es", k=3, fusion="zscore", knn_weight=4.0, explain=True)
+    assert "asked as a question: kNN weight 8 (keywords 4)" in asked.notes
     # A language declared uncovered (to test the routing) drops USE's list from the fusion.
     routed = XLSearchClient(settings.replace(uncovered_languages=("use:fr",)), client=es_client, encoder=embedders,
                             translator=translator)

@@ -127,6 +127,9 @@ class Planner:
         strategy = self.strategy(params.fusion or AUTO_FUSION, trace.notes) if request.mode == HYBRID else None
         knn_weight = params.knn_weight if params.knn_weight is not None else (strategy.knn_weight if strategy else 1.0)
         field_shares = self.field_shares(analysis, params.knn_shares, params.judged_weight)
+        question_weight = self.knn_weight_for(analysis, knn_weight, field_shares)
+        if question_weight != knn_weight and request.mode == HYBRID:
+            trace.notes.append(f"asked as a question: kNN weight {question_weight:g} (keywords {knn_weight:g})")
         window = max(rank_window, request.offset + request.k)
         plain = request.lexical == PLAIN
         attributes = {} if plain else self.query_attributes(analysis)
@@ -136,7 +139,7 @@ class Planner:
             params=params,
             bm25=qb.plain_query(analysis.text) if plain else self.bm25_query(analysis, params.boosts, attributes),
             strategy=strategy,
-            knn_weight=self.knn_weight_for(analysis, knn_weight, field_shares),
+            knn_weight=question_weight,
             window=window,
             num_candidates=knn_candidates(window),
             tuning=tuning,
