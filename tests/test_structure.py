@@ -208,6 +208,10 @@ def test_two_vector_fields_e5_and_use(es_settings, model_settings, es_client, en
     assert client.planner.knn_weight_for(greek, 4.0, {"embedding": 1.0}) == 4.0
     asked = client.search("¿qué vestido es rojo?", lang="es", k=3, fusion="zscore", knn_weight=4.0, explain=True)
     assert "asked as a question: kNN weight 8 (keywords 4)" in asked.notes
+    as_keywords = XLSearchClient(settings.replace(question_weights=False), client=es_client, encoder=embedders,
+                                 translator=translator)
+    assert as_keywords.planner.field_shares(question) == {"embedding": 1.0, "embedding_use": 1.0}
+    assert as_keywords.planner.knn_weight_for(question, 4.0, both) == 4.0
     # A language declared uncovered (to test the routing) drops USE's list from the fusion.
     routed = XLSearchClient(settings.replace(uncovered_languages=("use:fr",)), client=es_client, encoder=embedders,
                             translator=translator)

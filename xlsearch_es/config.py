@@ -72,6 +72,9 @@ class Settings:
     # A query word's dictionary readings chosen by the catalog and the whole query
     # (search/senses.py) rather than by the dictionary's order alone.
     sense_context: bool = True
+    # A query asked as a question weighs its kNN side more and leans on the widest encoder
+    # (search/request.py QUESTION_*); false: questions are weighed as keyword queries.
+    question_weights: bool = True
     # --- models -------------------------------------------------------------
     # Encoder kinds (see ``embed.base.ENCODERS``), one vector field each; the first is primary.
     # e5 + USE fused beat e5 alone on both shared sets (README, "Encoders").
@@ -239,6 +242,7 @@ ENV_VARS: dict[str, str] = {
     "vector_index": "XLSEARCH_VECTOR_INDEX",
     "search_dfs": "XLSEARCH_SEARCH_DFS",
     "sense_context": "XLSEARCH_SENSE_CONTEXT",
+    "question_weights": "XLSEARCH_QUESTION_WEIGHTS",
     "serve_events": "XLSEARCH_SERVE_EVENTS",
     "events_retention_days": "XLSEARCH_EVENTS_RETENTION_DAYS",
 }
