@@ -61,7 +61,7 @@ PREVIOUS = ("zscore", 4.0, 0.5)  # the default before the question profile (ques
 
 QUESTION_FACTORS = (1.0, 1.5, 2.0, 3.0)  # a question's kNN weight over a keyword query's
 QUESTION_SHARES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)  # e5's part of a question's kNN weight
-MIN_QUESTION_QUERIES = 30  # a language with fewer question-form queries is not left out on its own
+MIN_LANGUAGE_QUERIES = 30  # a language with fewer queries of the kind chosen for is not left out on its own
 
 Candidate = tuple[str, float, float]
 Profile = tuple[float, float]  # (kNN factor, e5 share) for questions
@@ -147,7 +147,7 @@ def choose_question_profile(tuners: dict[str, Tuner], default: Candidate) -> tup
             grid[(factor, share)] = merged
         alone[factor] = grid[(factor, 1.0)]
     as_keywords = (1.0, default[2])
-    languages = sorted(k for k, v in grid[as_keywords].items() if len(v) >= MIN_QUESTION_QUERIES)
+    languages = sorted(k for k, v in grid[as_keywords].items() if len(v) >= MIN_LANGUAGE_QUERIES)
 
     def value(profile: Profile, left_out: str) -> float:
         mine = {k: v for k, v in means(grid[profile]).items() if k in languages and k != left_out}
@@ -220,7 +220,7 @@ def choose_default(
         for c in candidates:
             with question_profile(tuner.client, (1.0, c[2]), c[2]):
                 by_candidate[c] = hybrid_scores(tuner, defaults_for(tuner.client), c, questions)
-        keep = {lg for lg, v in by_candidate[PREVIOUS].items() if len(v) >= MIN_QUESTION_QUERIES}
+        keep = {lg for lg, v in by_candidate[PREVIOUS].items() if len(v) >= MIN_LANGUAGE_QUERIES}
         if keep:
             grid[name] = {c: {lg: v for lg, v in sc.items() if lg in keep} for c, sc in by_candidate.items()}
     loo = {}
@@ -242,7 +242,7 @@ def choose_default(
     }
 
 
-def test_table(tuner: Tuner, rows: dict[str, tuple[Candidate, Profile]]) -> dict[str, Any]:
+def split_table(tuner: Tuner, rows: dict[str, tuple[Candidate, Profile]]) -> dict[str, Any]:
     """Each row's test scores, overall and per language, beside each list alone."""
     defaults = defaults_for(tuner.client)
     table = {}
@@ -300,7 +300,7 @@ def main() -> None:
         "USE alone (default weights)": ((default[0], default[1], 0.0), (profile[0], 0.0)),
     }
     for name, (client, judgments) in sets.items():
-        report["test"][name] = test_table(sampled(client, judgments, ("test",), args.test_sample), rows)
+        report["test"][name] = split_table(sampled(client, judgments, ("test",), args.test_sample), rows)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))

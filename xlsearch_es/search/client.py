@@ -95,8 +95,6 @@ class XLSearchClient:
             segmenter=Segmenter(),
             catalog_terms=CatalogTerms(self.es, self.alias) if settings.sense_context else None,
         )
-        if not settings.question_weights:
-            self.planner.question_knn_factor = self.planner.question_widest_odds = 1.0
         if reranker is None and settings.reranker:
             from .rerank import Reranker
 

@@ -210,8 +210,8 @@ class Planner:
         shares = {f: s * sum(p for lg, p in probs.items() if runtime.covers(f, lg)) for f, s in zip(fields, base)}
         if sum(shares.values()) <= 0:
             shares = {runtime.widest_field(): 1.0}
-        elif is_question(analysis.original) and sum(v > 0 for v in shares.values()) > 1:
-            widest = runtime.widest_field()  # the odds only move a split between encoders
+        elif weighed_as_question(runtime, analysis, shares):
+            widest = runtime.widest_field()
             shares[widest] = shares.get(widest, 0.0) * self.question_widest_odds
         weight = default_judged_weight(runtime.judged_redundant) if judged_weight is None else judged_weight
         for judged in runtime.knn_fields[len(fields) :]:
@@ -221,10 +221,8 @@ class Planner:
     def knn_weight_for(self, analysis: QueryAnalysis, weight: float, shares: Mapping[str, float]) -> float:
         """The kNN side's weight for this query: a question searched by more than one encoder
         weighs it ``question_knn_factor`` times the keyword weight (tuned or default), so tuning
-        moves both together. With one encoder (or one that knows the language) it stays: the
-        factor was chosen with the split, and e5 alone on questions is better at 4:1 than 8:1."""
-        encoders = sum(shares.get(f, 0.0) > 0 for f in self.runtime.vector_fields)
-        return weight * self.question_knn_factor if encoders > 1 and is_question(analysis.original) else weight
+        moves both together."""
+        return weight * self.question_knn_factor if weighed_as_question(self.runtime, analysis, shares) else weight
 
     def query_attributes(self, analysis: QueryAnalysis) -> dict[str, list[str]]:
         """Colours and materials the query names, read from its English form."""
@@ -233,6 +231,14 @@ class Planner:
             return {}
         english = analysis.text if analysis.lang == "en" else analysis.translations.get("en", "")
         return {k: v for k, v in extract_attributes([english]).items() if k in fields}
+
+
+def weighed_as_question(runtime: IndexRuntime, analysis: QueryAnalysis, shares: Mapping[str, float]) -> bool:
+    """Whether the question profile applies: a question (text/question.py) that more than one
+    encoder searches, with ``question_weights`` on. With one encoder there is no split to move,
+    and the kNN factor was chosen with the split (e5 alone on questions is better at 4:1 than 8:1)."""
+    encoders = sum(shares.get(f, 0.0) > 0 for f in runtime.vector_fields)
+    return encoders > 1 and runtime.settings.question_weights and is_question(analysis.original)
 
 
 def knn_candidates(window: int) -> int:
