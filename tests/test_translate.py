@@ -74,6 +74,15 @@ def test_protected_tokens_survive_lexicon(lexicon):
     assert "Nike" in lexicon.translate(["zapatillas Nike rojas"], "es", "en", brands=["Nike"])[0]
 
 
+def test_chinese_keeps_numbers_drops_particles_and_reads_variant_entries(lexicon):
+    # lindera gives digits and Latin letters a "*" gloss, keeps one homograph's entry for
+    # particles (的 "aim") and gives 年 the entry of its variant 秊 ("grain")
+    sizes, model, year = lexicon.translate(["18寸行李箱", "小米10的充电器", "2000年"], "zh", "en")
+    assert "18" in sizes and "suitcase" in sizes and "*" not in sizes, sizes
+    assert "10" in model and "charger" in model and "aim" not in model.split(), model
+    assert year.split() == ["2000", "year"], year
+
+
 def test_translation_memory_hits_on_second_call(lexicon):
     text = "vestido azul de verano largo"
     first = lexicon.translate([text, text], "es", "en")

@@ -34,7 +34,7 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 _MAX_PHRASE = 4
 # Bump when the lookup logic changes, so translation memories and content
 # hashes made by the old logic are not reused.
-ALGORITHM_VERSION = 6
+ALGORITHM_VERSION = 7
 _JA_DROP_POS = {"助詞", "助動詞", "補助記号"}
 _SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
     "en": (("'s", ""), ("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ed", "")),
@@ -56,6 +56,10 @@ _SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
 _AR_FEMININE = re.compile(r"^([\u0621-\u064a]{3})اء$")
 # How many of a word's readings a context may choose among (the dictionary's first ones).
 MAX_READINGS = 8
+# Chinese structural particles: as words of their own they carry no meaning to translate,
+# and lindera's CC-CEDICT keeps one homograph's entry for them (的 "aim", 了 "variant of
+# 瞭", 吧 "smack!"), which would put those words into every translated query.
+_ZH_PARTICLES = frozenset("的了吗呢吧啊呀嘛")
 _CEDICT_SKIP = re.compile(r"^(CL:|variant of|old variant|surname|abbr\.|see |used in|\(|classifier)", re.I)
 
 
@@ -128,12 +132,31 @@ class LexiconBackend(Backend):
         return out
 
     def _zh_segments(self, text: str) -> list[tuple[str, str | None]]:
+        """Lindera's tokens with their CC-CEDICT glosses. A token the dictionary lacks (digits,
+        Latin letters: "小米10", "iPhone12") has "*" for a gloss and is kept as it is."""
         segs: list[tuple[str, str | None]] = []
         for tok in self._segmenter.chinese_tokens(text):
-            details = list(tok.details or [])
-            gloss = "/".join(details[7:]) if len(details) > 7 else ""
+            if tok.surface in _ZH_PARTICLES:
+                continue
+            gloss = "/".join(d for d in list(tok.details or [])[7:] if d.strip("*/ "))
+            if f"variant of {tok.surface}[" in gloss:
+                gloss = self._english_heads(tok.surface) or gloss
             segs.append((tok.surface, "zhgloss:" + gloss if gloss.strip("/ ") else None))
         return segs
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one backend per process
+    def _english_heads(self, word: str) -> str:
+        """A gloss for a character whose lindera entry is another character's (年 comes with
+        秊's "grain/harvest"): the English words the en->zh dictionary renders as it, most
+        used first ("year", then "annum"). Empty without that dictionary."""
+        if ("en", "zh") not in self.pairs:
+            return ""
+        import wordfreq
+
+        with self._lock:
+            rows = self._db.execute("SELECT head FROM entries WHERE src='en' AND tgt='zh' AND best=?", (word,))
+            heads = [r[0] for r in rows.fetchall()]
+        return "/".join(sorted(heads, key=lambda h: (-wordfreq.word_frequency(h, "en"), h)))
 
     def _ja_segments(self, text: str) -> list[tuple[str, str | None]]:
         segs: list[tuple[str, str | None]] = []
