@@ -83,6 +83,28 @@ def test_chinese_keeps_numbers_drops_particles_and_reads_variant_entries(lexicon
     assert year.split() == ["2000", "year"], year
 
 
+def test_inflected_forms_reach_their_lemmas_entry(lexicon):
+    # forms no dictionary lists and no ending rule reaches ("было" is быть's past)
+    assert lexicon.translate(["было утрачено"], "ru", "en")[0].split()[0] == "be"
+    assert "complete" in lexicon.translate(["vervollständigte"], "de", "en")[0]
+    assert lexicon.translate(["construidas"], "es", "en")[0] == "build"
+
+
+def test_lemma_table_keeps_only_forms_that_lead_to_an_entry():
+    import sqlite3
+
+    from xlsearch_es.translate.dictionaries import _compile_lemmas
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE entries (src TEXT, tgt TEXT, head TEXT, best TEXT, alts TEXT)")
+    db.execute("CREATE TABLE lemmas (src TEXT, form TEXT, lemma TEXT, PRIMARY KEY (src, form))")
+    db.execute("INSERT INTO entries VALUES ('ru', 'en', 'быть', 'be', '[]')")
+    assert _compile_lemmas(db, "ru") > 0
+    lemmas = dict(db.execute("SELECT form, lemma FROM lemmas WHERE src='ru'").fetchall())
+    assert lemmas["было"] == "быть" and set(lemmas.values()) == {"быть"}
+    assert _compile_lemmas(db, "ko") == 0  # no lemma list for Korean: nothing, no error
+
+
 def test_translation_memory_hits_on_second_call(lexicon):
     text = "vestido azul de verano largo"
     first = lexicon.translate([text, text], "es", "en")

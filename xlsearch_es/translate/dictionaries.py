@@ -72,7 +72,8 @@ FREEDICT: dict[tuple[str, str], str] = {
 # bridges fetched with it), so a first run builds what it uses.
 COMMON_LANGUAGES = ("ar", "de", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "tr", "zh")
 LEXICON_FILE = "lexicon.sqlite"
-LEXICON_VERSION = 3  # 3: bridges read either way, through Polish and French too
+# 3: bridges read either way, through Polish and French too; 4: inflected forms' lemmas
+LEXICON_VERSION = 4
 
 
 def dictionaries_dir(home: Path) -> Path:
@@ -335,6 +336,7 @@ def _open_lexicon(target: Path, tmp: Path) -> sqlite3.Connection:
         CREATE TABLE sources (src TEXT, tgt TEXT, source TEXT, licence TEXT, entries INTEGER);
         CREATE TABLE languages (lang TEXT PRIMARY KEY, pairs INTEGER);
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        CREATE TABLE lemmas (src TEXT, form TEXT, lemma TEXT, PRIMARY KEY (src, form)) WITHOUT ROWID;
     """)
     db.execute("INSERT INTO meta VALUES ('version', ?)", (str(LEXICON_VERSION),))
     return db
@@ -393,12 +395,40 @@ def build_lexicon(home: Path, languages: Iterable[str], force: bool = False) -> 
                         rows.append((src, tgt, head, ranked[0], json.dumps(ranked[1:6], ensure_ascii=False)))
                 db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?)", rows)
                 db.execute("INSERT INTO sources VALUES (?,?,?,?,?)", (src, tgt, source, licence, len(rows)))
+            _compile_lemmas(db, lang)
             db.execute("INSERT OR REPLACE INTO languages VALUES (?, ?)", (lang, len(sources)))
+        if not db.execute("SELECT 1 FROM lemmas WHERE src='en' LIMIT 1").fetchone():
+            _compile_lemmas(db, "en")
         db.commit()
     finally:
         db.close()
     tmp.replace(target)
     return target
+
+
+def _compile_lemmas(db: sqlite3.Connection, lang: str) -> int:
+    """Inflected form -> lemma, for the forms of ``lang`` whose lemma is a headword here.
+
+    Dictionaries list lemmas; queries and catalogs inflect ("было утрачено", "abstammender",
+    "construidas"), and a suffix table only reaches regular endings. simplemma's lists
+    (from Wiktionary and other open lexicons, shipped in its wheel) hold every form; kept
+    here only where they lead to an entry, they cost a lookup at translation time instead
+    of 25-400 MB of memory per language in every process that translates."""
+    from simplemma.strategies import DefaultDictionaryFactory
+    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+    db.execute("DELETE FROM lemmas WHERE src=?", (lang,))
+    if lang not in SUPPORTED_LANGUAGES:
+        return 0
+    heads = {row[0] for row in db.execute("SELECT DISTINCT head FROM entries WHERE src=?", (lang,))}
+    rows: dict[str, str] = {}
+    for form, lemma in DefaultDictionaryFactory(cache_max_size=0).get_dictionary(lang).items():
+        key, base = lookup_key(form, lang), lookup_key(lemma, lang)
+        if key != base and base in heads:
+            rows.setdefault(key, base)
+    db.executemany("INSERT OR REPLACE INTO lemmas VALUES (?,?,?)", ((lang, k, v) for k, v in rows.items()))
+    log.info("dictionaries: %d inflected %s forms lead to an entry", len(rows), lang)
+    return len(rows)
 
 
 def _licence(copyright_file: Path | None) -> str:

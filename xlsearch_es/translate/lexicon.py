@@ -74,6 +74,7 @@ class LexiconBackend(Backend):
         self._lock = threading.Lock()
         rows = self._db.execute("SELECT src, tgt, entries FROM sources").fetchall()
         self.pairs = {(s, t) for s, t, n in rows if n}
+        self._has_lemmas = bool(self._db.execute("SELECT 1 FROM sqlite_master WHERE name='lemmas'").fetchone())
         digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()[:10]
         self._fingerprint = f"lexicon-v{LEXICON_VERSION}.{ALGORITHM_VERSION}-{digest}"
         self._segmenter = Segmenter()  # lindera / fugashi, built on first Chinese / Japanese text
@@ -199,15 +200,27 @@ class LexiconBackend(Backend):
         hits = [hit for form in self._inflected(src, forms[0]) if (hit := self._lookup(src, tgt, form))]
         return next((h for h in hits if tgt == "en" and is_product_word(h)), hits[0] if hits else None)
 
+    @functools.lru_cache(maxsize=200_000)  # noqa: B019 - one backend per process
+    def _lemma(self, src: str, form: str) -> str | None:
+        """The lemma the compiled lexicon lists for an inflected form (dictionaries.py)."""
+        if not self._has_lemmas:  # a lexicon compiled before lemmas (until it is compiled again)
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT lemma FROM lemmas WHERE src=? AND form=?", (src, form)).fetchone()
+        return row[0] if row else None
+
     def _inflected(self, src: str, form: str) -> list[str]:
-        """The forms an inflected word may come from ("negras" -> negra, negro)."""
-        out = [
+        """The forms an inflected word may come from: its lemma ("было" -> быть), then
+        regular endings taken off ("negras" -> negra, negro)."""
+        lemma = self._lemma(src, form)
+        out = [lemma] if lemma else []
+        out += [
             form[: -len(stem_from)] + stem_to
             for stem_from, stem_to in _SUFFIXES.get(src, ())
             if len(form) > len(stem_from) + 2 and form.endswith(stem_from)
         ]
         feminine = _AR_FEMININE.match(form) if src == "ar" else None
-        return out + (["أ" + feminine.group(1)] if feminine else [])
+        return list(dict.fromkeys(out + (["أ" + feminine.group(1)] if feminine else [])))
 
     def _entry(self, src: str, tgt: str, key: str) -> list[str]:
         with self._lock:
