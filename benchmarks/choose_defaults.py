@@ -17,6 +17,11 @@ Questions (text/question.py) get their own profile on top of that default: a fac
 on the kNN weight and the widest encoder's (e5's) part of it, chosen the same way on
 the question-form choosing queries, each language with enough of them left out in turn
 and held to e5 alone (which a question's factor does not touch: one encoder has no split).
+The default is picked with questions weighed as search serves them (the profile in
+search/request.py over each candidate), and the profile is then picked over that
+default; ``stable`` in the report says whether the profile picked is the one served
+(else set it and run again). The picks with every query weighed as a keyword, and on
+the keyword queries alone, are kept for the record.
 
 The test split, never looked at while choosing, then reports each set per language:
 the chosen default, the previous one, e5 alone, USE alone, and BM25 with translation.
@@ -32,7 +37,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +53,7 @@ from xlsearch_es.learn.tune import Tuner, defaults_for
 from xlsearch_es.relevance.judgments import Judgments, SplitPolicy, load_beir
 from xlsearch_es.relevance.metrics import mrr_at_k, ndcg_at_k
 from xlsearch_es.search.client import XLSearchClient
+from xlsearch_es.search.request import KEYWORD_WIDEST_ODDS, QUESTION_KNN_FACTOR, QUESTION_WIDEST_ODDS
 from xlsearch_es.search.tuning import SearchParams
 from xlsearch_es.service import model_meta
 from xlsearch_es.text.question import is_question
@@ -57,7 +63,9 @@ SETS = ("xquad-r-xling", "cikm-qc-xling")
 FUSIONS = ("zscore", "minmax", "rrf")
 WEIGHTS = (1.0, 2.0, 4.0, 8.0)
 E5_SHARES = (1.0, 0.75, 0.6, 0.5, 0.4, 0.25, 0.0)  # e5's part of the kNN weight; USE has the rest
-PREVIOUS = ("zscore", 4.0, 0.5)  # the default before the question profile (questions as keywords)
+# The keyword default search serves (the default fusion, its kNN weight, search/request.py's split);
+# questions get the profile over it (``served_profile``).
+SERVED = ("zscore", 4.0, round(KEYWORD_WIDEST_ODDS / (1 + KEYWORD_WIDEST_ODDS), 2))
 
 QUESTION_FACTORS = (1.0, 1.5, 2.0, 3.0)  # a question's kNN weight over a keyword query's
 QUESTION_SHARES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)  # e5's part of a question's kNN weight
@@ -95,6 +103,11 @@ def sampled(client: XLSearchClient, judgments: Judgments, splits: tuple[str, ...
 
 def odds(share: float) -> float:
     return share / (1.0 - share) if share < 1.0 else 1e9
+
+
+def served_profile(keywords: Candidate) -> Profile:
+    """The question profile search applies over a keyword candidate (search/request.py)."""
+    return QUESTION_KNN_FACTOR, round(1 / (1 + 1 / (odds(keywords[2]) * QUESTION_WIDEST_ODDS)), 2)
 
 
 @contextmanager
@@ -205,27 +218,28 @@ def pick(grid: dict[str, dict[Candidate, Scores]], left_out: tuple[str, str] | N
         return total / len(grid)
 
     candidates = list(next(iter(grid.values())))
-    return max(candidates, key=lambda c: (value(c), c == PREVIOUS))
+    return max(candidates, key=lambda c: (value(c), c == SERVED))
 
 
 def choose_default(
-    sets: dict[str, Tuner], candidates: list[Candidate], questions: bool | None = None
+    sets: dict[str, Tuner], candidates: list[Candidate], questions: bool | None = None, as_served: bool = True
 ) -> tuple[Candidate, dict[str, Any]]:
-    """The default: ``pick`` with each language left out, every query weighed as a keyword
-    query (questions get their profile over it afterwards, ``choose_question_profile``);
-    ``questions=False``: on the keyword queries alone."""
+    """The default: ``pick`` with each language left out. ``as_served``: each query weighed
+    as search weighs it, questions with the question profile search applies over the
+    candidate (QUESTION_KNN_FACTOR, QUESTION_WIDEST_ODDS), which is what a default serves;
+    else every query as a keyword query. ``questions=False``: the keyword queries alone."""
     grid: dict[str, dict[Candidate, Scores]] = {}
     for name, tuner in sets.items():
         by_candidate = {}
         for c in candidates:
-            with question_profile(tuner.client, (1.0, c[2]), c[2]):
+            with nullcontext() if as_served else question_profile(tuner.client, (1.0, c[2]), c[2]):
                 by_candidate[c] = hybrid_scores(tuner, defaults_for(tuner.client), c, questions)
-        keep = {lg for lg, v in by_candidate[PREVIOUS].items() if len(v) >= MIN_LANGUAGE_QUERIES}
+        keep = {lg for lg, v in by_candidate[SERVED].items() if len(v) >= MIN_LANGUAGE_QUERIES}
         if keep:
             grid[name] = {c: {lg: v for lg, v in sc.items() if lg in keep} for c, sc in by_candidate.items()}
     loo = {}
     for name in grid:
-        for lang in sorted(grid[name][PREVIOUS]):
+        for lang in sorted(grid[name][SERVED]):
             chosen = pick(grid, (name, lang))
             held = means(grid[name][chosen])[lang]
             alone = means(grid[name][e5_alone(chosen)])[lang]
@@ -275,27 +289,33 @@ def main() -> None:
     choosing = {name: sampled(c, j, ("train", "validation"), args.choose_sample) for name, (c, j) in sets.items()}
     for name, tuner in choosing.items():
         print(f"{name}: {len(tuner.items)} choosing queries", file=sys.stderr)
-    default, keyword_report = choose_default(choosing, candidates)
-    # Chosen on the keyword queries alone (cikm's), for the record: not the default (see README)
+    default, served_report = choose_default(choosing, candidates)
+    # For the record (see README): every query weighed as a keyword, and the keyword queries alone
+    as_keywords_pick, keyword_report = choose_default(choosing, candidates, as_served=False)
     keywords_alone, keywords_alone_report = choose_default(choosing, candidates, questions=False)
     profile, question_report = choose_question_profile(choosing, default)
-    print(f"default {default}, questions {profile}", file=sys.stderr)
+    served = served_profile(default)
+    print(f"default {default}, questions {profile} (served: {served})", file=sys.stderr)
     report: dict[str, Any] = {
         "candidates": len(candidates),
         "choose_sample_per_language": args.choose_sample,
-        "as_keywords": keyword_report,
+        "as_served": served_report,
+        "as_keywords": {**keyword_report, "chosen": list(as_keywords_pick)},
         "default": list(default),
         "keyword_queries_alone": {**keywords_alone_report, "chosen": list(keywords_alone)},
         "questions": question_report,
         "question_profile": list(profile),
+        "stable": tuple(profile) == served,
         "test": {},
     }
     as_keywords: Profile = (1.0, default[2])
     rows = {
         "default": (default, profile),
         "default, questions as keywords": (default, as_keywords),
-        "previous default": (PREVIOUS, (1.0, PREVIOUS[2])),
+        "served default": (SERVED, served_profile(SERVED)),
+        "served default, questions as keywords": (SERVED, (1.0, SERVED[2])),
         "e5 alone (default fusion)": (e5_alone(default), (1.0, 1.0)),  # one encoder: no question factor
+        "chosen with every query weighed as a keyword": (as_keywords_pick, profile),
         "chosen on keyword queries alone": (keywords_alone, profile),
         "USE alone (default weights)": ((default[0], default[1], 0.0), (profile[0], 0.0)),
     }

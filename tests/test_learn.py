@@ -847,7 +847,8 @@ def test_judged_lists_weigh_half_by_default_where_the_encoder_learnt_the_same_ju
         return IndexRuntime("shop", settings_, IndexMeta.parse(meta), {"embedding": object()}, None)
 
     analysis = QueryAnalysis("rote schuhe", "rote schuhe", "de", False, [], {})
-    shares = lambda rt, w=None: Planner.field_shares(SimpleNamespace(runtime=rt), analysis, None, w)  # noqa: E731
+    planner = lambda rt: SimpleNamespace(runtime=rt, keyword_widest_odds=2 / 3)  # noqa: E731 - one field: no split
+    shares = lambda rt, w=None: Planner.field_shares(planner(rt), analysis, None, w)  # noqa: E731
     tuned = runtime(Settings(model=str(model)), "clicks-1")
     assert tuned.judged_redundant and shares(tuned) == {"embedding": 1.0, "embedding_judged": 0.5}
     assert shares(tuned, 2.0) == {"embedding": 1.0, "embedding_judged": 2.0}  # an explicit weight wins

@@ -190,27 +190,34 @@ def test_two_vector_fields_e5_and_use(es_settings, model_settings, es_client, en
     # detection spreads the weight by its probabilities.
     from xlsearch_es.search.understand import QueryAnalysis
 
+    from xlsearch_es.search.request import KEYWORD_WIDEST_ODDS, QUESTION_KNN_FACTOR, QUESTION_WIDEST_ODDS
+
+    e5 = round(KEYWORD_WIDEST_ODDS, 6)  # an untuned keyword query's e5 odds against USE's
     assert "el" not in mapping["_meta"]["models"]["embedding_use"]["languages"]
-    assert client.planner.field_shares(client.understand("κόκκινο φόρεμα", "el")) == {"embedding": 1.0}
-    assert client.planner.field_shares(client.understand("robe rouge", "fr")) == {"embedding": 1.0, "embedding_use": 1.0}
+    assert client.planner.field_shares(client.understand("κόκκινο φόρεμα", "el")) == {"embedding": e5}
+    assert client.planner.field_shares(client.understand("robe rouge", "fr")) == {"embedding": e5, "embedding_use": 1.0}
     unsure = QueryAnalysis("x", "x", "fr", False, [], {}, lang_scores={"fr": 0.5, "el": 0.5})
-    assert client.planner.field_shares(unsure) == {"embedding": 1.0, "embedding_use": 0.5}
-    # A question leans on the widest encoder (e5): an even split becomes 70/30, and its kNN
-    # side weighs twice what a keyword query's does; a Greek question (e5 alone) keeps both.
+    assert client.planner.field_shares(unsure) == {"embedding": e5, "embedding_use": 0.5}
+    # A question leans on the widest encoder (e5): 70% of its kNN weight, whatever the keyword
+    # split, and its kNN side weighs QUESTION_KNN_FACTOR times a keyword query's; a Greek
+    # question (e5 alone) keeps both.
     question = client.understand("¿qué vestido es rojo?", "es")
     both = client.planner.field_shares(question)
-    assert both == {"embedding": round(7 / 3, 6), "embedding_use": 1.0}
-    assert client.planner.knn_weight_for(question, 4.0, both) == 8.0
+    assert both == {"embedding": round(KEYWORD_WIDEST_ODDS * QUESTION_WIDEST_ODDS, 6), "embedding_use": 1.0}
+    assert both["embedding"] / sum(both.values()) == pytest.approx(0.7, abs=1e-4)
+    assert client.planner.knn_weight_for(question, 4.0, both) == 4.0 * QUESTION_KNN_FACTOR
     keywords = client.understand("vestido rojo", "es")
     assert client.planner.knn_weight_for(keywords, 4.0, client.planner.field_shares(keywords)) == 4.0
     greek = client.understand("ποιο φόρεμα είναι κόκκινο;", "el")
-    assert client.planner.field_shares(greek) == {"embedding": 1.0}
+    assert client.planner.field_shares(greek) == {"embedding": e5}
     assert client.planner.knn_weight_for(greek, 4.0, {"embedding": 1.0}) == 4.0
     asked = client.search("¿qué vestido es rojo?", lang="es", k=3, fusion="zscore", knn_weight=4.0, explain=True)
-    assert "asked as a question: kNN weight 8 (keywords 4)" in asked.notes
+    note = f"asked as a question: kNN weight {4.0 * QUESTION_KNN_FACTOR:g} (keywords 4), 70% of it embedding's"
+    assert note in asked.notes
+    assert not any(n.startswith("asked as a question") for n in client.search("vestido rojo", lang="es", k=3).notes)
     as_keywords = XLSearchClient(settings.replace(question_weights=False), client=es_client, encoder=embedders,
                                  translator=translator)
-    assert as_keywords.planner.field_shares(question) == {"embedding": 1.0, "embedding_use": 1.0}
+    assert as_keywords.planner.field_shares(question) == {"embedding": e5, "embedding_use": 1.0}
     assert as_keywords.planner.knn_weight_for(question, 4.0, both) == 4.0
     # A language declared uncovered (to test the routing) drops USE's list from the fusion.
     routed = XLSearchClient(settings.replace(uncovered_languages=("use:fr",)), client=es_client, encoder=embedders,

@@ -21,6 +21,7 @@ from .request import (
     BM25,
     DEFAULT_RANK_WINDOW,
     HYBRID,
+    KEYWORD_WIDEST_ODDS,
     KNN_MAX_CANDIDATES,
     PLAIN,
     QUESTION_KNN_FACTOR,
@@ -82,6 +83,7 @@ class Planner:
     reading_vectors: ReadingVectors = field(default_factory=ReadingVectors)
     question_knn_factor: float = QUESTION_KNN_FACTOR  # 1 and 1: questions weighed as keywords
     question_widest_odds: float = QUESTION_WIDEST_ODDS
+    keyword_widest_odds: float = KEYWORD_WIDEST_ODDS
 
     def analyze(
         self, query: str, lang: str | None, translate: bool = True, query_languages: tuple[str, ...] | None = None
@@ -128,8 +130,8 @@ class Planner:
         knn_weight = params.knn_weight if params.knn_weight is not None else (strategy.knn_weight if strategy else 1.0)
         field_shares = self.field_shares(analysis, params.knn_shares, params.judged_weight)
         question_weight = self.knn_weight_for(analysis, knn_weight, field_shares)
-        if question_weight != knn_weight and request.mode == HYBRID:
-            trace.notes.append(f"asked as a question: kNN weight {question_weight:g} (keywords {knn_weight:g})")
+        if request.mode == HYBRID and weighed_as_question(self.runtime, analysis, field_shares):
+            trace.notes.append(self.question_note(field_shares, question_weight, knn_weight))
         window = max(rank_window, request.offset + request.k)
         plain = request.lexical == PLAIN
         attributes = {} if plain else self.query_attributes(analysis)
@@ -197,15 +199,21 @@ class Planner:
     def field_shares(
         self, analysis: QueryAnalysis, tuned: tuple[float, ...] | None = None, judged_weight: float | None = None
     ) -> dict[str, float]:
-        """Each kNN field's part of the kNN weight for this query: the tuned split (even by
-        default) times the probability that the query is in a language the field's encoder
-        knows. No field knows it: the encoder that declares the most languages (or none,
-        trusting itself with all) takes the whole weight. A question (text/question.py) multiplies
-        the widest encoder's share by ``question_widest_odds``. A judged field (learn/judged.py)
-        takes ``judged_weight`` times its encoder field's part (by default 1, or 0.5 where the
-        encoders learnt from the judgments the judged vectors came from). Fields with no part are left out."""
+        """Each kNN field's part of the kNN weight for this query: the tuned split (by
+        default the widest encoder's odds ``keyword_widest_odds`` against each other field's)
+        times the probability that the query is in a language the field's encoder knows. No
+        field knows it: the encoder that declares the most languages (or none, trusting itself
+        with all) takes the whole weight. A question (text/question.py) multiplies the widest
+        encoder's share by ``question_widest_odds``. A judged field (learn/judged.py) takes
+        ``judged_weight`` times its encoder field's part (by default 1, or 0.5 where the
+        encoders learnt from the judgments the judged vectors came from). Fields with no part
+        are left out."""
         runtime, fields = self.runtime, self.runtime.vector_fields
-        base = list(tuned) if tuned and len(tuned) == len(fields) and sum(tuned) > 0 else [1.0] * len(fields)
+        if tuned and len(tuned) == len(fields) and sum(tuned) > 0:
+            base = list(tuned)
+        else:
+            widest = runtime.widest_field() if len(fields) > 1 else None
+            base = [self.keyword_widest_odds if f == widest else 1.0 for f in fields]
         probs = analysis.lang_scores or {analysis.lang: 1.0}
         shares = {f: s * sum(p for lg, p in probs.items() if runtime.covers(f, lg)) for f, s in zip(fields, base)}
         if sum(shares.values()) <= 0:
@@ -217,6 +225,12 @@ class Planner:
         for judged in runtime.knn_fields[len(fields) :]:
             shares[judged] = weight * shares.get(runtime.query_field_of(judged), 0.0)
         return {f: round(v, 6) for f, v in shares.items() if v > 0}
+
+    def question_note(self, shares: Mapping[str, float], weight: float, keyword_weight: float) -> str:
+        """What the question profile did to this search, for its notes."""
+        widest = self.runtime.widest_field()
+        part = shares.get(widest, 0.0) / max(sum(shares.get(f, 0.0) for f in self.runtime.vector_fields), 1e-12)
+        return f"asked as a question: kNN weight {weight:g} (keywords {keyword_weight:g}), {part:.0%} of it {widest}'s"
 
     def knn_weight_for(self, analysis: QueryAnalysis, weight: float, shares: Mapping[str, float]) -> float:
         """The kNN side's weight for this query: a question searched by more than one encoder

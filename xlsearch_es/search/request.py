@@ -46,13 +46,15 @@ def default_judged_weight(redundant: bool) -> float:
     return REDUNDANT_JUDGED_WEIGHT if redundant else DEFAULT_JUDGED_WEIGHT
 
 
-# A question (text/question.py) leans on the kNN side and on the widest-coverage encoder
-# (e5): BM25 over a word-by-word translated question adds little, and on questions e5
-# ranks answers better than USE, where on shop keywords USE is the stronger one. Chosen on
-# xquad-r's train and validation questions with each language left out (z-score, kNN 4:1,
-# even split for keywords -> 8:1 and 70/30 for questions; benchmarks/choose_defaults.py).
-QUESTION_KNN_FACTOR = 2.0
-QUESTION_WIDEST_ODDS = 7 / 3  # the widest encoder's share odds times this: an even split becomes 70/30
+# The kNN split between encoders, for keyword queries and for questions (text/question.py).
+# On shop keywords USE ranks better than e5; on questions e5 ranks answers better, and
+# BM25 over a word-by-word translated question adds little. Chosen together on both
+# shared sets' train and validation queries with each language left out, each query
+# weighed as search serves it (benchmarks/choose_defaults.py): z-score, kNN 4:1, e5 40%
+# of the kNN weight for keywords and 70% for questions, with no extra kNN weight.
+KEYWORD_WIDEST_ODDS = 2 / 3  # the widest encoder's share odds against each other field's: e5 40%, USE 60%
+QUESTION_KNN_FACTOR = 1.0  # a question's kNN weight over a keyword query's
+QUESTION_WIDEST_ODDS = 3.5  # ... and its widest-encoder odds times this: 40/60 becomes 70/30
 
 
 # Elasticsearch caps a kNN search's num_candidates (and so k) at 10,000.
