@@ -65,7 +65,7 @@ WEIGHTS = (1.0, 2.0, 4.0, 8.0)
 E5_SHARES = (1.0, 0.75, 0.6, 0.5, 0.4, 0.25, 0.0)  # e5's part of the kNN weight; USE has the rest
 # The keyword default search serves (the default fusion, its kNN weight, search/request.py's split);
 # questions get the profile over it (``served_profile``).
-SERVED = ("zscore", 4.0, round(KEYWORD_WIDEST_ODDS / (1 + KEYWORD_WIDEST_ODDS), 2))
+SERVED = ("zscore", 4.0, round(KEYWORD_WIDEST_ODDS / (1 + KEYWORD_WIDEST_ODDS), 2))  # odds 2/3 -> share 0.4
 
 QUESTION_FACTORS = (1.0, 1.5, 2.0, 3.0)  # a question's kNN weight over a keyword query's
 QUESTION_SHARES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)  # e5's part of a question's kNN weight
@@ -107,7 +107,8 @@ def odds(share: float) -> float:
 
 def served_profile(keywords: Candidate) -> Profile:
     """The question profile search applies over a keyword candidate (search/request.py)."""
-    return QUESTION_KNN_FACTOR, round(1 / (1 + 1 / (odds(keywords[2]) * QUESTION_WIDEST_ODDS)), 2)
+    question_odds = odds(keywords[2]) * QUESTION_WIDEST_ODDS
+    return QUESTION_KNN_FACTOR, round(question_odds / (1 + question_odds), 2)
 
 
 @contextmanager

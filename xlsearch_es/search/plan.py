@@ -209,17 +209,16 @@ class Planner:
         encoders learnt from the judgments the judged vectors came from). Fields with no part
         are left out."""
         runtime, fields = self.runtime, self.runtime.vector_fields
+        widest = runtime.widest_field()
         if tuned and len(tuned) == len(fields) and sum(tuned) > 0:
             base = list(tuned)
-        else:
-            widest = runtime.widest_field() if len(fields) > 1 else None
-            base = [self.keyword_widest_odds if f == widest else 1.0 for f in fields]
+        else:  # one field alone has no split
+            base = [self.keyword_widest_odds if f == widest and len(fields) > 1 else 1.0 for f in fields]
         probs = analysis.lang_scores or {analysis.lang: 1.0}
         shares = {f: s * sum(p for lg, p in probs.items() if runtime.covers(f, lg)) for f, s in zip(fields, base)}
         if sum(shares.values()) <= 0:
-            shares = {runtime.widest_field(): 1.0}
+            shares = {widest: 1.0}
         elif weighed_as_question(runtime, analysis, shares):
-            widest = runtime.widest_field()
             shares[widest] = shares.get(widest, 0.0) * self.question_widest_odds
         weight = default_judged_weight(runtime.judged_redundant) if judged_weight is None else judged_weight
         for judged in runtime.knn_fields[len(fields) :]:

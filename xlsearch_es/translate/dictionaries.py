@@ -397,8 +397,7 @@ def build_lexicon(home: Path, languages: Iterable[str], force: bool = False) -> 
                 db.execute("INSERT INTO sources VALUES (?,?,?,?,?)", (src, tgt, source, licence, len(rows)))
             _compile_lemmas(db, lang)
             db.execute("INSERT OR REPLACE INTO languages VALUES (?, ?)", (lang, len(sources)))
-        if not db.execute("SELECT 1 FROM lemmas WHERE src='en' LIMIT 1").fetchone():
-            _compile_lemmas(db, "en")
+        _compile_lemmas(db, "en")  # each language compiled brings English headwords (en -> it)
         db.commit()
     finally:
         db.close()
@@ -415,14 +414,15 @@ def _compile_lemmas(db: sqlite3.Connection, lang: str) -> int:
     here only where they lead to an entry, they cost a lookup at translation time instead
     of 25-400 MB of memory per language in every process that translates."""
     from simplemma.strategies import DefaultDictionaryFactory
-    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
 
     db.execute("DELETE FROM lemmas WHERE src=?", (lang,))
-    if lang not in SUPPORTED_LANGUAGES:
+    try:
+        forms = DefaultDictionaryFactory(cache_max_size=0).get_dictionary(lang)
+    except ValueError:  # simplemma has no list for this language (ja, ko, zh...)
         return 0
     heads = {row[0] for row in db.execute("SELECT DISTINCT head FROM entries WHERE src=?", (lang,))}
     rows: dict[str, str] = {}
-    for form, lemma in DefaultDictionaryFactory(cache_max_size=0).get_dictionary(lang).items():
+    for form, lemma in forms.items():
         key, base = lookup_key(form, lang), lookup_key(lemma, lang)
         if key != base and base in heads:
             rows.setdefault(key, base)
